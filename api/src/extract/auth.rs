@@ -1,0 +1,163 @@
+//! User authentication and tenancy for `/api/v1/*` (SPEC section 3).
+//!
+//! [`require_org`] runs on every tenant route: bearer token (401), then
+//! `x-org` (400), then effective access (403 not a member, 503 when Auth
+//! cannot answer), then the per-org rate limit (429). Handlers read the
+//! outcome with the [`Caller`] extractor and check one permission key.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use shared::auth::{OrgAccess, Permission};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::problem::AppError;
+
+/// The authenticated caller acting in one org.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub access: Arc<OrgAccess>,
+    pub email: Option<String>,
+}
+
+impl Caller {
+    pub fn org_id(&self) -> Uuid {
+        self.access.org_id
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.access.user_id
+    }
+
+    /// 403 unless the caller holds `permission` in this org.
+    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+        if self.access.can(permission) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "permission_denied",
+                format!("this action needs the {} permission", permission.key()),
+            ))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "Caller extracted on a route without require_org"
+            ))
+        })
+    }
+}
+
+/// The bearer token of a request, or 401.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        AppError::unauthorized(
+            "missing_token",
+            "an Authorization: Bearer token is required",
+        )
+    })?;
+    let value = value.to_str().map_err(|_| {
+        AppError::unauthorized("invalid_token", "the Authorization header is not text")
+    })?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(AppError::unauthorized(
+            "invalid_token",
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}
+
+/// The org named by `x-org`: `Ok(None)` when absent, 400 when malformed.
+pub fn org_header(headers: &HeaderMap) -> Result<Option<Uuid>, AppError> {
+    let Some(value) = headers.get("x-org") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| Uuid::parse_str(v.trim()).ok())
+        .map(Some)
+        .ok_or_else(|| AppError::bad_request("invalid_org_header", "x-org must be an org UUID"))
+}
+
+/// Middleware for tenant routes; see the module docs for the order of checks.
+pub async fn require_org(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let claims = state
+        .verifier
+        .verify(bearer_token(request.headers())?)
+        .await?;
+    let org_id = org_header(request.headers())?.ok_or_else(|| {
+        AppError::bad_request("missing_org_header", "the x-org header is required")
+    })?;
+    let access = state.access.resolve(&claims, org_id).await?;
+    state.rate_limiter.check(org_id)?;
+    request.extensions_mut().insert(Caller {
+        access: Arc::new(access),
+        email: claims.email,
+    });
+    Ok(next.run(request).await)
+}
+
+/// A per-org token bucket: bursts beyond it get 429 with `Retry-After`.
+pub struct OrgRateLimiter {
+    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+}
+
+impl OrgRateLimiter {
+    /// `per_minute = 0` disables the limit.
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            limiter: NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
+
+    pub fn check(&self, org_id: Uuid) -> Result<(), AppError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        match limiter.check_key(&org_id) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                let seconds = wait.as_secs() + 1;
+                Err(AppError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many requests for this org; retry in {seconds} s"),
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
+            }
+        }
+    }
+
+    /// Drops buckets that are full again, so idle orgs cost no memory.
+    pub fn prune(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Extractors and middleware: authentication, tenancy, idempotency, and
+//! rejection-to-problem wrappers around axum's own extractors.
+
+pub mod auth;
+pub mod idempotency;
+pub mod internal;
+pub mod pagination;
+
+use axum::extract::FromRequest;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+
+use crate::problem::AppError;
+
+/// `axum::Json` whose rejections (bad JSON, wrong types, wrong content
+/// type, oversize body) are problem+json.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Path` with problem+json rejections (e.g. a bad UUID).
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query` with problem+json rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+/// `If-Match` carrying a record version (`"3"` or `W/"3"`); `None` when
+/// absent. A value that is not a version we issued is 412, as it cannot
+/// match the current one.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i32>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, AppError> {
+        let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse().ok())
+            .map(|v| Self(Some(v)))
+            .ok_or_else(|| shared::DomainError::StaleVersion.into())
+    }
+}
+
+/// The `ETag` of a record version.
+pub fn etag(version: i32) -> [(axum::http::HeaderName, String); 1] {
+    [(axum::http::header::ETAG, format!("\"{version}\""))]
+}

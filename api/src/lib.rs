@@ -1,0 +1,214 @@
+//! The Kisum Artist API: a thin HTTP layer over `shared`.
+//!
+//! [`router`] is the whole route table; [`run`] serves it until SIGTERM or
+//! SIGINT, then drains in-flight requests.
+
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, Request, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
+use shared::config::{ApiConfig, CorsPolicy};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::extract::auth::{OrgRateLimiter, require_org};
+use crate::extract::idempotency::idempotency;
+use crate::extract::internal::require_internal_key;
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<ApiConfig>,
+    pub verifier: JwtVerifier,
+    pub access: AccessResolver,
+    pub internal_keys: InternalKeys,
+    pub rate_limiter: Arc<OrgRateLimiter>,
+}
+
+impl AppState {
+    pub fn new(config: ApiConfig, pool: PgPool) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("kisum-artist-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let verifier = JwtVerifier::new(&config.jwt, http.clone()).context("JWT_PUBLIC_KEY_PEM")?;
+        let access = match &config.auth_access_url {
+            Some(url) => AccessResolver::remote(
+                url.clone(),
+                config.auth_api_key.clone(),
+                http,
+                config.auth_access_cache_ttl,
+                config.auth_access_timeout,
+            ),
+            None => AccessResolver::Claims,
+        };
+        Ok(Self {
+            pool,
+            internal_keys: InternalKeys::new(&config.internal_api_keys),
+            rate_limiter: Arc::new(OrgRateLimiter::new(config.rate_limit_per_minute)),
+            verifier,
+            access,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Tenant routes: bearer token + `x-org`, idempotent creates.
+fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::me::router())
+        .merge(routes::shortlists::router())
+        .layer(from_fn_with_state(state.clone(), idempotency))
+        .layer(from_fn_with_state(state.clone(), require_org))
+}
+
+/// Machine routes: internal key only.
+fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::ops::router())
+        .layer(from_fn_with_state(state.clone(), require_internal_key))
+}
+
+/// Every route with its documentation, before middleware.
+pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::health::router())
+        .merge(tenant_routes(state))
+        .merge(internal_routes(state))
+}
+
+/// The generated OpenAPI document.
+pub fn openapi_document(state: &AppState) -> utoipa::openapi::OpenApi {
+    api_routes(state).into_openapi()
+}
+
+/// The whole application: routes, docs and middleware.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = api_routes(&state).split_for_parts();
+    let config = state.config.clone();
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(routes)
+        .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(problem::problem_fallback))
+        .layer(cors_layer(&config.cors))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "http",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id = %request_id,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// CORS per SPEC section 3; see [`CorsPolicy`].
+fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("x-org"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600));
+    match policy {
+        CorsPolicy::Disabled => CorsLayer::new(),
+        CorsPolicy::Wildcard => base.allow_origin(Any),
+        CorsPolicy::AllowList(origins) => base
+            .allow_origin(AllowOrigin::list(
+                origins.iter().filter_map(|o| o.parse().ok()),
+            ))
+            .allow_credentials(true),
+    }
+}
+
+/// Serves until a shutdown signal, then lets in-flight requests finish.
+pub async fn run(config: ApiConfig) -> anyhow::Result<()> {
+    let pool = shared::db::pool(&config.database)?;
+    if config.run_migrations_on_start {
+        shared::db::migrate(&pool).await?;
+    }
+    let addr = std::net::SocketAddr::new(config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (HOST/PORT)"))?;
+    let state = AppState::new(config, pool.clone())?;
+    tracing::info!(%addr, "kisum-api listening");
+    serve(listener, state, shared::shutdown::signal()).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let limiter = state.rate_limiter.clone();
+    let pruner = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.prune();
+        }
+    });
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    pruner.abort();
+    result.context("serving HTTP")
+}

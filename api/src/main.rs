@@ -1,0 +1,58 @@
+//! `kisum-api` serves HTTP; `kisum-api migrate` applies migrations and exits;
+//! `kisum-api openapi` prints the OpenAPI document.
+
+use std::process::ExitCode;
+
+use shared::config::{ApiConfig, DatabaseConfig, Env};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init("info,sqlx=warn,tower_http=info");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::from_process();
+    let command = std::env::args().nth(1);
+    let outcome = match command.as_deref() {
+        None | Some("serve") => match ApiConfig::from_env(&env) {
+            Ok(config) => api::run(config).await,
+            Err(e) => return config_error(&e),
+        },
+        Some("migrate") => match DatabaseConfig::from_env(&env) {
+            Ok(config) => migrate(&config).await,
+            Err(e) => return config_error(&e),
+        },
+        Some("openapi") => match ApiConfig::from_env(&env) {
+            Ok(config) => print_openapi(config),
+            Err(e) => return config_error(&e),
+        },
+        Some(other) => {
+            eprintln!("unknown command {other:?}; use serve, migrate or openapi");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kisum-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &shared::config::ConfigError) -> ExitCode {
+    eprintln!("kisum-api: {e}");
+    ExitCode::from(78)
+}
+
+async fn migrate(config: &DatabaseConfig) -> anyhow::Result<()> {
+    let pool = shared::db::pool(config)?;
+    shared::db::migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+fn print_openapi(config: ApiConfig) -> anyhow::Result<()> {
+    let pool = shared::db::pool(&config.database)?;
+    let state = api::AppState::new(config, pool)?;
+    println!("{}", api::openapi_document(&state).to_pretty_json()?);
+    Ok(())
+}

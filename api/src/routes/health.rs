@@ -1,0 +1,62 @@
+//! Liveness and readiness probes.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::extract::Json;
+use crate::problem::AppError;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthOut {
+    pub status: &'static str,
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = HealthOut)))]
+async fn healthz() -> Json<HealthOut> {
+    Json(HealthOut { status: "ok" })
+}
+
+/// Readiness: the database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, body = HealthOut),
+        (status = 503, description = "Database unreachable or migrations pending", body = crate::problem::Problem),
+    ))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<HealthOut>, AppError> {
+    let check = tokio::time::timeout(
+        Duration::from_secs(3),
+        shared::db::schema_ready(&state.pool),
+    )
+    .await;
+    match check {
+        Ok(Ok(true)) => Ok(Json(HealthOut { status: "ready" })),
+        Ok(Ok(false)) => Err(AppError::unavailable(
+            "migrations_pending",
+            "the database schema is not fully migrated",
+        )),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            Err(AppError::unavailable(
+                "database_unavailable",
+                "the database does not answer",
+            ))
+        }
+        Err(_) => Err(AppError::unavailable(
+            "database_unavailable",
+            "the database does not answer in time",
+        )),
+    }
+}

@@ -1,0 +1,536 @@
+//! One validated configuration, read once from the environment at start.
+//!
+//! Every variable is documented in README.md and `.env.example`. A missing or
+//! malformed required value is a [`ConfigError`] naming the variable, which
+//! the binaries print as one line before exiting.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A configuration problem, always naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            var,
+            message: message.into(),
+        }
+    }
+}
+
+/// A source of variables: the process environment, or a map in tests.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_map<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// A set, non-blank value.
+    fn get(&self, var: &str) -> Option<&str> {
+        self.vars
+            .get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<&str, ConfigError> {
+        self.get(var)
+            .ok_or_else(|| ConfigError::new(var, "is required but not set"))
+    }
+
+    fn parsed<T>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| ConfigError::new(var, format!("cannot parse {raw:?}: {e}"))),
+        }
+    }
+
+    fn bool(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::new(
+                var,
+                format!("expected true or false, got {other:?}"),
+            )),
+        }
+    }
+
+    fn seconds(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parsed::<u64>(var, default).map(Duration::from_secs)
+    }
+
+    fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parsed::<u64>(var, default).map(Duration::from_millis)
+    }
+
+    fn list(&self, var: &str) -> Option<Vec<String>> {
+        self.get(var).map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    fn url(&self, var: &'static str) -> Result<Option<reqwest::Url>, ConfigError> {
+        self.get(var)
+            .map(|raw| {
+                let url = reqwest::Url::parse(raw)
+                    .map_err(|e| ConfigError::new(var, format!("not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(ConfigError::new(var, "must be an http or https URL"));
+                }
+                Ok(url)
+            })
+            .transpose()
+    }
+}
+
+/// Database settings shared by both binaries.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url = env.required("DATABASE_URL")?.to_owned();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        let max_connections = env.parsed("DATABASE_MAX_CONNECTIONS", 20u32)?;
+        if max_connections == 0 {
+            return Err(ConfigError::new(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            url,
+            max_connections,
+            acquire_timeout: env.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5)?,
+        })
+    }
+}
+
+/// The JWT algorithm, pinned by configuration and never read from a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+    Es256,
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "HS256" => Ok(Self::Hs256),
+            "RS256" => Ok(Self::Rs256),
+            "ES256" => Ok(Self::Es256),
+            other => Err(format!(
+                "unsupported algorithm {other:?} (HS256, RS256, ES256)"
+            )),
+        }
+    }
+}
+
+/// Where verification keys come from.
+#[derive(Clone, Debug)]
+pub enum JwtKeySource {
+    Secret(String),
+    PublicKeyPem(String),
+    Jwks(reqwest::Url),
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub algorithm: JwtAlgorithm,
+    pub keys: JwtKeySource,
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub leeway: Duration,
+    /// Least time between two JWKS refetches caused by an unknown `kid`.
+    pub jwks_refetch_interval: Duration,
+}
+
+/// Longest clock skew tolerated on `exp`/`nbf`.
+pub const MAX_JWT_LEEWAY_SECONDS: u64 = 30;
+
+impl JwtConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let secret = env.get("JWT_SECRET");
+        let pem = env.get("JWT_PUBLIC_KEY_PEM");
+        let jwks = env.url("JWT_JWKS_URL")?;
+        let keys = match (secret, pem, jwks) {
+            (Some(s), None, None) => {
+                if s.len() < 32 {
+                    return Err(ConfigError::new(
+                        "JWT_SECRET",
+                        "must be at least 32 characters",
+                    ));
+                }
+                JwtKeySource::Secret(s.to_owned())
+            }
+            (None, Some(p), None) => JwtKeySource::PublicKeyPem(p.replace("\\n", "\n")),
+            (None, None, Some(u)) => JwtKeySource::Jwks(u),
+            (None, None, None) => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "set one of JWT_SECRET, JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL",
+                ));
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "set only one of JWT_SECRET, JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL",
+                ));
+            }
+        };
+        let algorithm = match (&keys, env.get("JWT_ALGORITHM")) {
+            (_, Some(raw)) => raw
+                .parse()
+                .map_err(|e: String| ConfigError::new("JWT_ALGORITHM", e))?,
+            (JwtKeySource::Secret(_), None) => JwtAlgorithm::Hs256,
+            (_, None) => {
+                return Err(ConfigError::new(
+                    "JWT_ALGORITHM",
+                    "is required with JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL (RS256 or ES256)",
+                ));
+            }
+        };
+        let symmetric = algorithm == JwtAlgorithm::Hs256;
+        if symmetric != matches!(keys, JwtKeySource::Secret(_)) {
+            return Err(ConfigError::new(
+                "JWT_ALGORITHM",
+                "HS256 goes with JWT_SECRET; RS256/ES256 with JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL",
+            ));
+        }
+        let leeway = env.seconds("JWT_LEEWAY_SECONDS", 5)?;
+        if leeway.as_secs() > MAX_JWT_LEEWAY_SECONDS {
+            return Err(ConfigError::new(
+                "JWT_LEEWAY_SECONDS",
+                format!("must be at most {MAX_JWT_LEEWAY_SECONDS}"),
+            ));
+        }
+        Ok(Self {
+            algorithm,
+            keys,
+            issuer: env.get("JWT_ISSUER").map(str::to_owned),
+            audience: env.list("JWT_AUDIENCE").filter(|a| !a.is_empty()),
+            leeway,
+            jwks_refetch_interval: env.seconds("JWT_JWKS_REFETCH_SECONDS", 30)?,
+        })
+    }
+}
+
+/// CORS policy per SPEC section 3: `CORS_ORIGIN` wins; the legacy
+/// `CORS_ALLOWED_ORIGINS` applies only when it is unset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsPolicy {
+    /// No cross-origin access.
+    Disabled,
+    /// Any origin, never with credentials.
+    Wildcard,
+    /// Exact origins, echoed back with credentials allowed.
+    AllowList(Vec<String>),
+}
+
+impl CorsPolicy {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        if let Some(origins) = env.list("CORS_ORIGIN") {
+            // `*` is never honoured when CORS_ORIGIN is set.
+            return Self::allow_list("CORS_ORIGIN", origins, false);
+        }
+        if let Some(origins) = env.list("CORS_ALLOWED_ORIGINS") {
+            return Self::allow_list("CORS_ALLOWED_ORIGINS", origins, true);
+        }
+        Ok(Self::Disabled)
+    }
+
+    fn allow_list(
+        var: &'static str,
+        origins: Vec<String>,
+        wildcard_allowed: bool,
+    ) -> Result<Self, ConfigError> {
+        let mut exact = Vec::new();
+        let mut wildcard = false;
+        for origin in origins {
+            if origin == "*" {
+                wildcard = true;
+                continue;
+            }
+            let parsed = reqwest::Url::parse(&origin)
+                .map_err(|e| ConfigError::new(var, format!("{origin:?} is not an origin: {e}")))?;
+            let normalized = parsed.origin().ascii_serialization();
+            if normalized == "null" || normalized != origin.trim_end_matches('/') {
+                return Err(ConfigError::new(
+                    var,
+                    format!("{origin:?} must be scheme://host[:port] with nothing after"),
+                ));
+            }
+            exact.push(normalized);
+        }
+        Ok(match (exact.is_empty(), wildcard && wildcard_allowed) {
+            (false, _) => Self::AllowList(exact),
+            (true, true) => Self::Wildcard,
+            (true, false) => Self::Disabled,
+        })
+    }
+}
+
+/// The API binary's configuration.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub database: DatabaseConfig,
+    pub host: IpAddr,
+    pub port: u16,
+    pub jwt: JwtConfig,
+    pub auth_access_url: Option<reqwest::Url>,
+    /// Key we present to Auth's access endpoint.
+    pub auth_api_key: Option<String>,
+    pub auth_access_cache_ttl: Duration,
+    pub auth_access_timeout: Duration,
+    pub internal_api_keys: Vec<String>,
+    pub cors: CorsPolicy,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub rate_limit_per_minute: u32,
+    pub run_migrations_on_start: bool,
+    pub shutdown_grace: Duration,
+}
+
+/// Shortest internal API key accepted, so a key cannot be guessed.
+pub const MIN_INTERNAL_KEY_LEN: usize = 24;
+
+impl ApiConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let internal_api_keys = env.list("INTERNAL_API_KEYS").unwrap_or_default();
+        if internal_api_keys.is_empty() {
+            return Err(ConfigError::new(
+                "INTERNAL_API_KEYS",
+                "is required but not set",
+            ));
+        }
+        if internal_api_keys
+            .iter()
+            .any(|k| k.len() < MIN_INTERNAL_KEY_LEN)
+        {
+            return Err(ConfigError::new(
+                "INTERNAL_API_KEYS",
+                format!("every key must be at least {MIN_INTERNAL_KEY_LEN} characters"),
+            ));
+        }
+        let body_limit_bytes = env.parsed("BODY_LIMIT_BYTES", 1024 * 1024usize)?;
+        if body_limit_bytes == 0 {
+            return Err(ConfigError::new("BODY_LIMIT_BYTES", "must be positive"));
+        }
+        Ok(Self {
+            database: DatabaseConfig::from_env(env)?,
+            host: env.parsed("HOST", IpAddr::from([0, 0, 0, 0]))?,
+            port: env.parsed("PORT", 8080u16)?,
+            jwt: JwtConfig::from_env(env)?,
+            auth_access_url: env.url("AUTH_ACCESS_URL")?,
+            auth_api_key: env.get("AUTH_API_KEY").map(str::to_owned),
+            auth_access_cache_ttl: env.seconds("AUTH_ACCESS_CACHE_SECONDS", 30)?,
+            auth_access_timeout: env.millis("AUTH_ACCESS_TIMEOUT_MS", 2000)?,
+            internal_api_keys,
+            cors: CorsPolicy::from_env(env)?,
+            request_timeout: env.seconds("REQUEST_TIMEOUT_SECONDS", 30)?,
+            body_limit_bytes,
+            rate_limit_per_minute: env.parsed("RATE_LIMIT_PER_MINUTE", 1200u32)?,
+            run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
+            shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
+        })
+    }
+}
+
+/// The worker binary's configuration.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub database: DatabaseConfig,
+    /// Jobs each queue runs at once in this process.
+    pub concurrency: usize,
+    /// Jobs fetched per poll.
+    pub buffer_size: usize,
+    /// Backstop poll for delayed jobs and missed notifications.
+    pub poll_interval: Duration,
+    pub heartbeat: Duration,
+    /// A job whose worker missed heartbeats this long is re-run elsewhere.
+    pub orphan_timeout: Duration,
+    pub max_attempts: u32,
+    pub run_migrations_on_start: bool,
+    pub shutdown_grace: Duration,
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let heartbeat = env.seconds("WORKER_HEARTBEAT_SECONDS", 5)?;
+        let orphan_timeout = env.seconds("WORKER_ORPHAN_TIMEOUT_SECONDS", 30)?;
+        if heartbeat.is_zero() {
+            return Err(ConfigError::new(
+                "WORKER_HEARTBEAT_SECONDS",
+                "must be at least 1",
+            ));
+        }
+        if orphan_timeout <= heartbeat {
+            return Err(ConfigError::new(
+                "WORKER_ORPHAN_TIMEOUT_SECONDS",
+                "must be longer than WORKER_HEARTBEAT_SECONDS",
+            ));
+        }
+        let concurrency = env.parsed("WORKER_CONCURRENCY", 8usize)?;
+        if concurrency == 0 {
+            return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        let max_attempts = env.parsed("WORKER_MAX_ATTEMPTS", 8u32)?;
+        if max_attempts == 0 {
+            return Err(ConfigError::new(
+                "WORKER_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            database: DatabaseConfig::from_env(env)?,
+            concurrency,
+            buffer_size: env.parsed("WORKER_BUFFER_SIZE", 50usize)?.max(1),
+            poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 1000)?,
+            heartbeat,
+            orphan_timeout,
+            max_attempts,
+            run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
+            shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DATABASE_URL", "postgres://localhost/kisum"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("INTERNAL_API_KEYS", "internal-key-0123456789abcdef"),
+        ]
+    }
+
+    fn api(extra: &[(&'static str, &'static str)]) -> Result<ApiConfig, ConfigError> {
+        let mut vars = base();
+        vars.extend_from_slice(extra);
+        ApiConfig::from_env(&Env::from_map(vars))
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let config = api(&[]).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.jwt.algorithm, JwtAlgorithm::Hs256);
+        assert_eq!(config.body_limit_bytes, 1024 * 1024);
+        assert_eq!(config.cors, CorsPolicy::Disabled);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = ApiConfig::from_env(&Env::from_map(Vec::<(String, String)>::new())).unwrap_err();
+        assert_eq!(err.var, "INTERNAL_API_KEYS");
+        assert_eq!(api(&[("PORT", "http")]).unwrap_err().var, "PORT");
+        assert_eq!(
+            api(&[("JWT_LEEWAY_SECONDS", "31")]).unwrap_err().var,
+            "JWT_LEEWAY_SECONDS"
+        );
+        assert_eq!(
+            api(&[("JWT_ALGORITHM", "none")]).unwrap_err().var,
+            "JWT_ALGORITHM"
+        );
+        assert_eq!(
+            api(&[("JWT_ALGORITHM", "RS256")]).unwrap_err().var,
+            "JWT_ALGORITHM"
+        );
+        assert_eq!(
+            api(&[("JWT_PUBLIC_KEY_PEM", "x")]).unwrap_err().var,
+            "JWT_SECRET"
+        );
+        assert_eq!(
+            api(&[("AUTH_ACCESS_URL", "ftp://x")]).unwrap_err().var,
+            "AUTH_ACCESS_URL"
+        );
+        assert_eq!(
+            api(&[("CORS_ORIGIN", "https://a.test/path")])
+                .unwrap_err()
+                .var,
+            "CORS_ORIGIN"
+        );
+    }
+
+    #[test]
+    fn cors_origin_wins_and_ignores_wildcards() {
+        let both = api(&[
+            (
+                "CORS_ORIGIN",
+                "https://app.kisum.test, https://admin.kisum.test",
+            ),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+        ])
+        .unwrap();
+        assert_eq!(
+            both.cors,
+            CorsPolicy::AllowList(vec![
+                "https://app.kisum.test".into(),
+                "https://admin.kisum.test".into()
+            ])
+        );
+        let star_only = api(&[("CORS_ORIGIN", "*"), ("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
+        assert_eq!(star_only.cors, CorsPolicy::Disabled);
+        let legacy = api(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
+        assert_eq!(legacy.cors, CorsPolicy::Wildcard);
+        let legacy_list = api(&[("CORS_ALLOWED_ORIGINS", "http://localhost:3000,*")]).unwrap();
+        assert_eq!(
+            legacy_list.cors,
+            CorsPolicy::AllowList(vec!["http://localhost:3000".into()])
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The Postgres pool and the schema: our migrations plus apalis's job tables.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::config::DatabaseConfig;
+
+/// Our forward-only migrations, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A pool that connects lazily, so a binary can start (and report not ready)
+/// before the database answers.
+pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config
+        .url
+        .parse()
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let options = options.application_name("kisum").log_slow_statements(
+        tracing::log::LevelFilter::Warn,
+        std::time::Duration::from_millis(500),
+    );
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options))
+}
+
+/// Applies our migrations and sets up the job queue's tables (schema
+/// `apalis`, tracked in its own `apalis._sqlx_migrations`).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("applying migrations")?;
+    apalis_postgres::PostgresStorage::setup(pool)
+        .await
+        .context("setting up the job queue tables")?;
+    Ok(())
+}
+
+/// Whether the database answers and every embedded migration (ours and the
+/// queue's) has been applied. Drives `GET /readyz`.
+pub async fn schema_ready(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let tables: (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT to_regclass('public._sqlx_migrations')::text, \
+                to_regclass('apalis._sqlx_migrations')::text",
+    )
+    .fetch_one(pool)
+    .await?;
+    if tables.0.is_none() || tables.1.is_none() {
+        return Ok(false);
+    }
+    let ours: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM public._sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    let queue: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM apalis._sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    Ok(all_applied(&MIGRATOR, ours)
+        && all_applied(&apalis_postgres::PostgresStorage::migrations(), queue))
+}
+
+fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
+    let versions: HashSet<i64> = versions.into_iter().collect();
+    migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .all(|m| versions.contains(&m.version))
+}

@@ -1,0 +1,6 @@
+//! Domain rules by capability area: pure types and state machines, plus a
+//! repository of the area's SQL. Handlers and jobs call these; they hold no
+//! rules of their own.
+
+pub mod canary;
+pub mod shortlists;

@@ -1,0 +1,94 @@
+//! Background job payloads and [`enqueue`], the only way to enqueue.
+//!
+//! A job is written into `apalis.jobs` on the caller's connection, so it
+//! commits or rolls back with the state change that caused it. Queue names
+//! are constants here, never Rust type paths, so renaming code cannot strand
+//! jobs. Payloads are JSON and change by adding fields only. Handlers must be
+//! idempotent: acknowledgements are batched, and a worker that dies right
+//! after finishing a job may have it run again.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A job type: its payload and where it queues.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue (apalis `job_type`); one worker per queue.
+    const QUEUE: &'static str;
+    /// Attempts before the job is left failed (dead) with its last error.
+    const MAX_ATTEMPTS: u32 = 8;
+}
+
+/// When and how a job is enqueued.
+#[derive(Clone, Debug, Default)]
+pub struct Schedule {
+    /// Run no earlier than this; now when `None`.
+    pub run_at: Option<DateTime<Utc>>,
+    /// At most one job per (queue, key) ever exists; a second enqueue with
+    /// the same key is a no-op (used for cron ticks and per-subject jobs).
+    pub idempotency_key: Option<String>,
+    /// Higher runs first among due jobs.
+    pub priority: i32,
+}
+
+impl Schedule {
+    pub fn now() -> Self {
+        Self::default()
+    }
+
+    pub fn at(run_at: DateTime<Utc>) -> Self {
+        Self {
+            run_at: Some(run_at),
+            ..Self::default()
+        }
+    }
+
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// Enqueues `job` on the caller's connection (normally inside its
+/// transaction). Returns `false` when an idempotency key made it a no-op.
+/// A duplicate key never aborts the caller's transaction.
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    schedule: Schedule,
+) -> Result<bool, sqlx::Error> {
+    let payload = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = sqlx::query(
+        "INSERT INTO apalis.jobs
+             (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key)
+         VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, now()), $6, ''::hstore, $7)
+         ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+    )
+    .bind(ulid::Ulid::new().to_string())
+    .bind(J::QUEUE)
+    .bind(payload)
+    .bind(i32::try_from(J::MAX_ATTEMPTS).unwrap_or(i32::MAX))
+    .bind(schedule.run_at)
+    .bind(schedule.priority)
+    .bind(schedule.idempotency_key)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Proves the queue end to end: counts its runs on a `queue_canaries` row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct QueueCanary {
+    pub canary_id: Uuid,
+}
+
+impl Job for QueueCanary {
+    const QUEUE: &'static str = "queue_canary";
+    const MAX_ATTEMPTS: u32 = 5;
+}
+
+/// Every queue the worker serves.
+pub const QUEUES: &[&str] = &[QueueCanary::QUEUE];

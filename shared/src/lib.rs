@@ -1,0 +1,16 @@
+//! Everything the API and the worker share: configuration, the database pool
+//! and migrations, auth primitives, the error type, job payloads and the
+//! domain rules. A rule lives here once; binaries only call it.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod idempotency;
+pub mod jobs;
+pub mod pagination;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::{DomainError, FieldError};

@@ -1,0 +1,3 @@
+//! Job handlers, one module per job: decode, call `shared::domain`, done.
+
+pub mod queue_canary;

@@ -1,0 +1,146 @@
+//! The Kisum Artist worker: one apalis worker per queue, fed by
+//! LISTEN/NOTIFY with an interval poll as backstop (delayed jobs, missed
+//! notifications), exponential-backoff retries, heartbeats so a dead
+//! process's jobs are re-run elsewhere, and graceful shutdown.
+
+pub mod jobs;
+
+use std::time::Duration;
+
+use apalis::layers::retry::BackoffRetryPolicy;
+use apalis::layers::retry::HasherRng;
+use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use shared::config::WorkerConfig;
+use shared::jobs::Job;
+use sqlx::PgPool;
+
+/// What every job handler can reach, via `Data<WorkerState>`.
+#[derive(Clone)]
+pub struct WorkerState {
+    pub pool: PgPool,
+    /// This process's identity, e.g. `host:pid`.
+    pub instance: String,
+}
+
+/// The identity of this process among worker replicas: host and pid, so a
+/// restarted process never reuses a dead one's name (its orphaned jobs are
+/// then recognised and re-run).
+pub fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The queue storage of job type `J`, configured for this worker.
+fn storage<J: Job>(config: &WorkerConfig, pool: &PgPool) -> PostgresStorage<J> {
+    let heartbeat = config.heartbeat;
+    let missed = config
+        .orphan_timeout
+        .as_secs()
+        .div_ceil(heartbeat.as_secs().max(1));
+    PostgresStorage::<J>::new(pool).with_config(
+        Config::default()
+            .queue(J::QUEUE)
+            .batch_size(config.buffer_size)
+            .heartbeat_interval(heartbeat)
+            .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
+    )
+}
+
+/// Retries inside the worker with exponential backoff (0.5 s doubling to
+/// 60 s, jittered) until the job's attempts are spent; the job is then left
+/// `Failed` with its last error (dead).
+fn retry_policy<J: Job>() -> anyhow::Result<BackoffRetryPolicy<ExponentialBackoff>> {
+    let backoff = ExponentialBackoffMaker::new(
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+        0.5,
+        HasherRng::default(),
+    )?
+    .make_backoff();
+    Ok(RetryPolicy::retries(J::MAX_ATTEMPTS.saturating_sub(1) as usize).with_backoff(backoff))
+}
+
+/// Registers one worker for job type `J` with `handler`.
+macro_rules! register_queue {
+    ($monitor:expr, $job:ty, $handler:path, $config:expr, $state:expr) => {{
+        let config = $config.clone();
+        let state: WorkerState = $state.clone();
+        let policy = retry_policy::<$job>()?;
+        $monitor.register(move |restarts| {
+            let backend = storage::<$job>(&config, &state.pool).poll_with_strategy(
+                Strategy::new()
+                    .stream(Pubsub::new(
+                        state.pool.clone(),
+                        <$job as Job>::QUEUE.to_owned(),
+                    ))
+                    .interval(config.poll_interval),
+            );
+            WorkerBuilder::new(format!(
+                "{}@{}#{restarts}",
+                <$job as Job>::QUEUE,
+                state.instance
+            ))
+            .backend(backend)
+            .data(state.clone())
+            .concurrency(config.concurrency)
+            .retry(policy.clone())
+            .enable_tracing()
+            .catch_panic()
+            .build($handler)
+        })
+    }};
+}
+
+/// Runs every queue's worker until `shutdown` resolves, then lets running
+/// jobs finish within the grace period.
+pub async fn run_until(
+    config: WorkerConfig,
+    pool: PgPool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = WorkerState {
+        pool,
+        instance: instance_name(),
+    };
+    tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
+    let monitor = Monitor::new().should_restart(|worker, error| {
+        tracing::error!(worker = %worker.name(), error = %error, "worker stopped; restarting");
+        true
+    });
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::QueueCanary,
+        jobs::queue_canary::run,
+        config,
+        state
+    );
+    monitor
+        .shutdown_timeout(config.shutdown_grace)
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("kisum-worker stopped");
+    Ok(())
+}
+
+pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let pool = shared::db::pool(&config.database)?;
+    if config.run_migrations_on_start {
+        shared::db::migrate(&pool).await?;
+    }
+    run_until(config, pool.clone(), shared::shutdown::signal()).await?;
+    pool.close().await;
+    Ok(())
+}
