@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(from_fn(problem::problem_fallback))
         .layer(cors_layer(&config.cors))
+        .layer(from_fn(credentials_only_with_origin))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -173,6 +174,23 @@ fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
             ))
             .allow_credentials(true),
     }
+}
+
+/// `Access-Control-Allow-Credentials` goes only with an allowed origin.
+async fn credentials_only_with_origin(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if !response
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        response
+            .headers_mut()
+            .remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+    response
 }
 
 /// Serves until a shutdown signal, then lets in-flight requests finish.

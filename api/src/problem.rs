@@ -131,14 +131,9 @@ impl IntoResponse for AppError {
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
-        response.extensions_mut().insert(ProblemMarker);
         response
     }
 }
-
-/// Marks responses that are already problem documents.
-#[derive(Clone, Copy, Debug)]
-struct ProblemMarker;
 
 impl From<DomainError> for AppError {
     fn from(err: DomainError) -> Self {
@@ -252,9 +247,11 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
         .scope(request_id, async move {
             let response = next.run(request).await;
             let status = response.status();
-            if !(status.is_client_error() || status.is_server_error())
-                || response.extensions().get::<ProblemMarker>().is_some()
-            {
+            let is_problem = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+            if !(status.is_client_error() || status.is_server_error()) || is_problem {
                 return response;
             }
             let code = match status {

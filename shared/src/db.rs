@@ -33,7 +33,8 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// `apalis`, tracked in its own `apalis._sqlx_migrations`).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("applying migrations")?;
-    apalis_postgres::PostgresStorage::setup(pool)
+    queue_migrator()
+        .run(pool)
         .await
         .context("setting up the job queue tables")?;
     Ok(())
@@ -59,8 +60,7 @@ pub async fn schema_ready(pool: &PgPool) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar("SELECT version FROM apalis._sqlx_migrations WHERE success")
             .fetch_all(pool)
             .await?;
-    Ok(all_applied(&MIGRATOR, ours)
-        && all_applied(&apalis_postgres::PostgresStorage::migrations(), queue))
+    Ok(all_applied(&MIGRATOR, ours) && all_applied(&queue_migrator(), queue))
 }
 
 fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
@@ -69,4 +69,9 @@ fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .all(|m| versions.contains(&m.version))
+}
+
+/// The job queue's migrations (schema `apalis`, own history table).
+pub fn queue_migrator() -> Migrator {
+    apalis_postgres::PostgresStorage::migrations()
 }

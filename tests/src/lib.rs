@@ -1,1 +1,451 @@
+//! Test harness: a fresh database per test (cloned from a migrated
+//! template), the real API on a random port, the real worker binary as a
+//! child process, token minting, and small real HTTP fakes for Auth.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fakes;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use shared::config::{ApiConfig, Env, WorkerConfig};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub use tokens::{HS_SECRET, Token};
+
+pub const INTERNAL_KEY: &str = "test-internal-key-0123456789abcdef";
+pub const INTERNAL_KEY_OLD: &str = "test-internal-key-rotated-out-0000";
+
+/// The server every test database lives on: `TEST_DATABASE_URL`, else
+/// `DATABASE_URL`, else the local default. Only its server part is used.
+fn server_url() -> String {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    match url.rsplit_once('/') {
+        Some((server, _db)) if server.contains("://") && !server.ends_with('/') => {
+            server.to_owned()
+        }
+        _ => url,
+    }
+}
+
+fn db_url(name: &str) -> String {
+    format!("{}/{name}", server_url())
+}
+
+/// Name of the migrated template: changes whenever a migration does.
+fn template_name() -> String {
+    let mut hasher = Sha256::new();
+    for m in shared::db::MIGRATOR.iter() {
+        hasher.update(m.version.to_le_bytes());
+        hasher.update(&m.checksum);
+    }
+    for m in apalis_migrations().iter() {
+        hasher.update(m.version.to_le_bytes());
+        hasher.update(&m.checksum);
+    }
+    let digest = hex(&hasher.finalize()[..6]);
+    format!("kisum_tpl_{digest}")
+}
+
+fn apalis_migrations() -> sqlx::migrate::Migrator {
+    // The queue's migrations, as `shared::db::migrate` applies them.
+    shared::db::queue_migrator()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn admin() -> PgConnection {
+    PgConnection::connect(&db_url("postgres"))
+        .await
+        .expect("test Postgres is reachable (TEST_DATABASE_URL or DATABASE_URL)")
+}
+
+/// Creates the template once per server (across test processes, under an
+/// advisory lock), migrated the same way `kisum-api migrate` does.
+async fn ensure_template() -> String {
+    let template = template_name();
+    let mut conn = admin().await;
+    conn.execute("SELECT pg_advisory_lock(720413)")
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&db_url(&building)).await.unwrap();
+        shared::db::migrate(&pool)
+            .await
+            .expect("migrations apply to a fresh database");
+        pool.close().await;
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {building} RENAME TO {template}"
+        )))
+        .await
+        .unwrap();
+    }
+    conn.execute("SELECT pg_advisory_unlock(720413)")
+        .await
+        .unwrap();
+    template
+}
+
+/// A database of one test, dropped (forcefully) when the value drops.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A migrated database, cloned from the template.
+    pub async fn migrated() -> Self {
+        let template = ensure_template().await;
+        Self::create(Some(&template)).await
+    }
+
+    /// An empty database: nothing migrated.
+    pub async fn empty() -> Self {
+        Self::create(None).await
+    }
+
+    async fn create(template: Option<&str>) -> Self {
+        let name = format!("kisum_test_{}", Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // Cloning fails while another session is briefly on the template.
+        let mut tries = 0;
+        loop {
+            match conn.execute(sqlx::AssertSqlSafe(sql.clone())).await {
+                Ok(_) => break,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("creating {name}: {e}"),
+            }
+        }
+        let url = db_url(&name);
+        Self { name, url }
+    }
+
+    pub async fn pool(&self) -> PgPool {
+        PgPool::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&db_url("postgres")).await {
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// The base variables of a test API; tests override or remove some.
+pub fn base_env(database_url: &str) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url),
+        ("DATABASE_MAX_CONNECTIONS", "10"),
+        ("JWT_SECRET", HS_SECRET),
+        (
+            "INTERNAL_API_KEYS",
+            &format!("{INTERNAL_KEY},{INTERNAL_KEY_OLD}"),
+        ),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// A running API with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// Configures a [`TestApp`] before it starts.
+pub struct AppBuilder {
+    env: HashMap<String, String>,
+    db: Option<TestDb>,
+}
+
+impl AppBuilder {
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Unsets a base variable (blank values are dropped before start).
+    pub fn without(mut self, key: &str) -> Self {
+        self.env.insert(key.to_owned(), String::new());
+        self
+    }
+
+    /// Serve on this database instead of a fresh migrated one.
+    pub fn database(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        init();
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::migrated().await,
+        };
+        let mut env = base_env(&db.url);
+        env.extend(self.env);
+        env.retain(|_, v| !v.is_empty());
+        let config = ApiConfig::from_env(&Env::from_map(env)).expect("test config is valid");
+        let pool = shared::db::pool(&config.database).unwrap();
+        let state = api::AppState::new(config, pool.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(api::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            pool,
+            db,
+            shutdown: Some(tx),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl TestApp {
+    pub fn builder() -> AppBuilder {
+        AppBuilder {
+            env: HashMap::new(),
+            db: None,
+        }
+    }
+
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path))
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path))
+    }
+
+    /// A request as a member of `org` with `role`.
+    pub fn as_member(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        org: Uuid,
+        role: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(Token::member(org, role).hs256())
+            .header("x-org", org.to_string())
+    }
+
+    /// A request with the internal key.
+    pub fn internal(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("X-Internal-API-Key", INTERNAL_KEY)
+    }
+}
+
+/// A `kisum-worker` child process on a test database; killed on drop.
+pub struct WorkerProcess {
+    pub child: tokio::process::Child,
+}
+
+/// The built `kisum-worker` binary beside this test's executable.
+pub fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe
+        .ancestors()
+        .find(|p| p.join("kisum-worker").exists())
+        .expect("kisum-worker is built (cargo build --workspace --bins) next to the tests")
+        .to_path_buf();
+    profile_dir.join("kisum-worker")
+}
+
+impl WorkerProcess {
+    /// Starts a worker with fast heartbeats so orphaned jobs move quickly.
+    pub fn spawn(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        let mut command = tokio::process::Command::new(worker_binary());
+        command
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("DATABASE_MAX_CONNECTIONS", "5")
+            .env("WORKER_HEARTBEAT_SECONDS", "1")
+            .env("WORKER_ORPHAN_TIMEOUT_SECONDS", "3")
+            .env("WORKER_POLL_INTERVAL_MS", "500")
+            .env("SHUTDOWN_GRACE_SECONDS", "5")
+            .env(
+                "RUST_LOG",
+                std::env::var("WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if std::env::var("WORKER_LOG").is_err() {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("kisum-worker starts");
+        Self { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("worker is running")
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill9(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.pid();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("worker exits after SIGTERM")
+            .unwrap()
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A valid worker configuration for in-process use.
+pub fn worker_config(database_url: &str) -> WorkerConfig {
+    WorkerConfig::from_env(&Env::from_map([
+        ("DATABASE_URL", database_url),
+        ("WORKER_HEARTBEAT_SECONDS", "1"),
+        ("WORKER_ORPHAN_TIMEOUT_SECONDS", "3"),
+    ]))
+    .unwrap()
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "content type");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert_eq!(body["status"], status, "problem status in {body}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem {field} in {body}");
+    }
+    assert!(
+        body["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "request_id in {body}"
+    );
+    body
+}

@@ -110,8 +110,11 @@ pub struct RemoteResolver {
     http: reqwest::Client,
     ttl: Duration,
     timeout: Duration,
-    cache: Mutex<HashMap<(String, Uuid), (Instant, Option<OrgAccess>)>>,
+    cache: Mutex<HashMap<(String, Uuid), CachedAccess>>,
 }
+
+/// When Auth answered, and what (`None`: not a member).
+type CachedAccess = (Instant, Option<OrgAccess>);
 
 /// Cached entries kept at most; beyond it expired entries are dropped.
 const CACHE_SOFT_LIMIT: usize = 10_000;

@@ -1,0 +1,13 @@
+//! Black-box tests of the API and worker: real HTTP, real Postgres, real
+//! processes. One binary, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod config;
+mod cors;
+mod health;
+mod http;
+mod openapi;
+mod queue;
+mod shortlists;

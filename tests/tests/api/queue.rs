@@ -1,0 +1,168 @@
+//! The job queue end to end, with the real worker binary: jobs commit or
+//! roll back with their transaction, run once, retry, and survive SIGKILL.
+
+use std::time::Duration;
+
+use kisum_tests::{TestApp, WorkerProcess, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::domain::canary::{self, Canary, CanaryIn};
+use uuid::Uuid;
+
+async fn canary_now(app: &TestApp, id: &str) -> Canary {
+    let mut conn = app.pool.acquire().await.unwrap();
+    canary::get(&mut conn, Uuid::parse_str(id).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn request_canary(app: &TestApp, body: Value) -> String {
+    let response = app
+        .internal(Method::POST, "/internal/ops/canaries")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let canary: Value = response.json().await.unwrap();
+    canary["id"].as_str().unwrap().to_owned()
+}
+
+async fn job_rows(app: &TestApp) -> Vec<(String, i32)> {
+    sqlx::query_as("SELECT status, attempts FROM apalis.jobs WHERE job_type = 'queue_canary'")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rolled_back_job_never_runs_and_a_committed_one_runs_once() {
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+
+    let mut tx = app.pool.begin().await.unwrap();
+    let rolled_back = canary::request(&mut tx, "test", &CanaryIn::default())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    let id = request_canary(&app, json!({})).await;
+    let done = eventually(Duration::from_secs(20), "the canary completes", || async {
+        let c = canary_now(&app, &id).await;
+        c.completed_at.is_some().then_some(c)
+    })
+    .await;
+    // Give a duplicate delivery every chance to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = canary_now(&app, &id).await;
+    assert_eq!((done.attempts, after.attempts), (1, 1), "ran exactly once");
+    assert_eq!(after.completions, 1);
+
+    let jobs = job_rows(&app).await;
+    assert_eq!(
+        jobs,
+        vec![("Done".to_owned(), 1)],
+        "only the committed job exists"
+    );
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(canary::get(&mut conn, rolled_back.id).await.is_err());
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_backoff_until_it_succeeds() {
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let id = request_canary(&app, json!({"fail_attempts": 2})).await;
+    let done = eventually(Duration::from_secs(30), "the canary completes", || async {
+        let c = canary_now(&app, &id).await;
+        c.completed_at.is_some().then_some(c)
+    })
+    .await;
+    assert_eq!(done.attempts, 3);
+    assert_eq!(done.completions, 1);
+    let elapsed = done.completed_at.unwrap() - done.created_at;
+    assert!(
+        elapsed >= chrono::Duration::milliseconds(500),
+        "retries wait (backoff), took {elapsed}"
+    );
+    let jobs = eventually(
+        Duration::from_secs(10),
+        "the job is acknowledged",
+        || async {
+            let jobs = job_rows(&app).await;
+            (jobs.first().map(|j| j.0.as_str()) == Some("Done")).then_some(jobs)
+        },
+    )
+    .await;
+    assert_eq!(jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_of_a_killed_worker_is_completed_by_another() {
+    let app = TestApp::spawn().await;
+    let mut first = WorkerProcess::spawn(&app.db.url, &[]);
+    let first_pid = first.pid();
+    let id = request_canary(&app, json!({"work_ms": 8000})).await;
+    let started = eventually(
+        Duration::from_secs(20),
+        "the first worker starts the job",
+        || async {
+            let c = canary_now(&app, &id).await;
+            (c.attempts == 1).then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        started
+            .last_worker
+            .unwrap()
+            .ends_with(&format!(":{first_pid}"))
+    );
+    first.kill9().await;
+
+    let second = WorkerProcess::spawn(&app.db.url, &[]);
+    let second_pid = second.pid();
+    let done = eventually(
+        Duration::from_secs(60),
+        "the second worker completes the job",
+        || async {
+            let c = canary_now(&app, &id).await;
+            c.completed_at.is_some().then_some(c)
+        },
+    )
+    .await;
+    assert_eq!(done.completions, 1);
+    assert!(done.attempts >= 2);
+    assert!(
+        done.last_worker
+            .unwrap()
+            .ends_with(&format!(":{second_pid}"))
+    );
+}
+
+#[tokio::test]
+async fn the_worker_stops_cleanly_on_sigterm() {
+    let app = TestApp::spawn().await;
+    let mut worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let id = request_canary(&app, json!({})).await;
+    eventually(Duration::from_secs(20), "the canary completes", || async {
+        canary_now(&app, &id).await.completed_at.map(|_| ())
+    })
+    .await;
+    let status = worker.terminate().await;
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn canary_input_is_validated() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .internal(Method::POST, "/internal/ops/canaries")
+        .json(&json!({"work_ms": -1, "fail_attempts": 99}))
+        .send()
+        .await
+        .unwrap();
+    let body = kisum_tests::problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    assert!(job_rows(&app).await.is_empty());
+}
