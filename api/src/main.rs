@@ -1,5 +1,6 @@
 //! `kisum-api` serves HTTP; `kisum-api migrate` applies migrations and exits;
-//! `kisum-api openapi` prints the OpenAPI document.
+//! `kisum-api seed-demo` loads demo data; `kisum-api openapi` prints the
+//! OpenAPI document.
 
 use std::process::ExitCode;
 
@@ -20,12 +21,16 @@ async fn main() -> ExitCode {
             Ok(config) => migrate(&config).await,
             Err(e) => return config_error(&e),
         },
+        Some("seed-demo") => match DatabaseConfig::from_env(&env) {
+            Ok(config) => seed_demo(&config).await,
+            Err(e) => return config_error(&e),
+        },
         Some("openapi") => match ApiConfig::from_env(&env) {
             Ok(config) => print_openapi(config),
             Err(e) => return config_error(&e),
         },
         Some(other) => {
-            eprintln!("unknown command {other:?}; use serve, migrate or openapi");
+            eprintln!("unknown command {other:?}; use serve, migrate, seed-demo or openapi");
             return ExitCode::from(2);
         }
     };
@@ -44,6 +49,7 @@ fn config_error(e: &shared::config::ConfigError) -> ExitCode {
 }
 
 async fn migrate(config: &DatabaseConfig) -> anyhow::Result<()> {
+    shared::db::create_database_if_missing(config).await?;
     let pool = shared::db::pool(config)?;
     shared::db::migrate(&pool).await?;
     tracing::info!("migrations applied");
@@ -54,5 +60,12 @@ fn print_openapi(config: ApiConfig) -> anyhow::Result<()> {
     let pool = shared::db::pool(&config.database)?;
     let state = api::AppState::new(config, pool)?;
     println!("{}", api::openapi_document(&state).to_pretty_json()?);
+    Ok(())
+}
+
+async fn seed_demo(config: &DatabaseConfig) -> anyhow::Result<()> {
+    let pool = shared::db::pool(config)?;
+    shared::demo::seed(&pool).await?;
+    tracing::info!("demo data loaded");
     Ok(())
 }

@@ -29,6 +29,21 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
         .connect_lazy_with(options))
 }
 
+/// Creates the database named by `DATABASE_URL` when the server lacks it.
+pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::Postgres::database_exists(&config.url)
+        .await
+        .context("connecting to Postgres (DATABASE_URL)")?
+    {
+        sqlx::Postgres::create_database(&config.url)
+            .await
+            .context("creating the database")?;
+        tracing::info!("database created");
+    }
+    Ok(())
+}
+
 /// Applies our migrations and sets up the job queue's tables (schema
 /// `apalis`, tracked in its own `apalis._sqlx_migrations`).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Local development and test entry point.
+#
+#   ./deploy/dev.sh run    Postgres (reuse or start), migrate, demo data, run api + worker
+#   ./deploy/dev.sh test   Postgres (reuse or start), build, run the whole test suite
+#   ./deploy/dev.sh stop   stop the private Postgres cluster, if this script started one
+#
+# Postgres, in order of preference:
+#   1. DATABASE_URL, when it answers;
+#   2. 127.0.0.1:${PGPORT:-5432} as user postgres, when it answers;
+#   3. a private cluster under .dev/pg on ${PGPORT:-5432} (or the next free port),
+#      from the system's PostgreSQL binaries, installed with apt-get when absent.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEV_DIR="$ROOT/.dev"
+PG_DIR="$DEV_DIR/pg"
+PG_PORT_DEFAULT=${PGPORT:-5432}
+DB_NAME=${DB_NAME:-kisum_dev}
+
+log() { printf '\033[1;34m[dev]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[dev]\033[0m %s\n' "$*" >&2; exit 1; }
+
+# tcp_open HOST PORT: something accepts connections there.
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# pg_answers URL: a Postgres server answers a query at URL.
+pg_answers() {
+  local url=$1
+  if command -v psql >/dev/null 2>&1; then
+    psql "$url" -Atqc 'SELECT 1' >/dev/null 2>&1
+  else
+    local hostport=${url#*@}; hostport=${hostport%%/*}
+    tcp_open "${hostport%%:*}" "${hostport##*:}"
+  fi
+}
+
+pg_bindir() {
+  local dir
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return
+  fi
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+install_postgres() {
+  [ "$(id -u)" = 0 ] || die "PostgreSQL binaries are missing; install them (apt-get install postgresql) or set DATABASE_URL"
+  command -v apt-get >/dev/null 2>&1 || die "PostgreSQL binaries are missing and apt-get is not available; set DATABASE_URL"
+  log "installing PostgreSQL from the distribution's packages"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+}
+
+# as_pg_user CMD...: run as the cluster owner (initdb and postgres refuse root).
+as_pg_user() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$PG_DIR" --shell /usr/sbin/nologin postgres
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+start_private_cluster() {
+  local bindir port
+  bindir=$(pg_bindir || true)
+  if [ -z "$bindir" ]; then
+    install_postgres
+    bindir=$(pg_bindir || true)
+    [ -n "$bindir" ] || die "PostgreSQL was installed but initdb cannot be found"
+  fi
+  mkdir -p "$PG_DIR"
+  [ "$(id -u)" = 0 ] && { id postgres >/dev/null 2>&1 || as_pg_user true; chown -R postgres "$PG_DIR"; }
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "creating a private cluster in .dev/pg ($bindir)"
+    as_pg_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
+      || as_pg_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
+  fi
+  if [ -f "$PG_DIR/port" ] && as_pg_user "$bindir/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    port=$(cat "$PG_DIR/port")
+  else
+    port=$PG_PORT_DEFAULT
+    while tcp_open 127.0.0.1 "$port"; do port=$((port + 1)); done
+    log "starting the private cluster on 127.0.0.1:$port"
+    as_pg_user "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null \
+      || { tail -n 20 "$PG_DIR/postgres.log" >&2; die "the private cluster did not start"; }
+    echo "$port" > "$PG_DIR/port"
+  fi
+  echo "postgres://postgres@127.0.0.1:$port"
+}
+
+# server_url: a reachable server (no database part), starting one if needed.
+server_url() {
+  if [ -n "${DATABASE_URL:-}" ] && pg_answers "$DATABASE_URL"; then
+    log "using DATABASE_URL"
+    echo "${DATABASE_URL%/*}"
+    return
+  fi
+  [ -n "${DATABASE_URL:-}" ] && log "DATABASE_URL does not answer; looking further"
+  local local_url="postgres://postgres@127.0.0.1:$PG_PORT_DEFAULT"
+  if pg_answers "$local_url/postgres"; then
+    log "using the Postgres on 127.0.0.1:$PG_PORT_DEFAULT"
+    echo "$local_url"
+    return
+  fi
+  start_private_cluster
+}
+
+dev_env() {
+  # Defaults for local use; a .env file or the caller's environment wins.
+  if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
+  export JWT_SECRET=${JWT_SECRET:-dev-only-hs256-secret-change-me-0123456789}
+  export INTERNAL_API_KEYS=${INTERNAL_API_KEYS:-dev-internal-key-change-me-0123456789}
+  export CORS_ORIGIN=${CORS_ORIGIN:-http://localhost:3000}
+  export LOG_FORMAT=${LOG_FORMAT:-pretty}
+  export RUN_MIGRATIONS_ON_START=${RUN_MIGRATIONS_ON_START:-true}
+}
+
+# dev_token ORG ROLE: an HS256 token for local calls, signed with JWT_SECRET.
+dev_token() {
+  local b64='openssl base64 -A' header payload sig now
+  now=$(date +%s)
+  header=$(printf '{"alg":"HS256","typ":"JWT"}' | $b64 | tr '+/' '-_' | tr -d '=')
+  payload=$(printf '{"sub":"dev-user","email":"dev@kisum.test","exp":%s,"orgs":[{"id":"%s","role":"%s"}]}' \
+    "$((now + 86400))" "$1" "$2" | $b64 | tr '+/' '-_' | tr -d '=')
+  sig=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | $b64 | tr '+/' '-_' | tr -d '=')
+  echo "$header.$payload.$sig"
+}
+
+cmd_run() {
+  local server
+  server=$(server_url)
+  export DATABASE_URL="$server/$DB_NAME"
+  dev_env
+  log "building"
+  cargo build --workspace --bins
+  log "migrating $DB_NAME"
+  ./target/debug/kisum-api migrate
+  log "loading demo data"
+  ./target/debug/kisum-api seed-demo
+  local org=01938000-0000-7000-8000-000000000001
+  log "demo org $org; a 24 h owner token for it:"
+  printf '  export TOKEN=%s\n  curl -H "authorization: Bearer $TOKEN" -H "x-org: %s" http://localhost:%s/api/v1/me\n' \
+    "$(dev_token "$org" owner)" "$org" "${PORT:-8080}" >&2
+  log "docs: http://localhost:${PORT:-8080}/api/v1/docs/"
+  ./target/debug/kisum-worker &
+  WORKER_PID=$!
+  trap 'kill "$WORKER_PID" 2>/dev/null; wait "$WORKER_PID" 2>/dev/null || true' EXIT
+  ./target/debug/kisum-api
+}
+
+cmd_test() {
+  local server status=0 cluster_was_running=0
+  private_cluster_running && cluster_was_running=1
+  server=$(server_url)
+  export TEST_DATABASE_URL="$server/postgres"
+  unset DATABASE_URL
+  log "building"
+  cargo build --workspace --bins --tests
+  log "testing against $server"
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast || status=$?
+  else
+    cargo test --workspace --no-fail-fast || status=$?
+  fi
+  cleanup_test_databases "$server"
+  # A private cluster started for this run goes away with it.
+  if [ "$cluster_was_running" = 0 ] && private_cluster_running; then cmd_stop; fi
+  return $status
+}
+
+private_cluster_running() {
+  local bindir
+  bindir=$(pg_bindir || true)
+  [ -n "$bindir" ] && [ -f "$PG_DIR/port" ] && as_pg_user "$bindir/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1
+}
+
+# Test databases drop themselves; the shared migrated templates go here.
+cleanup_test_databases() {
+  command -v psql >/dev/null 2>&1 || return 0
+  psql "$1/postgres" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'kisum\_tpl\_%' OR datname LIKE 'kisum\_test\_%'" 2>/dev/null \
+    | while read -r db; do
+        [ -n "$db" ] && psql "$1/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+      done
+}
+
+cmd_stop() {
+  local bindir
+  bindir=$(pg_bindir || true)
+  if [ -n "$bindir" ] && [ -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "stopping the private cluster"
+    as_pg_user "$bindir/pg_ctl" -D "$PG_DIR/data" stop -m fast >/dev/null || true
+    rm -f "$PG_DIR/port"
+  fi
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  test) cmd_test ;;
+  stop) cmd_stop ;;
+  *) echo "usage: $0 run|test|stop" >&2; exit 2 ;;
+esac
