@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -224,9 +225,26 @@ pub async fn serve(
             limiter.prune();
         }
     });
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let grace = state.config.shutdown_grace;
+    let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = draining_tx.send(true);
+    });
+    let deadline = async move {
+        if draining.wait_for(|d| *d).await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server.into_future() => result.context("serving HTTP"),
+        () = deadline => {
+            tracing::warn!("shutdown grace period over; dropping open connections");
+            Ok(())
+        }
+    };
     pruner.abort();
-    result.context("serving HTTP")
+    result
 }

@@ -400,7 +400,6 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// A job whose worker missed heartbeats this long is re-run elsewhere.
     pub orphan_timeout: Duration,
-    pub max_attempts: u32,
     pub run_migrations_on_start: bool,
     pub shutdown_grace: Duration,
 }
@@ -425,13 +424,6 @@ impl WorkerConfig {
         if concurrency == 0 {
             return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));
         }
-        let max_attempts = env.parsed("WORKER_MAX_ATTEMPTS", 8u32)?;
-        if max_attempts == 0 {
-            return Err(ConfigError::new(
-                "WORKER_MAX_ATTEMPTS",
-                "must be at least 1",
-            ));
-        }
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             concurrency,
@@ -439,7 +431,6 @@ impl WorkerConfig {
             poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 1000)?,
             heartbeat,
             orphan_timeout,
-            max_attempts,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
         })

@@ -90,5 +90,34 @@ impl Job for QueueCanary {
     const MAX_ATTEMPTS: u32 = 5;
 }
 
+/// Housekeeping run on a schedule: prunes expired idempotency records.
+/// `tick` is the scheduled time (Unix seconds) it runs for; every worker
+/// replica enqueues it at each tick, and the tick's idempotency key keeps
+/// exactly one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Maintenance {
+    pub tick: i64,
+}
+
+impl Job for Maintenance {
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+impl Maintenance {
+    /// The schedule, as a cron expression with seconds.
+    pub const SCHEDULE: &'static str = "0 */15 * * * *";
+
+    /// Enqueues the run of one tick; a replica that is second is a no-op.
+    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
+        enqueue(
+            conn,
+            &Self { tick },
+            Schedule::now().dedupe(format!("tick:{tick}")),
+        )
+        .await
+    }
+}
+
 /// Every queue the worker serves.
-pub const QUEUES: &[&str] = &[QueueCanary::QUEUE];
+pub const QUEUES: &[&str] = &[QueueCanary::QUEUE, Maintenance::QUEUE];

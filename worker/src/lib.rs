@@ -5,15 +5,17 @@
 
 pub mod jobs;
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use apalis::layers::retry::BackoffRetryPolicy;
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
+use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use shared::config::WorkerConfig;
-use shared::jobs::Job;
+use shared::jobs::{Job, Maintenance};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -101,6 +103,30 @@ macro_rules! register_queue {
     }};
 }
 
+/// Registers a cron schedule whose ticks fire on every replica; `handler`
+/// must enqueue with the tick as idempotency key so one run happens per tick.
+fn register_cron<F, Fut>(
+    monitor: Monitor,
+    state: &WorkerState,
+    expression: &str,
+    name: &str,
+    handler: F,
+) -> anyhow::Result<Monitor>
+where
+    F: Fn(Tick, Data<WorkerState>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), BoxDynError>> + Send + 'static,
+{
+    let schedule = cron::Schedule::from_str(expression)?;
+    let state = state.clone();
+    let name = format!("cron-{name}@{}", state.instance);
+    Ok(monitor.register(move |restarts| {
+        WorkerBuilder::new(format!("{name}#{restarts}"))
+            .backend(CronScheduler::new(schedule.clone()))
+            .data(state.clone())
+            .build(handler.clone())
+    }))
+}
+
 /// Runs every queue's worker until `shutdown` resolves, then lets running
 /// jobs finish within the grace period.
 pub async fn run_until(
@@ -124,6 +150,20 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::Maintenance,
+        jobs::maintenance::run,
+        config,
+        state
+    );
+    let monitor = register_cron(
+        monitor,
+        &state,
+        Maintenance::SCHEDULE,
+        "maintenance",
+        jobs::maintenance::tick,
+    )?;
     monitor
         .shutdown_timeout(config.shutdown_grace)
         .run_with_signal(async move {

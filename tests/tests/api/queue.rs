@@ -166,3 +166,77 @@ async fn canary_input_is_validated() {
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
     assert!(job_rows(&app).await.is_empty());
 }
+
+#[tokio::test]
+async fn cron_ticks_from_several_replicas_enqueue_one_run() {
+    let app = TestApp::spawn().await;
+    let tick = 1_790_000_100;
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(
+        shared::jobs::Maintenance::enqueue_tick(&mut tx, tick)
+            .await
+            .unwrap()
+    );
+    // The second replica's enqueue is a no-op and leaves its transaction usable.
+    assert!(
+        !shared::jobs::Maintenance::enqueue_tick(&mut tx, tick)
+            .await
+            .unwrap()
+    );
+    let still_usable: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(still_usable, 1);
+    assert!(
+        shared::jobs::Maintenance::enqueue_tick(&mut tx, tick + 900)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'maintenance'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 2);
+}
+
+#[tokio::test]
+async fn maintenance_prunes_expired_idempotency_records() {
+    let app = TestApp::spawn().await;
+    let org = Uuid::now_v7();
+    for (key, expires) in [
+        ("old", "now() - interval '1 hour'"),
+        ("fresh", "now() + interval '1 hour'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO idempotency_keys (org_id, key, request_hash, state, response_status, response_headers, response_body, expires_at)
+             VALUES ($1, $2, '\\x00', 'completed', 201, '[]', '\\x7b7d', {expires})"
+        )))
+        .bind(org)
+        .bind(key)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_000)
+        .await
+        .unwrap();
+    let keys: Vec<String> = eventually(
+        Duration::from_secs(20),
+        "expired keys are pruned",
+        || async {
+            let keys: Vec<String> =
+                sqlx::query_scalar("SELECT key FROM idempotency_keys ORDER BY key")
+                    .fetch_all(&app.pool)
+                    .await
+                    .unwrap();
+            (keys.len() == 1).then_some(keys)
+        },
+    )
+    .await;
+    assert_eq!(keys, vec!["fresh".to_owned()]);
+}

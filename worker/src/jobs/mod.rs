@@ -1,3 +1,4 @@
 //! Job handlers, one module per job: decode, call `shared::domain`, done.
 
+pub mod maintenance;
 pub mod queue_canary;
