@@ -29,7 +29,6 @@ pub struct StoredResponse {
     pub response_body: Vec<u8>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Existing {
     request_hash: Vec<u8>,
     state: String,
@@ -45,15 +44,15 @@ pub async fn claim(
     request_hash: &[u8],
 ) -> sqlx::Result<Claim> {
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO idempotency_keys (org_id, key, request_hash, state, locked_at, expires_at)
          VALUES ($1, $2, $3, 'in_progress', now(), now() + make_interval(hours => $4))
          ON CONFLICT (org_id, key) DO NOTHING",
+        org_id,
+        key,
+        request_hash,
+        KEY_TTL_HOURS,
     )
-    .bind(org_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(KEY_TTL_HOURS)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -61,7 +60,7 @@ pub async fn claim(
         tx.commit().await?;
         return Ok(Claim::Acquired);
     }
-    let retaken = sqlx::query(
+    let retaken = sqlx::query!(
         "UPDATE idempotency_keys
             SET request_hash = $3, state = 'in_progress', locked_at = now(),
                 expires_at = now() + make_interval(hours => $4),
@@ -69,12 +68,12 @@ pub async fn claim(
           WHERE org_id = $1 AND key = $2
             AND (expires_at < now()
                  OR (state = 'in_progress' AND locked_at < now() - make_interval(secs => $5)))",
+        org_id,
+        key,
+        request_hash,
+        KEY_TTL_HOURS,
+        f64::from(STALE_LOCK_SECONDS),
     )
-    .bind(org_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(KEY_TTL_HOURS)
-    .bind(f64::from(STALE_LOCK_SECONDS))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -82,12 +81,15 @@ pub async fn claim(
         tx.commit().await?;
         return Ok(Claim::Acquired);
     }
-    let existing: Existing = sqlx::query_as(
-        "SELECT request_hash, state, expires_at, response_status, response_headers, response_body
-           FROM idempotency_keys WHERE org_id = $1 AND key = $2",
+    let existing = sqlx::query_as!(
+        Existing,
+        r#"SELECT request_hash, state, response_status,
+                  response_headers AS "response_headers: sqlx::types::Json<Vec<(String, String)>>",
+                  response_body
+             FROM idempotency_keys WHERE org_id = $1 AND key = $2"#,
+        org_id,
+        key,
     )
-    .bind(org_id)
-    .bind(key)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -122,16 +124,16 @@ pub async fn complete(
     headers: Vec<(String, String)>,
     body: &[u8],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE idempotency_keys
             SET state = 'completed', response_status = $3, response_headers = $4, response_body = $5
           WHERE org_id = $1 AND key = $2",
+        org_id,
+        key,
+        i16::try_from(status).unwrap_or(500),
+        sqlx::types::Json(headers) as _,
+        body,
     )
-    .bind(org_id)
-    .bind(key)
-    .bind(i16::try_from(status).unwrap_or(500))
-    .bind(sqlx::types::Json(headers))
-    .bind(body)
     .execute(pool)
     .await?;
     Ok(())
@@ -139,11 +141,11 @@ pub async fn complete(
 
 /// Forgets a claimed key, so a retry runs again (after a server error).
 pub async fn release(pool: &PgPool, org_id: Uuid, key: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND state = 'in_progress'",
+        org_id,
+        key,
     )
-    .bind(org_id)
-    .bind(key)
     .execute(pool)
     .await?;
     Ok(())

@@ -60,19 +60,19 @@ pub async fn enqueue<J: Job>(
     schedule: Schedule,
 ) -> Result<bool, sqlx::Error> {
     let payload = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO apalis.jobs
              (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key)
          VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, now()), $6, ''::hstore, $7)
          ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+        ulid::Ulid::new().to_string(),
+        J::QUEUE,
+        payload,
+        i32::try_from(J::MAX_ATTEMPTS).unwrap_or(i32::MAX),
+        schedule.run_at,
+        schedule.priority,
+        schedule.idempotency_key,
     )
-    .bind(ulid::Ulid::new().to_string())
-    .bind(J::QUEUE)
-    .bind(payload)
-    .bind(i32::try_from(J::MAX_ATTEMPTS).unwrap_or(i32::MAX))
-    .bind(schedule.run_at)
-    .bind(schedule.priority)
-    .bind(schedule.idempotency_key)
     .execute(conn)
     .await?
     .rows_affected();

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::jobs::{self, Job, QueueCanary, Schedule};
 use crate::{DomainError, FieldError};
 
-#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct Canary {
     pub id: Uuid,
     pub requested_by: String,
@@ -57,16 +57,17 @@ pub async fn request(
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors));
     }
-    let canary = sqlx::query_as::<_, Canary>(
+    let canary = sqlx::query_as!(
+        Canary,
         "INSERT INTO queue_canaries (id, requested_by, work_ms, fail_attempts)
          VALUES ($1, $2, $3, $4)
          RETURNING id, requested_by, work_ms, fail_attempts, attempts, completions,
                    last_worker, created_at, completed_at",
+        Uuid::now_v7(),
+        requested_by,
+        input.work_ms,
+        input.fail_attempts,
     )
-    .bind(Uuid::now_v7())
-    .bind(requested_by)
-    .bind(input.work_ms)
-    .bind(input.fail_attempts)
     .fetch_one(&mut *conn)
     .await?;
     jobs::enqueue(
@@ -81,12 +82,13 @@ pub async fn request(
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Canary, DomainError> {
-    sqlx::query_as::<_, Canary>(
+    sqlx::query_as!(
+        Canary,
         "SELECT id, requested_by, work_ms, fail_attempts, attempts, completions,
                 last_worker, created_at, completed_at
            FROM queue_canaries WHERE id = $1",
+        id,
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound)
@@ -95,34 +97,40 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Canary, DomainErro
 /// One execution of a canary's job. A canary already completed is a no-op
 /// (besides counting the attempt); a planned failure returns an error.
 pub async fn run(pool: &PgPool, id: Uuid, worker: &str) -> Result<(), DomainError> {
-    let row: Option<(i32, i32, i32, bool)> = sqlx::query_as(
-        "UPDATE queue_canaries SET attempts = attempts + 1, last_worker = $2
-          WHERE id = $1
-          RETURNING attempts, fail_attempts, work_ms, completed_at IS NOT NULL",
+    let row = sqlx::query!(
+        r#"UPDATE queue_canaries SET attempts = attempts + 1, last_worker = $2
+            WHERE id = $1
+        RETURNING attempts, fail_attempts, work_ms, completed_at IS NOT NULL AS "done!""#,
+        id,
+        worker,
     )
-    .bind(id)
-    .bind(worker)
     .fetch_optional(pool)
     .await?;
     // A canary deleted meanwhile leaves nothing to do.
-    let Some((attempts, fail_attempts, work_ms, done)) = row else {
+    let Some(row) = row else {
         return Ok(());
     };
-    if done {
+    if row.done {
         return Ok(());
     }
-    if attempts <= fail_attempts {
+    if row.attempts <= row.fail_attempts {
         return Err(DomainError::Unprocessable {
             code: "planned_failure",
-            detail: format!("canary attempt {attempts} of {fail_attempts} planned failures"),
+            detail: format!(
+                "canary attempt {} of {} planned failures",
+                row.attempts, row.fail_attempts
+            ),
         });
     }
-    tokio::time::sleep(Duration::from_millis(u64::try_from(work_ms).unwrap_or(0))).await;
-    sqlx::query(
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(row.work_ms).unwrap_or(0),
+    ))
+    .await;
+    sqlx::query!(
         "UPDATE queue_canaries SET completions = completions + 1, completed_at = now()
           WHERE id = $1 AND completed_at IS NULL",
+        id,
     )
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(())

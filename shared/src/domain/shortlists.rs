@@ -97,13 +97,17 @@ pub async fn create(
     let name = check_name(&input.name, &mut errors);
     let description = check_description(input.description.as_deref(), &mut errors);
     finish((), errors)?;
-    let shortlist = sqlx::query_as::<_, Shortlist>("INSERT INTO shortlists (id, org_id, name, description, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id, org_id, name, description, version, created_by, created_at, updated_at")
-    .bind(Uuid::now_v7())
-    .bind(org_id)
-    .bind(name)
-    .bind(description)
-    .bind(created_by)
+    let shortlist = sqlx::query_as!(
+        Shortlist,
+        "INSERT INTO shortlists (id, org_id, name, description, created_by)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, org_id, name, description, version, created_by, created_at, updated_at",
+        Uuid::now_v7(),
+        org_id,
+        name,
+        description,
+        created_by,
+    )
     .fetch_one(conn)
     .await?;
     Ok(shortlist)
@@ -114,9 +118,13 @@ pub async fn get(
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Shortlist, DomainError> {
-    sqlx::query_as::<_, Shortlist>("SELECT id, org_id, name, description, version, created_by, created_at, updated_at FROM shortlists WHERE id = $1 AND org_id = $2")
-    .bind(id)
-    .bind(org_id)
+    sqlx::query_as!(
+        Shortlist,
+        "SELECT id, org_id, name, description, version, created_by, created_at, updated_at
+           FROM shortlists WHERE id = $1 AND org_id = $2",
+        id,
+        org_id,
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound)
@@ -128,19 +136,24 @@ pub async fn list(
     org_id: Uuid,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Shortlist>, DomainError> {
-    let rows = sqlx::query_as::<_, Shortlist>("SELECT id, org_id, name, description, version, created_by, created_at, updated_at FROM shortlists
+    let rows = sqlx::query_as!(
+        Shortlist,
+        "SELECT id, org_id, name, description, version, created_by, created_at, updated_at
+           FROM shortlists
           WHERE org_id = $1 AND ($2::uuid IS NULL OR id < $2)
-          ORDER BY id DESC LIMIT $3")
-    .bind(org_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
+          ORDER BY id DESC
+          LIMIT $3",
+        org_id,
+        page.after,
+        page.fetch_limit(),
+    )
     .fetch_all(conn)
     .await?;
     Ok(Page::from_rows(rows, page.limit, |s| s.id))
 }
 
-/// Applies a patch; with `expected_version` the update only lands on that
-/// version (412 otherwise).
+/// Applies a patch under a row lock; with `expected_version` it only lands
+/// on that version (412 otherwise).
 pub async fn update(
     conn: &mut PgConnection,
     org_id: Uuid,
@@ -148,7 +161,17 @@ pub async fn update(
     patch: ShortlistPatch,
     expected_version: Option<i32>,
 ) -> Result<Shortlist, DomainError> {
-    let current = get(&mut *conn, org_id, id).await?;
+    let current = sqlx::query_as!(
+        Shortlist,
+        "SELECT id, org_id, name, description, version, created_by, created_at, updated_at
+           FROM shortlists WHERE id = $1 AND org_id = $2
+            FOR UPDATE",
+        id,
+        org_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(DomainError::StaleVersion);
     }
@@ -162,29 +185,31 @@ pub async fn update(
         None => current.description.clone(),
     };
     finish((), errors)?;
-    sqlx::query_as::<_, Shortlist>(
+    let updated = sqlx::query_as!(
+        Shortlist,
         "UPDATE shortlists
             SET name = $3, description = $4, version = version + 1, updated_at = now()
-          WHERE id = $1 AND org_id = $2 AND version = $5
+          WHERE id = $1 AND org_id = $2
           RETURNING id, org_id, name, description, version, created_by, created_at, updated_at",
+        id,
+        org_id,
+        name,
+        description,
     )
-    .bind(id)
-    .bind(org_id)
-    .bind(name)
-    .bind(description)
-    .bind(current.version)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(DomainError::StaleVersion)
+    .fetch_one(conn)
+    .await?;
+    Ok(updated)
 }
 
 pub async fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(), DomainError> {
-    let deleted = sqlx::query("DELETE FROM shortlists WHERE id = $1 AND org_id = $2")
-        .bind(id)
-        .bind(org_id)
-        .execute(conn)
-        .await?
-        .rows_affected();
+    let deleted = sqlx::query!(
+        "DELETE FROM shortlists WHERE id = $1 AND org_id = $2",
+        id,
+        org_id
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
     if deleted == 0 {
         return Err(DomainError::NotFound);
     }

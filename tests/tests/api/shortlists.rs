@@ -155,3 +155,26 @@ async fn pages_are_stable_while_rows_are_added() {
         .unwrap();
     problem(response, 422, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn two_racing_updates_of_one_version_have_one_winner() {
+    let app = TestApp::spawn().await;
+    let org = Uuid::now_v7();
+    let created = create(&app, org, "Raced list").await;
+    let path = format!("/api/v1/shortlists/{}", created["id"].as_str().unwrap());
+    let update = |name: &'static str| {
+        app.as_member(Method::PATCH, &path, org, "member")
+            .header("if-match", "\"1\"")
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    let (a, b) = tokio::join!(update("Left"), update("Right"));
+    let mut statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+    let version: i32 = sqlx::query_scalar("SELECT version FROM shortlists")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(version, 2);
+}
