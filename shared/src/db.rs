@@ -44,14 +44,16 @@ pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Resu
     Ok(())
 }
 
-/// Applies our migrations and sets up the job queue's tables (schema
-/// `apalis`, tracked in its own `apalis._sqlx_migrations`).
+/// Applies our migrations, sets up the job queue's tables (schema `apalis`,
+/// tracked in its own `apalis._sqlx_migrations`) and loads the shipped
+/// reference data.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("applying migrations")?;
     queue_migrator()
         .run(pool)
         .await
         .context("setting up the job queue tables")?;
+    crate::reference::load(pool).await?;
     Ok(())
 }
 

@@ -11,7 +11,9 @@ pub mod error;
 pub mod idempotency;
 pub mod jobs;
 pub mod pagination;
+pub mod reference;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 
 pub use error::{DomainError, FieldError};
