@@ -76,6 +76,11 @@ impl AppState {
 fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::me::router())
+        .merge(routes::artists::router())
+        .merge(routes::companies::router())
+        .merge(routes::people::router())
+        .merge(routes::provider_refs::router())
+        .merge(routes::reference::router())
         .merge(routes::shortlists::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org))
@@ -85,6 +90,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
 fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::ops::router())
+        .merge(routes::imports::router())
         .layer(from_fn_with_state(state.clone(), require_internal_key))
 }
 
@@ -192,6 +198,15 @@ async fn credentials_only_with_origin(
             .remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
     }
     response
+}
+
+/// The runtime both the binary and tests serve on. Worker threads get 8 MiB
+/// stacks: handler futures are large in unoptimised builds.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
 }
 
 /// Serves until a shutdown signal, then lets in-flight requests finish.

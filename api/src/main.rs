@@ -6,8 +6,17 @@ use std::process::ExitCode;
 
 use shared::config::{ApiConfig, DatabaseConfig, Env};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    match api::runtime() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("kisum-api: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     shared::telemetry::init("info,sqlx=warn,tower_http=info");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let env = Env::from_process();

@@ -52,6 +52,15 @@ pub fn base() -> OpenApi {
         .tags(Some(vec![
             tag("health", "Liveness and readiness"),
             tag("me", "The caller and its org"),
+            tag(
+                "directory",
+                "Artists, companies, people, platform accounts, provider references",
+            ),
+            tag(
+                "reference",
+                "Genres, countries, currencies, cities, markets",
+            ),
+            tag("imports", "Trusted directory imports (internal key)"),
             tag("shortlists", "Saved artist shortlists of an org"),
             tag("ops", "Operations (internal key)"),
         ]))

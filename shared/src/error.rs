@@ -55,28 +55,92 @@ impl DomainError {
     }
 }
 
-/// Stable problem codes for named database constraints: the constraint is
-/// what makes an invariant true under concurrency, this table is what a client
-/// is told when it trips. Add a row with each constraint a migration adds.
-const CONSTRAINT_CODES: &[(&str, &str, &str)] = &[
-    (
-        "idempotency_keys_pkey",
-        "idempotency_conflict",
-        "a request with this Idempotency-Key is already recorded",
-    ),
-    (
-        "shortlists_org_name_uniq",
-        "shortlist_name_taken",
-        "this org already has a shortlist with that name",
-    ),
-];
+/// What a violated constraint means to a client.
+#[derive(Clone, Copy, Debug)]
+pub enum ConstraintMeaning {
+    /// 409 with a stable code.
+    Conflict(&'static str, &'static str),
+    /// 422 on one field (a reference that does not exist, a bad value).
+    Field(&'static str, &'static str),
+}
 
-/// The problem code and message for a violated constraint, if it is known.
-pub fn constraint_code(constraint: &str) -> Option<(&'static str, &'static str)> {
-    CONSTRAINT_CODES
+/// Named database constraints and what they mean: the constraint is what
+/// makes an invariant true under concurrency, this table is what a client is
+/// told when it trips. Add a row with each constraint a migration adds.
+const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
+    use ConstraintMeaning::{Conflict, Field};
+    &[
+        (
+            "idempotency_keys_pkey",
+            Conflict(
+                "idempotency_conflict",
+                "a request with this Idempotency-Key is already recorded",
+            ),
+        ),
+        (
+            "shortlists_org_name_uniq",
+            Conflict(
+                "shortlist_name_taken",
+                "this org already has a shortlist with that name",
+            ),
+        ),
+        (
+            "artists_company_claims_approved_uniq",
+            Conflict(
+                "company_already_claimed",
+                "another org already owns this company",
+            ),
+        ),
+        (
+            "platform_accounts_artist_handle_uniq",
+            Conflict(
+                "platform_handle_taken",
+                "another artist already has this platform handle",
+            ),
+        ),
+        (
+            "platform_accounts_company_handle_uniq",
+            Conflict(
+                "platform_handle_taken",
+                "another company already has this platform handle",
+            ),
+        ),
+        (
+            "provider_references_uniq",
+            Conflict(
+                "provider_reference_taken",
+                "this provider id already points at a record of that type",
+            ),
+        ),
+        (
+            "companies_country_code_fkey",
+            Field("country", "is not an ISO 3166-1 alpha-2 country code"),
+        ),
+        (
+            "companies_city_id_fkey",
+            Field("city_id", "is not a known city"),
+        ),
+        (
+            "artists_country_code_fkey",
+            Field("country", "is not an ISO 3166-1 alpha-2 country code"),
+        ),
+        (
+            "artists_city_id_fkey",
+            Field("city_id", "is not a known city"),
+        ),
+        (
+            "artist_profiles_fee_currency_fkey",
+            Field("fee_currency", "is not an ISO 4217 currency code"),
+        ),
+    ]
+};
+
+/// The meaning of a violated constraint, if it is known.
+pub fn constraint_meaning(constraint: &str) -> Option<ConstraintMeaning> {
+    CONSTRAINTS
         .iter()
-        .find(|(name, _, _)| *name == constraint)
-        .map(|(_, code, detail)| (*code, *detail))
+        .find(|(name, _)| *name == constraint)
+        .map(|(_, meaning)| *meaning)
 }
 
 impl From<sqlx::Error> for DomainError {
@@ -85,10 +149,23 @@ impl From<sqlx::Error> for DomainError {
             return Self::NotFound;
         }
         if let Some(db) = err.as_database_error() {
-            if let Some((code, detail)) = db.constraint().and_then(constraint_code) {
-                return Self::conflict(code, detail);
+            match db.constraint().and_then(constraint_meaning) {
+                Some(ConstraintMeaning::Conflict(code, detail)) => {
+                    return Self::conflict(code, detail);
+                }
+                Some(ConstraintMeaning::Field(field, message)) => {
+                    return Self::invalid(field, message);
+                }
+                None => {}
             }
             match db.code().as_deref() {
+                // foreign_key_violation on an unmapped reference
+                Some("23503") => {
+                    return Self::Unprocessable {
+                        code: "unknown_reference",
+                        detail: "the request refers to a record that does not exist".into(),
+                    };
+                }
                 // unique_violation, exclusion_violation
                 Some("23505" | "23P01") => {
                     return Self::conflict(

@@ -12,8 +12,10 @@ pub mod idempotency;
 pub mod jobs;
 pub mod pagination;
 pub mod reference;
+pub mod serde_util;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod validate;
 
 pub use error::{DomainError, FieldError};

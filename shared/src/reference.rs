@@ -22,6 +22,15 @@ const MARKETS: &str = include_str!("../../reference/markets.tsv");
 /// Rows per statement when loading large datasets.
 const CHUNK: usize = 5000;
 
+/// A digest of every shipped dataset (test templates are keyed by it).
+pub fn digest() -> String {
+    let mut hasher = Sha256::new();
+    for text in [COUNTRIES, CURRENCIES, REGIONS, CITIES, GENRES, MARKETS] {
+        hasher.update(text.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Loads every dataset that changed since the last load, in dependency order.
 pub async fn load(pool: &PgPool) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;

@@ -42,7 +42,8 @@ fn db_url(name: &str) -> String {
     format!("{}/{name}", server_url())
 }
 
-/// Name of the migrated template: changes whenever a migration does.
+/// Name of the migrated template: changes whenever a migration or the
+/// shipped reference data does.
 fn template_name() -> String {
     let mut hasher = Sha256::new();
     for m in shared::db::MIGRATOR.iter() {
@@ -53,6 +54,7 @@ fn template_name() -> String {
         hasher.update(m.version.to_le_bytes());
         hasher.update(&m.checksum);
     }
+    hasher.update(shared::reference::digest().as_bytes());
     let digest = hex(&hasher.finalize()[..6]);
     format!("kisum_tpl_{digest}")
 }
@@ -245,12 +247,22 @@ impl AppBuilder {
         let config = ApiConfig::from_env(&Env::from_map(env)).expect("test config is valid");
         let pool = shared::db::pool(&config.database).unwrap();
         let state = api::AppState::new(config, pool.clone()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        // The server gets its own runtime, built like the binary's, so it
+        // does not depend on (or share the stack of) the test's runtime.
+        std::thread::spawn(move || {
+            let runtime = api::runtime().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = api::serve(listener, state, async {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+        });
         TestApp {
             addr,
             base: format!("http://{addr}"),

@@ -1,6 +1,12 @@
 //! Handlers, one module per capability area.
 
+pub mod artists;
+pub mod companies;
 pub mod health;
+pub mod imports;
 pub mod me;
 pub mod ops;
+pub mod people;
+pub mod provider_refs;
+pub mod reference;
 pub mod shortlists;

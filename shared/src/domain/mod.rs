@@ -3,4 +3,5 @@
 //! rules of their own.
 
 pub mod canary;
+pub mod directory;
 pub mod shortlists;

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::pagination::{Page, PageRequest};
+use crate::serde_util::double_option;
 use crate::{DomainError, FieldError};
 
 pub const NAME_MAX: usize = 120;
@@ -40,19 +41,6 @@ pub struct ShortlistPatch {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-}
-
-/// Distinguishes an absent field from an explicit `null`.
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
 }
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {

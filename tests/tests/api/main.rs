@@ -6,6 +6,7 @@
 mod auth;
 mod config;
 mod cors;
+mod directory;
 mod health;
 mod http;
 mod openapi;

@@ -1,0 +1,221 @@
+//! Reference data reads: countries, currencies, cities, markets, genres.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::pagination::{Page, PageRequest};
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Country {
+    /// ISO 3166-1 alpha-2.
+    pub code: String,
+    pub alpha3: String,
+    pub name: String,
+    pub official_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Currency {
+    /// ISO 4217.
+    pub code: String,
+    pub name: String,
+    /// Digits after the decimal point; amounts are integers of minor units.
+    pub minor_units: i16,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct City {
+    /// GeoNames id.
+    pub id: i64,
+    pub name: String,
+    pub country: String,
+    /// ISO 3166-2 code of its first-level region, where known.
+    pub region: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub population: i32,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MarketSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Market {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    /// Countries wholly in the market.
+    pub countries: Vec<String>,
+    /// ISO 3166-2 regions in the market (for markets within a country).
+    pub regions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Genre {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    /// Subgenres; empty for a subgenre.
+    #[schema(no_recursion)]
+    pub subgenres: Vec<Genre>,
+}
+
+pub async fn countries(
+    conn: &mut PgConnection,
+    q: Option<&str>,
+) -> Result<Vec<Country>, DomainError> {
+    Ok(sqlx::query_as!(
+        Country,
+        r#"SELECT code::text AS "code!", alpha3::text AS "alpha3!", name, official_name FROM countries
+            WHERE $1::text IS NULL OR kisum_fold(name) LIKE '%' || kisum_fold($1) || '%' OR code = upper($1)
+            ORDER BY name"#,
+        q
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn currencies(conn: &mut PgConnection) -> Result<Vec<Currency>, DomainError> {
+    Ok(sqlx::query_as!(
+        Currency,
+        r#"SELECT code::text AS "code!", name, minor_units FROM currencies ORDER BY code"#
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Cities by population (largest first), or by name similarity with `q`.
+/// The cursor is (population, id).
+pub async fn cities(
+    conn: &mut PgConnection,
+    country: Option<&str>,
+    q: Option<&str>,
+    page: &PageRequest<(i32, i64)>,
+) -> Result<Page<City>, DomainError> {
+    let (after_population, after_id) = page.after.unzip();
+    let rows = sqlx::query_as!(
+        City,
+        r#"SELECT id, name, country_code::text AS "country!", region_code AS region, latitude, longitude, population, timezone
+             FROM cities
+            WHERE ($1::text IS NULL OR country_code = $1)
+              AND ($2::text IS NULL OR kisum_fold(name) LIKE kisum_fold($2) || '%' OR kisum_fold(name) % kisum_fold($2))
+              AND ($3::int IS NULL OR (population, id) < ($3, $4::bigint))
+            ORDER BY population DESC, id DESC
+            LIMIT $5"#,
+        country,
+        q,
+        after_population,
+        after_id,
+        page.fetch_limit(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page.limit, |c| (c.population, c.id)))
+}
+
+pub async fn markets(conn: &mut PgConnection) -> Result<Vec<MarketSummary>, DomainError> {
+    Ok(sqlx::query_as!(
+        MarketSummary,
+        "SELECT id, slug, name FROM markets ORDER BY name"
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A market by id or slug.
+pub async fn market(conn: &mut PgConnection, key: &str) -> Result<Market, DomainError> {
+    let id = Uuid::parse_str(key).ok();
+    let row = sqlx::query!(
+        r#"SELECT m.id, m.slug, m.name,
+                  ARRAY(SELECT country_code::text FROM market_countries WHERE market_id = m.id ORDER BY 1) AS "countries!",
+                  ARRAY(SELECT region_code FROM market_regions WHERE market_id = m.id ORDER BY 1) AS "regions!"
+             FROM markets m WHERE m.id = $1 OR m.slug = $2"#,
+        id,
+        key,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    Ok(Market {
+        id: row.id,
+        slug: row.slug,
+        name: row.name,
+        countries: row.countries,
+        regions: row.regions,
+    })
+}
+
+/// The genre tree: top-level genres with their subgenres, in taxonomy order.
+pub async fn genres(conn: &mut PgConnection) -> Result<Vec<Genre>, DomainError> {
+    let rows = sqlx::query!("SELECT id, slug, name, parent_id FROM genres ORDER BY position")
+        .fetch_all(conn)
+        .await?;
+    let mut tree: Vec<Genre> = Vec::new();
+    for row in &rows {
+        if row.parent_id.is_none() {
+            tree.push(Genre {
+                id: row.id,
+                slug: row.slug.clone(),
+                name: row.name.clone(),
+                subgenres: Vec::new(),
+            });
+        }
+    }
+    for row in rows {
+        if let Some(parent) = row.parent_id
+            && let Some(node) = tree.iter_mut().find(|g| g.id == parent)
+        {
+            node.subgenres.push(Genre {
+                id: row.id,
+                slug: row.slug,
+                name: row.name,
+                subgenres: Vec::new(),
+            });
+        }
+    }
+    Ok(tree)
+}
+
+/// Genre ids for slugs or ids; unknown ones are a field error on `field`.
+pub async fn resolve_genres(
+    conn: &mut PgConnection,
+    field: &str,
+    keys: &[String],
+) -> Result<Vec<Uuid>, DomainError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        "SELECT id, slug FROM genres WHERE slug = ANY($1) OR id::text = ANY($1)",
+        keys
+    )
+    .fetch_all(conn)
+    .await?;
+    let unknown: Vec<&str> = keys
+        .iter()
+        .filter(|k| {
+            !rows
+                .iter()
+                .any(|r| &r.slug == *k || r.id.to_string() == **k)
+        })
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(DomainError::invalid(
+            field,
+            format!("unknown genres: {}", unknown.join(", ")),
+        ));
+    }
+    let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}

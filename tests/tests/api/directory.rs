@@ -1,0 +1,885 @@
+//! SPEC 5.1: directory and identity, with the shipped reference data.
+
+use kisum_tests::{TestApp, Token, problem};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// An org acting with its own token.
+struct Org {
+    id: Uuid,
+    token: String,
+}
+
+impl Org {
+    fn new(role: &str) -> Self {
+        let id = Uuid::now_v7();
+        Self {
+            id,
+            token: Token::member(id, role).hs256(),
+        }
+    }
+
+    fn req(&self, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+        app.http
+            .request(method, app.url(path))
+            .bearer_auth(&self.token)
+            .header("x-org", self.id.to_string())
+    }
+
+    async fn json(&self, app: &TestApp, method: Method, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .req(app, method, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, app: &TestApp, path: &str) -> (u16, Value) {
+        let response = self.req(app, Method::GET, path).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn company(&self, app: &TestApp, kind: &str, name: &str) -> Value {
+        let (status, body) = self
+            .json(
+                app,
+                Method::POST,
+                "/api/v1/artists-companies",
+                json!({"kind": kind, "name": name, "country": "NL"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    async fn artist(&self, app: &TestApp, name: &str, country: &str, genres: &[&str]) -> Value {
+        let (status, body) = self
+            .json(
+                app,
+                Method::POST,
+                "/api/v1/artists",
+                json!({"name": name, "country": country, "genres": genres}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn reference_data_is_real_and_complete() {
+    let app = TestApp::spawn().await;
+    let org = Org::new("viewer");
+
+    let (status, countries) = org.get(&app, "/api/v1/geo/countries").await;
+    assert_eq!(status, 200);
+    assert_eq!(countries.as_array().unwrap().len(), 249);
+    let (_, nl) = org.get(&app, "/api/v1/geo/countries?q=nether").await;
+    assert_eq!(nl[0]["code"], "NL");
+
+    let (_, currencies) = org.get(&app, "/api/v1/geo/currencies").await;
+    let currencies = currencies.as_array().unwrap();
+    assert!(currencies.len() > 150);
+    let jpy = currencies.iter().find(|c| c["code"] == "JPY").unwrap();
+    assert_eq!(jpy["minor_units"], 0);
+
+    let cities: i64 = sqlx::query_scalar("SELECT count(*) FROM cities")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(cities > 30_000, "{cities} cities");
+    let (_, page) = org
+        .get(&app, "/api/v1/geo/cities?country=NL&q=amsterdm")
+        .await;
+    assert_eq!(page["items"][0]["name"], "Amsterdam");
+    assert!(page["items"][0]["latitude"].as_f64().unwrap() > 52.0);
+    let (_, biggest) = org.get(&app, "/api/v1/geo/cities?limit=3").await;
+    assert_eq!(biggest["items"].as_array().unwrap().len(), 3);
+    assert!(biggest["items"][0]["population"].as_i64().unwrap() > 10_000_000);
+
+    let (_, genres) = org.get(&app, "/api/v1/genres").await;
+    let genres = genres.as_array().unwrap();
+    let total: usize = genres
+        .iter()
+        .map(|g| 1 + g["subgenres"].as_array().unwrap().len())
+        .sum();
+    assert!(total >= 300, "{total} genres");
+    let electronic = genres.iter().find(|g| g["slug"] == "electronic").unwrap();
+    assert!(
+        electronic["subgenres"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["slug"] == "deep-house")
+    );
+
+    let (_, markets) = org.get(&app, "/api/v1/geo/markets").await;
+    assert!(markets.as_array().unwrap().len() >= 30);
+    let (status, benelux) = org.get(&app, "/api/v1/geo/markets/benelux").await;
+    assert_eq!(status, 200);
+    assert_eq!(benelux["countries"], json!(["BE", "LU", "NL"]));
+    let (_, by_id) = org
+        .get(
+            &app,
+            &format!("/api/v1/geo/markets/{}", benelux["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(by_id["slug"], "benelux");
+    let (_, west) = org.get(&app, "/api/v1/geo/markets/us-west-coast").await;
+    assert!(
+        west["regions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("US-CA"))
+    );
+    problem(
+        org.req(&app, Method::GET, "/api/v1/geo/markets/atlantis")
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn companies_are_owned_by_their_creator_and_agencies_need_provisioning() {
+    let app = TestApp::spawn().await;
+    let a = Org::new("owner");
+    let b = Org::new("owner");
+
+    let promoter = a.company(&app, "promoter", "Paradiso Presents").await;
+    assert_eq!(promoter["claimed"], true);
+    assert_eq!(promoter["kind"], "promoter");
+    let id = promoter["id"].as_str().unwrap();
+
+    let (_, me) = a.get(&app, "/api/v1/me/companies").await;
+    assert_eq!(me[0]["id"], id);
+    let (_, me) = a.get(&app, "/api/v1/me").await;
+    assert_eq!(me["companies"][0]["id"], id);
+    let (_, other) = b.get(&app, "/api/v1/me/companies").await;
+    assert_eq!(other, json!([]));
+
+    let (status, body) = a
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            json!({"kind": "agency", "name": "Backdoor Agency"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("agency_requires_provisioning"))
+    );
+
+    // Others read it but may not change it.
+    let path = format!("/api/v1/artists-companies/{id}");
+    assert_eq!(b.get(&app, &path).await.0, 200);
+    let (status, body) = b
+        .json(&app, Method::PATCH, &path, json!({"name": "Hijacked"}))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = a
+        .json(
+            &app,
+            Method::PATCH,
+            &path,
+            json!({"name": "Paradiso Live", "website": "https://paradiso.example"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Paradiso Live");
+    assert_eq!(body["version"], 2);
+    problem(
+        a.req(
+            &app,
+            Method::GET,
+            &format!("/api/v1/artists-companies/{}", Uuid::now_v7()),
+        )
+        .send()
+        .await
+        .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Listing: by kind and typo-tolerant name.
+    let (_, page) = b
+        .get(&app, "/api/v1/artists-companies?kind=promoter&q=paradso")
+        .await;
+    assert_eq!(names(&page), vec!["Paradiso Live"]);
+    let (_, page) = b.get(&app, "/api/v1/artists-companies?kind=venue").await;
+    assert_eq!(page["items"], json!([]));
+}
+
+#[tokio::test]
+async fn company_input_is_validated_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let a = Org::new("owner");
+    let cases = [
+        (
+            json!({"kind": "promoter", "name": "X", "country": "XX"}),
+            "country",
+        ),
+        (
+            json!({"kind": "promoter", "name": "X", "country": "Netherlands"}),
+            "country",
+        ),
+        (
+            json!({"kind": "promoter", "name": "X", "website": "ftp://x.example"}),
+            "website",
+        ),
+        (
+            json!({"kind": "promoter", "name": "X", "email": "not-an-email"}),
+            "email",
+        ),
+        (
+            json!({"kind": "promoter", "name": "X", "phone": "call me maybe"}),
+            "phone",
+        ),
+        (
+            json!({"kind": "promoter", "name": "X", "city_id": 1}),
+            "city_id",
+        ),
+        (json!({"kind": "promoter", "name": ""}), "name"),
+        (json!({"kind": "promoter", "name": "x".repeat(201)}), "name"),
+    ];
+    for (body, field) in cases {
+        let response = a
+            .req(&app, Method::POST, "/api/v1/artists-companies")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = problem(response, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    // Amsterdam is in NL, not BE.
+    let amsterdam: i64 = sqlx::query_scalar(
+        "SELECT id FROM cities WHERE name = 'Amsterdam' AND country_code = 'NL'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let response = a
+        .req(&app, Method::POST, "/api/v1/artists-companies")
+        .json(&json!({"kind": "venue", "name": "Melkweg", "country": "BE", "city_id": amsterdam}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422, "validation_failed").await;
+    let response = a
+        .req(&app, Method::POST, "/api/v1/artists-companies")
+        .json(&json!({"kind": "festival", "name": "X"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422, "invalid_body").await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM companies")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM artists_company_claims")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(claims, 0);
+
+    // With a city, the country follows from it.
+    let (status, venue) = a
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            json!({"kind": "venue", "name": "Melkweg", "city_id": amsterdam}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(venue["country"], "NL");
+    assert_eq!(venue["city_name"], "Amsterdam");
+}
+
+#[tokio::test]
+async fn artists_are_created_by_management_and_edited_only_by_it() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::new("member");
+    let promoter = Org::new("owner");
+    mgmt.company(&app, "management", "Northern Lights Mgmt")
+        .await;
+    promoter.company(&app, "promoter", "Club Night Ltd").await;
+
+    let (status, body) = promoter
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/artists",
+            json!({"name": "Nope", "genres": []}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+
+    let artist = mgmt
+        .artist(&app, "Röyksopp", "NO", &["electronic", "synth-pop"])
+        .await;
+    assert_eq!(artist["country"], "NO");
+    let slugs: Vec<&str> = artist["genres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, vec!["electronic", "synth-pop"]);
+    let path = format!("/api/v1/artists/{}", artist["id"].as_str().unwrap());
+
+    let (status, _) = promoter
+        .json(&app, Method::PATCH, &path, json!({"name": "Stolen"}))
+        .await;
+    assert_eq!(status, 403);
+    let response = mgmt
+        .req(&app, Method::PATCH, &path)
+        .header("if-match", "\"1\"")
+        .json(&json!({"genres": ["ambient"], "country": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["genres"][0]["slug"], "ambient");
+    assert_eq!(updated["country"], Value::Null);
+
+    let (status, body) = mgmt
+        .json(
+            &app,
+            Method::PATCH,
+            &path,
+            json!({"genres": ["polka-dubstep"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (422, Some("genres"))
+    );
+
+    assert_eq!(
+        promoter
+            .req(&app, Method::DELETE, &path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        mgmt.req(&app, Method::DELETE, &path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(promoter.get(&app, &path).await.0, 404);
+    assert_eq!(
+        mgmt.req(&app, Method::DELETE, &path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn search_is_typo_tolerant_and_filters_by_genre_tree_country_and_market() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::new("owner");
+    mgmt.company(&app, "management", "Roster Mgmt").await;
+    mgmt.artist(&app, "Daft Punk", "FR", &["french-house"])
+        .await;
+    mgmt.artist(&app, "Justice", "FR", &["electro"]).await;
+    mgmt.artist(&app, "Dave Brubeck Quartet", "US", &["cool-jazz"])
+        .await;
+    mgmt.artist(&app, "Dafne Punkt", "DE", &["techno"]).await;
+    mgmt.artist(&app, "Caribou", "CA", &["electronic"]).await;
+    mgmt.artist(&app, "Amsterdam Klezmer Band", "NL", &["klezmer"])
+        .await;
+
+    let (_, page) = mgmt.get(&app, "/api/v1/artists?q=daft%20pnuk").await;
+    let found = names(&page);
+    assert_eq!(
+        found.first().map(String::as_str),
+        Some("Daft Punk"),
+        "{found:?}"
+    );
+
+    let (_, page) = mgmt.get(&app, "/api/v1/artists?q=royksopp").await;
+    assert!(names(&page).is_empty());
+    let (_, page) = mgmt.get(&app, "/api/v1/artists?q=brubek").await;
+    assert_eq!(names(&page), vec!["Dave Brubeck Quartet"]);
+
+    // A parent genre matches its subgenres.
+    let (_, page) = mgmt.get(&app, "/api/v1/artists?genre=electronic").await;
+    assert_eq!(
+        names(&page),
+        vec!["Caribou", "Dafne Punkt", "Daft Punk", "Justice"]
+    );
+    let (_, page) = mgmt
+        .get(&app, "/api/v1/artists?genre=electronic&country=fr")
+        .await;
+    assert_eq!(names(&page), vec!["Daft Punk", "Justice"]);
+    let (_, page) = mgmt.get(&app, "/api/v1/artists?q=punk&genre=techno").await;
+    assert_eq!(names(&page), vec!["Dafne Punkt"]);
+
+    let (_, benelux) = mgmt.get(&app, "/api/v1/geo/markets/benelux").await;
+    let (_, page) = mgmt
+        .get(
+            &app,
+            &format!(
+                "/api/v1/artists?market_id={}",
+                benelux["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(names(&page), vec!["Amsterdam Klezmer Band"]);
+
+    let response = mgmt
+        .req(&app, Method::GET, "/api/v1/artists?genre=nope")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "genre");
+    let response = mgmt
+        .req(&app, Method::GET, "/api/v1/artists?market_id=benelux")
+        .send()
+        .await
+        .unwrap();
+    problem(response, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn search_pages_are_stable_while_artists_are_added() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::new("owner");
+    mgmt.company(&app, "management", "Big Roster").await;
+    for i in 0..9 {
+        mgmt.artist(&app, &format!("Band {i:02}"), "GB", &["indie-rock"])
+            .await;
+    }
+    for query in [
+        "/api/v1/artists?genre=rock&limit=4",
+        "/api/v1/artists?q=band&limit=4",
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut added = false;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("{query}&cursor={c}"),
+                None => query.to_owned(),
+            };
+            let (status, page) = mgmt.get(&app, &path).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(names(&page));
+            if !added {
+                // Sorts before every later page: must not appear, nothing may shift.
+                mgmt.artist(&app, &format!("Band 00 {query}"), "GB", &["indie-rock"])
+                    .await;
+                added = true;
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "no repeats in {seen:?}");
+        for i in 0..9 {
+            assert!(
+                seen.contains(&format!("Band {i:02}")),
+                "Band {i:02} missing from {seen:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn profiles_validate_and_version() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::new("owner");
+    mgmt.company(&app, "management", "Profiles Mgmt").await;
+    let artist = mgmt.artist(&app, "Kiasmos", "IS", &["ambient"]).await;
+    let path = format!("/api/v1/artists/{}/profile", artist["id"].as_str().unwrap());
+
+    let (status, empty) = mgmt.get(&app, &path).await;
+    assert_eq!((status, empty["version"].as_i64()), (200, Some(0)));
+
+    let (_, benelux) = mgmt.get(&app, "/api/v1/geo/markets/benelux").await;
+    let good = json!({
+        "bio": "Icelandic-Faroese duo.",
+        "links": [{"label": "Site", "url": "https://kiasmos.example"}],
+        "photos": [{"url": "https://cdn.example/k.jpg", "credit": "Press"}],
+        "fee_min": 1_500_000, "fee_max": 3_000_000, "fee_currency": "eur",
+        "territories": ["nl", "DE", "NL"],
+        "draw_by_market": [{"market_id": benelux["id"], "draw": 1200}]
+    });
+    let response = mgmt
+        .req(&app, Method::PUT, &path)
+        .header("if-match", "\"0\"")
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let profile: Value = response.json().await.unwrap();
+    assert_eq!(profile["version"], 1);
+    assert_eq!(profile["fee_currency"], "EUR");
+    assert_eq!(profile["territories"], json!(["DE", "NL"]));
+
+    let stale = mgmt
+        .req(&app, Method::PUT, &path)
+        .header("if-match", "\"0\"")
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    problem(stale, 412, "stale_version").await;
+
+    let bad = json!({
+        "links": [{"label": "", "url": "notaurl"}],
+        "fee_min": 500, "fee_max": 100,
+        "territories": ["ZZZ"],
+    });
+    let response = mgmt
+        .req(&app, Method::PUT, &path)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "links[0].label",
+        "links[0].url",
+        "fee_max",
+        "fee_currency",
+        "territories[0]",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let response = mgmt
+        .req(&app, Method::PUT, &path)
+        .json(&json!({"territories": ["QQ"]}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422, "validation_failed").await;
+    let response = mgmt
+        .req(&app, Method::PUT, &path)
+        .json(&json!({"fee_min": 1, "fee_currency": "XYZ"}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "fee_currency");
+    let (_, after) = mgmt.get(&app, &path).await;
+    assert_eq!(after["version"], 1, "failed writes changed nothing");
+
+    let other = Org::new("owner");
+    let (status, _) = other.json(&app, Method::PUT, &path, good).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn contacts_are_private_to_their_org_unless_shared() {
+    let app = TestApp::spawn().await;
+    let a = Org::new("owner");
+    let b = Org::new("owner");
+    let company = a.company(&app, "promoter", "Contact Co").await;
+    let company_id = company["id"].as_str().unwrap();
+    let (status, private) = a
+        .json(&app, Method::POST, "/api/v1/people", json!({"company_id": company_id, "name": "Ana Private", "email": "ana@contact.example"}))
+        .await;
+    assert_eq!(status, 201, "{private}");
+    assert_eq!(private["visibility"], "private");
+    let (_, shared) = a
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/people",
+            json!({"company_id": company_id, "name": "Bo Network", "visibility": "network"}),
+        )
+        .await;
+
+    let private_path = format!("/api/v1/people/{}", private["id"].as_str().unwrap());
+    let shared_path = format!("/api/v1/people/{}", shared["id"].as_str().unwrap());
+    assert_eq!(a.get(&app, &private_path).await.0, 200);
+    assert_eq!(b.get(&app, &private_path).await.0, 404);
+    assert_eq!(b.get(&app, &shared_path).await.0, 200);
+    let (status, _) = b
+        .json(&app, Method::PATCH, &private_path, json!({"name": "x"}))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = b
+        .json(&app, Method::PATCH, &shared_path, json!({"name": "x"}))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        b.req(&app, Method::DELETE, &private_path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let (_, a_list) = a
+        .get(&app, &format!("/api/v1/people?company_id={company_id}"))
+        .await;
+    assert_eq!(names(&a_list), vec!["Ana Private", "Bo Network"]);
+    let (_, b_list) = b
+        .get(&app, &format!("/api/v1/people?company_id={company_id}"))
+        .await;
+    assert_eq!(names(&b_list), vec!["Bo Network"]);
+
+    // B cannot add contacts to A's company.
+    let (status, _) = b
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/people",
+            json!({"company_id": company_id, "name": "Intruder"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = a
+        .json(&app, Method::POST, "/api/v1/people", json!({"company_id": company_id, "name": "Bad", "email": "bad@", "visibility": "public"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    let (status, updated) = a
+        .json(
+            &app,
+            Method::PATCH,
+            &private_path,
+            json!({"visibility": "network", "email": null}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["email"], Value::Null);
+    assert_eq!(b.get(&app, &private_path).await.0, 200);
+    assert_eq!(
+        a.req(&app, Method::DELETE, &private_path)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(a.get(&app, &private_path).await.0, 404);
+}
+
+#[tokio::test]
+async fn platform_accounts_and_provider_references_are_unique() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::new("owner");
+    mgmt.company(&app, "management", "Handles Mgmt").await;
+    let one = mgmt.artist(&app, "First Artist", "SE", &[]).await;
+    let two = mgmt.artist(&app, "Second Artist", "SE", &[]).await;
+    let accounts = |a: &Value| {
+        format!(
+            "/api/v1/artists/{}/platform-accounts",
+            a["id"].as_str().unwrap()
+        )
+    };
+
+    let (status, account) = mgmt
+        .json(
+            &app,
+            Method::POST,
+            &accounts(&one),
+            json!({"platform": "instagram", "handle": "@FirstArtist"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(account["handle"], "FirstArtist");
+    let response = mgmt
+        .req(&app, Method::POST, &accounts(&two))
+        .json(&json!({"platform": "instagram", "handle": "firstartist"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 409, "platform_handle_taken").await;
+    let response = mgmt
+        .req(&app, Method::POST, &accounts(&two))
+        .json(&json!({"platform": "myspace", "handle": "x"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422, "invalid_body").await;
+    let (_, list) = mgmt.get(&app, &accounts(&one)).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let outsider = Org::new("owner");
+    let (status, _) = outsider
+        .json(
+            &app,
+            Method::POST,
+            &accounts(&one),
+            json!({"platform": "spotify", "handle": "x"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let remove = format!("{}/{}", accounts(&one), account["id"].as_str().unwrap());
+    assert_eq!(
+        mgmt.req(&app, Method::DELETE, &remove)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        mgmt.req(&app, Method::DELETE, &remove)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let reference = json!({"provider": "musicbrainz", "external_id": "mbid-1", "entity_type": "artist", "entity_id": one["id"]});
+    let (status, _) = mgmt
+        .json(
+            &app,
+            Method::POST,
+            "/api/v1/provider-references",
+            reference.clone(),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut duplicate = reference.clone();
+    duplicate["entity_id"] = two["id"].clone();
+    let response = mgmt
+        .req(&app, Method::POST, "/api/v1/provider-references")
+        .json(&duplicate)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 409, "provider_reference_taken").await;
+    let (status, found) = outsider
+        .get(
+            &app,
+            "/api/v1/provider-references/lookup?provider=musicbrainz&external_id=mbid-1",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found[0]["entity_id"], one["id"]);
+    let (_, refs) = outsider
+        .get(
+            &app,
+            &format!(
+                "/api/v1/provider-references?entity_type=artist&entity_id={}",
+                one["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(refs.as_array().unwrap().len(), 1);
+    let (status, _) = outsider
+        .json(&app, Method::POST, "/api/v1/provider-references", reference)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn trusted_imports_are_idempotent_on_provider_reference() {
+    let app = TestApp::spawn().await;
+    let body = json!({
+        "kind": "agency", "name": "Sleeping Agency", "country": "DE",
+        "provider_reference": {"provider": "legacy_crm", "external_id": "A-17"}
+    });
+    let first = app
+        .internal(Method::POST, "/internal/artists-companies")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["claimed"], false);
+    assert_eq!(first["kind"], "agency");
+    let again = app
+        .internal(Method::POST, "/internal/artists-companies")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    // Concurrent imports of one new reference create it once.
+    let artist = json!({"name": "Imported Artist", "genres": ["house"], "provider_reference": {"provider": "spotify", "external_id": "sp-42"}});
+    let sends = (0..6).map(|_| {
+        app.internal(Method::POST, "/internal/artists")
+            .json(&artist)
+            .send()
+    });
+    let responses = futures::future::join_all(sends).await;
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for response in responses {
+        let response = response.unwrap();
+        if response.status() == 201 {
+            created += 1;
+        } else {
+            assert_eq!(response.status(), 200);
+        }
+        let body: Value = response.json().await.unwrap();
+        ids.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+
+    // A user token never imports.
+    let org = Uuid::now_v7();
+    let response = app
+        .post("/internal/artists")
+        .bearer_auth(Token::member(org, "owner").hs256())
+        .header("x-org", org.to_string())
+        .json(&artist)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = app
+        .internal(Method::POST, "/internal/artists")
+        .json(&json!({"name": "X", "provider_reference": {"provider": "Bad Provider!", "external_id": ""}}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, 422, "validation_failed").await;
+}
