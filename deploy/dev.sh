@@ -15,9 +15,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DEV_DIR="$ROOT/.dev"
-PG_DIR="$DEV_DIR/pg"
-PG_PORT_DEFAULT=${PGPORT:-5432}
+# initdb/postgres refuse to run as root and run as `postgres` instead, which
+# may not reach into a root-only checkout: then the cluster lives in /var/tmp.
+if [ "$(id -u)" = 0 ]; then
+  PG_DIR="/var/tmp/kisum-dev-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+else
+  PG_DIR="$DEV_DIR/pg"
+fi
 DB_NAME=${DB_NAME:-kisum_dev}
+
+# A .env file fills in what the caller's environment does not set.
+if [ -f "$ROOT/.env" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in ''|'#'*) continue ;; esac
+    key=${line%%=*}; value=${line#*=}
+    [[ "$key" =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    [ -n "${!key+x}" ] || export "$key=$value"
+  done < "$ROOT/.env"
+fi
+PG_PORT_DEFAULT=${PGPORT:-5432}
 
 log() { printf '\033[1;34m[dev]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[dev]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -72,7 +88,10 @@ start_private_cluster() {
     [ -n "$bindir" ] || die "PostgreSQL was installed but initdb cannot be found"
   fi
   mkdir -p "$PG_DIR"
-  [ "$(id -u)" = 0 ] && { id postgres >/dev/null 2>&1 || as_pg_user true; chown -R postgres "$PG_DIR"; }
+  if [ "$(id -u)" = 0 ]; then
+    as_pg_user true
+    chown -R postgres "$PG_DIR"
+  fi
   if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
     log "creating a private cluster in .dev/pg ($bindir)"
     as_pg_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
@@ -110,9 +129,10 @@ server_url() {
 }
 
 dev_env() {
-  # Defaults for local use; a .env file or the caller's environment wins.
-  if [ -f "$ROOT/.env" ]; then set -a; . "$ROOT/.env"; set +a; fi
-  export JWT_SECRET=${JWT_SECRET:-dev-only-hs256-secret-change-me-0123456789}
+  # Defaults for local use; the caller's environment and .env win.
+  if [ -z "${JWT_SECRET:-}${JWT_PUBLIC_KEY_PEM:-}${JWT_JWKS_URL:-}" ]; then
+    export JWT_SECRET=dev-only-hs256-secret-change-me-0123456789
+  fi
   export INTERNAL_API_KEYS=${INTERNAL_API_KEYS:-dev-internal-key-change-me-0123456789}
   export CORS_ORIGIN=${CORS_ORIGIN:-http://localhost:3000}
   export LOG_FORMAT=${LOG_FORMAT:-pretty}
@@ -132,8 +152,12 @@ dev_token() {
 
 cmd_run() {
   local server
-  server=$(server_url)
-  export DATABASE_URL="$server/$DB_NAME"
+  if [ -n "${DATABASE_URL:-}" ] && pg_answers "${DATABASE_URL%/*}/postgres"; then
+    log "using DATABASE_URL"
+  else
+    server=$(server_url)
+    export DATABASE_URL="$server/$DB_NAME"
+  fi
   dev_env
   log "building"
   cargo build --workspace --bins
@@ -153,23 +177,29 @@ cmd_run() {
 }
 
 cmd_test() {
-  local server status=0 cluster_was_running=0
-  private_cluster_running && cluster_was_running=1
-  server=$(server_url)
-  export TEST_DATABASE_URL="$server/postgres"
+  local status=0
+  CLUSTER_WAS_RUNNING=0
+  private_cluster_running && CLUSTER_WAS_RUNNING=1
+  TEST_SERVER=$(server_url)
+  # Whatever happens (failure, Ctrl-C), test databases and a cluster
+  # started for this run go away.
+  trap 'cleanup_after_test' EXIT
+  export TEST_DATABASE_URL="$TEST_SERVER/postgres"
   unset DATABASE_URL
   log "building"
   cargo build --workspace --bins --tests
-  log "testing against $server"
+  log "testing against $TEST_SERVER"
   if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast || status=$?
   else
     cargo test --workspace --no-fail-fast || status=$?
   fi
-  cleanup_test_databases "$server"
-  # A private cluster started for this run goes away with it.
-  if [ "$cluster_was_running" = 0 ] && private_cluster_running; then cmd_stop; fi
   return $status
+}
+
+cleanup_after_test() {
+  cleanup_test_databases "$TEST_SERVER" || true
+  if [ "$CLUSTER_WAS_RUNNING" = 0 ] && private_cluster_running; then cmd_stop; fi
 }
 
 private_cluster_running() {
@@ -181,10 +211,11 @@ private_cluster_running() {
 # Test databases drop themselves; the shared migrated templates go here.
 cleanup_test_databases() {
   command -v psql >/dev/null 2>&1 || return 0
-  psql "$1/postgres" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'kisum\_tpl\_%' OR datname LIKE 'kisum\_test\_%'" 2>/dev/null \
-    | while read -r db; do
-        [ -n "$db" ] && psql "$1/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-      done
+  local dbs db
+  dbs=$(psql "$1/postgres" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'kisum\_tpl\_%' OR datname LIKE 'kisum\_test\_%'" 2>/dev/null) || return 0
+  for db in $dbs; do
+    psql "$1/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
 }
 
 cmd_stop() {

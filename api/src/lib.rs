@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -128,21 +128,39 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(credentials_only_with_origin))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "http",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    request_id = %request_id,
-                )
-            }),
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "http",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(from_fn(drop_unusable_request_id))
+}
+
+/// A caller's `x-request-id` is kept only when it is 1-128 visible ASCII
+/// characters; otherwise a fresh one is made.
+async fn drop_unusable_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let usable = request.headers().get("x-request-id").is_none_or(|v| {
+        (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    });
+    if !usable {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// CORS per SPEC section 3; see [`CorsPolicy`].
@@ -212,14 +230,15 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Serves until a shutdown signal, then lets in-flight requests finish.
 pub async fn run(config: ApiConfig) -> anyhow::Result<()> {
     let pool = shared::db::pool(&config.database)?;
-    if config.run_migrations_on_start {
+    let addr = std::net::SocketAddr::new(config.host, config.port);
+    let run_migrations = config.run_migrations_on_start;
+    let state = AppState::new(config, pool.clone())?;
+    if run_migrations {
         shared::db::migrate(&pool).await?;
     }
-    let addr = std::net::SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (HOST/PORT)"))?;
-    let state = AppState::new(config, pool.clone())?;
     tracing::info!(%addr, "kisum-api listening");
     serve(listener, state, shared::shutdown::signal()).await?;
     pool.close().await;

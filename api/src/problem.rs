@@ -109,6 +109,14 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
+/// Carries the current request id into a spawned task's future.
+pub fn with_request_id<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+    REQUEST_ID.scope(id, future)
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
@@ -257,7 +265,7 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
             let code = match status {
                 StatusCode::NOT_FOUND => "route_not_found",
                 StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-                StatusCode::REQUEST_TIMEOUT => "request_timeout",
+                StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => "request_timeout",
                 StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
                 s if s.is_server_error() => "internal_error",

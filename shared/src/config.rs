@@ -248,6 +248,13 @@ impl JwtConfig {
                 "HS256 goes with JWT_SECRET; RS256/ES256 with JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL",
             ));
         }
+        let jwks_refetch_interval = env.seconds("JWT_JWKS_REFETCH_SECONDS", 30)?;
+        if jwks_refetch_interval.is_zero() {
+            return Err(ConfigError::new(
+                "JWT_JWKS_REFETCH_SECONDS",
+                "must be at least 1",
+            ));
+        }
         let leeway = env.seconds("JWT_LEEWAY_SECONDS", 5)?;
         if leeway.as_secs() > MAX_JWT_LEEWAY_SECONDS {
             return Err(ConfigError::new(
@@ -261,7 +268,7 @@ impl JwtConfig {
             issuer: env.get("JWT_ISSUER").map(str::to_owned),
             audience: env.list("JWT_AUDIENCE").filter(|a| !a.is_empty()),
             leeway,
-            jwks_refetch_interval: env.seconds("JWT_JWKS_REFETCH_SECONDS", 30)?,
+            jwks_refetch_interval,
         })
     }
 }
@@ -281,7 +288,12 @@ pub enum CorsPolicy {
 impl CorsPolicy {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         if let Some(origins) = env.list("CORS_ORIGIN") {
-            // `*` is never honoured when CORS_ORIGIN is set.
+            if origins.iter().any(|o| o == "*") {
+                return Err(ConfigError::new(
+                    "CORS_ORIGIN",
+                    "takes explicit origins only; `*` (any origin, no credentials) belongs in CORS_ALLOWED_ORIGINS",
+                ));
+            }
             return Self::allow_list("CORS_ORIGIN", origins, false);
         }
         if let Some(origins) = env.list("CORS_ALLOWED_ORIGINS") {
@@ -363,6 +375,28 @@ impl ApiConfig {
                 format!("every key must be at least {MIN_INTERNAL_KEY_LEN} characters"),
             ));
         }
+        let request_timeout = env.seconds("REQUEST_TIMEOUT_SECONDS", 30)?;
+        if request_timeout.is_zero() || request_timeout.as_secs() > 300 {
+            return Err(ConfigError::new(
+                "REQUEST_TIMEOUT_SECONDS",
+                "must be between 1 and 300 (idempotency claims outlive requests by design)",
+            ));
+        }
+        let auth_access_timeout = env.millis("AUTH_ACCESS_TIMEOUT_MS", 2000)?;
+        if auth_access_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "AUTH_ACCESS_TIMEOUT_MS",
+                "must be positive",
+            ));
+        }
+        let auth_access_url = env.url("AUTH_ACCESS_URL")?;
+        let auth_api_key = env.get("AUTH_API_KEY").map(str::to_owned);
+        if auth_access_url.is_some() && auth_api_key.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_API_KEY",
+                "is required with AUTH_ACCESS_URL",
+            ));
+        }
         let body_limit_bytes = env.parsed("BODY_LIMIT_BYTES", 1024 * 1024usize)?;
         if body_limit_bytes == 0 {
             return Err(ConfigError::new("BODY_LIMIT_BYTES", "must be positive"));
@@ -372,13 +406,13 @@ impl ApiConfig {
             host: env.parsed("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: env.parsed("PORT", 8080u16)?,
             jwt: JwtConfig::from_env(env)?,
-            auth_access_url: env.url("AUTH_ACCESS_URL")?,
-            auth_api_key: env.get("AUTH_API_KEY").map(str::to_owned),
+            auth_access_url,
+            auth_api_key,
             auth_access_cache_ttl: env.seconds("AUTH_ACCESS_CACHE_SECONDS", 30)?,
-            auth_access_timeout: env.millis("AUTH_ACCESS_TIMEOUT_MS", 2000)?,
+            auth_access_timeout,
             internal_api_keys,
             cors: CorsPolicy::from_env(env)?,
-            request_timeout: env.seconds("REQUEST_TIMEOUT_SECONDS", 30)?,
+            request_timeout,
             body_limit_bytes,
             rate_limit_per_minute: env.parsed("RATE_LIMIT_PER_MINUTE", 1200u32)?,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
@@ -420,6 +454,13 @@ impl WorkerConfig {
                 "must be longer than WORKER_HEARTBEAT_SECONDS",
             ));
         }
+        let poll_interval = env.millis("WORKER_POLL_INTERVAL_MS", 1000)?;
+        if poll_interval < Duration::from_millis(50) {
+            return Err(ConfigError::new(
+                "WORKER_POLL_INTERVAL_MS",
+                "must be at least 50",
+            ));
+        }
         let concurrency = env.parsed("WORKER_CONCURRENCY", 8usize)?;
         if concurrency == 0 {
             return Err(ConfigError::new("WORKER_CONCURRENCY", "must be at least 1"));
@@ -428,7 +469,7 @@ impl WorkerConfig {
             database: DatabaseConfig::from_env(env)?,
             concurrency,
             buffer_size: env.parsed("WORKER_BUFFER_SIZE", 50usize)?.max(1),
-            poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 1000)?,
+            poll_interval,
             heartbeat,
             orphan_timeout,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
@@ -514,8 +555,8 @@ mod tests {
                 "https://admin.kisum.test".into()
             ])
         );
-        let star_only = api(&[("CORS_ORIGIN", "*"), ("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
-        assert_eq!(star_only.cors, CorsPolicy::Disabled);
+        let star = api(&[("CORS_ORIGIN", "*"), ("CORS_ALLOWED_ORIGINS", "*")]).unwrap_err();
+        assert_eq!(star.var, "CORS_ORIGIN");
         let legacy = api(&[("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
         assert_eq!(legacy.cors, CorsPolicy::Wildcard);
         let legacy_list = api(&[("CORS_ALLOWED_ORIGINS", "http://localhost:3000,*")]).unwrap();

@@ -166,6 +166,14 @@ impl From<sqlx::Error> for DomainError {
                         detail: "the request refers to a record that does not exist".into(),
                     };
                 }
+                // Data exceptions: a value Postgres cannot store (NUL in
+                // text, out-of-range number or date, too long).
+                Some(code) if code.starts_with("22") => {
+                    return Self::Unprocessable {
+                        code: "invalid_value",
+                        detail: "a value in the request cannot be stored (out of range or invalid characters)".into(),
+                    };
+                }
                 // unique_violation, exclusion_violation
                 Some("23505" | "23P01") => {
                     return Self::conflict(

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 /// How long a key is remembered.
 pub const KEY_TTL_HOURS: i32 = 24;
-/// An in-progress claim older than this is taken to be abandoned.
-pub const STALE_LOCK_SECONDS: i32 = 120;
+/// An in-progress claim older than this is taken to be abandoned (its
+/// process died): well above the longest request time.
+pub const STALE_LOCK_SECONDS: i32 = 600;
 
 /// What a new request with a key may do.
 #[derive(Debug)]

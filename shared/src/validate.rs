@@ -17,9 +17,20 @@ impl Check {
         self.errors.push(FieldError::new(field, message));
     }
 
+    /// Refuses control characters (other than tab and newlines).
+    fn printable(&mut self, field: &str, value: &str) {
+        if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            self.add(field, "must not contain control characters");
+        }
+    }
+
     /// Required text, trimmed, `min..=max` characters.
     pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
         let value = value.trim();
+        self.printable(field, value);
         let len = value.chars().count();
         if len < min {
             self.add(
@@ -39,6 +50,7 @@ impl Check {
     /// Optional text, trimmed; blank becomes `None`.
     pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        self.printable(field, value);
         if value.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));
         }

@@ -3,6 +3,8 @@
 //! key. The same key and body replays the first response (with
 //! `Idempotent-Replayed: true`); a different body is 422; a retry while the
 //! first is running is 409. A 5xx outcome is not kept, so a retry runs again.
+//! A claim whose process died before recording its outcome is taken over
+//! after `STALE_LOCK_SECONDS` (longer than any request may run).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -14,7 +16,7 @@ use shared::idempotency::{self, Claim};
 
 use crate::AppState;
 use crate::extract::auth::Caller;
-use crate::problem::AppError;
+use crate::problem::{AppError, with_request_id};
 
 const HEADER: &str = "idempotency-key";
 /// Response headers kept and replayed with the body.
@@ -104,11 +106,30 @@ pub async fn idempotency(
         }
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    // The handler and the recording of its outcome run to the end in their
+    // own task: a client that disconnects, or a timeout, must not leave a
+    // committed change without its recorded response (a retry would then
+    // run it twice).
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let pool = state.pool.clone();
+    let outcome = tokio::spawn(with_request_id(async move {
+        let response = next.run(request).await;
+        record(&pool, org_id, &key, response).await
+    }));
+    outcome
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("idempotent request task failed: {e}")))?
+}
+
+/// Keeps the outcome for replays (a 5xx frees the key instead).
+async fn record(
+    pool: &sqlx::PgPool,
+    org_id: uuid::Uuid,
+    key: &str,
+    response: Response,
+) -> Result<Response, AppError> {
     if response.status().is_server_error() {
-        idempotency::release(&state.pool, org_id, &key).await?;
+        idempotency::release(pool, org_id, key).await?;
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -125,14 +146,6 @@ pub async fn idempotency(
                 .map(|v| (name.as_str().to_owned(), v.to_owned()))
         })
         .collect();
-    idempotency::complete(
-        &state.pool,
-        org_id,
-        &key,
-        parts.status.as_u16(),
-        headers,
-        &bytes,
-    )
-    .await?;
+    idempotency::complete(pool, org_id, key, parts.status.as_u16(), headers, &bytes).await?;
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }

@@ -4,6 +4,7 @@
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use uuid::Uuid;
@@ -32,23 +33,30 @@ pub async fn require_internal_key(
     match presented {
         Some(key) if state.internal_keys.verify(key) => {}
         Some(_) => {
-            return Err(AppError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
+            return Err(key_challenge(AppError::new(
+                StatusCode::UNAUTHORIZED,
                 "invalid_internal_key",
                 "the internal API key is not valid",
-            ));
+            )));
         }
         None => {
-            return Err(AppError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
+            return Err(key_challenge(AppError::new(
+                StatusCode::UNAUTHORIZED,
                 "internal_key_required",
                 "internal routes need X-Internal-API-Key; user tokens are not accepted",
-            ));
+            )));
         }
     }
     let org_id = org_header(request.headers())?;
     request.extensions_mut().insert(InternalCaller { org_id });
     Ok(next.run(request).await)
+}
+
+fn key_challenge(error: AppError) -> AppError {
+    error.with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("ApiKey header=\"X-Internal-API-Key\""),
+    )
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for InternalCaller {

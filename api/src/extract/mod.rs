@@ -35,8 +35,8 @@ pub struct Path<T>(pub T);
 pub struct Query<T>(pub T);
 
 /// `If-Match` carrying a record version (`"3"` or `W/"3"`); `None` when
-/// absent. A value that is not a version we issued is 412, as it cannot
-/// match the current one.
+/// absent or `*` (any current version). A value that is not a version we
+/// issued is 412, as it cannot match the current one.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i32>);
 
@@ -50,13 +50,16 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else {
             return Ok(Self(None));
         };
+        let value = value.to_str().map(str::trim).unwrap_or_default();
+        if value == "*" {
+            return Ok(Self(None));
+        }
         value
-            .to_str()
-            .ok()
-            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|v| v.parse().ok())
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
             .map(|v| Self(Some(v)))
-            .ok_or_else(|| shared::DomainError::StaleVersion.into())
+            .map_err(|_| shared::DomainError::StaleVersion.into())
     }
 }
 

@@ -197,7 +197,9 @@ impl RemoteResolver {
             .map_err(|e| AccessError::Unavailable(e.to_string()))?;
         match response.status().as_u16() {
             200 => {}
-            403 | 404 => return Ok(None),
+            // Only 404 means "no membership"; a 401/403 means Auth refused
+            // us (a key problem), which must not read as "not a member".
+            404 => return Ok(None),
             status => return Err(AccessError::Unavailable(format!("Auth answered {status}"))),
         }
         let body: RemoteAccess = response

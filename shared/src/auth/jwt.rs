@@ -4,7 +4,9 @@
 //! token; `exp` and `sub` are required and `nbf` honoured; `iss`/`aud` are
 //! checked when configured; header-carried keys (`jwk`, `jku`, `x5u`, `x5c`)
 //! are never used. JWKS keys are cached by `kid`; an unknown `kid` causes at
-//! most one refetch per `jwks_refetch_interval`.
+//! most one refetch per `jwks_refetch_interval`; a set older than an hour is
+//! refetched; while Auth cannot be reached, known keys keep working and
+//! unknown ones are 503, not 401.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::config::{JwtAlgorithm, JwtConfig, JwtKeySource};
 
@@ -74,7 +76,10 @@ struct JwksCache {
     url: reqwest::Url,
     http: reqwest::Client,
     refetch_interval: Duration,
-    state: Mutex<JwksState>,
+    /// Read on every request; written only to swap in a fetched key set.
+    keys: RwLock<JwksState>,
+    /// One fetch at a time; readers never wait on it.
+    fetching: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -82,8 +87,16 @@ struct JwksState {
     keys: HashMap<String, DecodingKey>,
     /// The only key of a set whose single key has no `kid`.
     anonymous: Option<DecodingKey>,
+    /// Last successful fetch.
     fetched_at: Option<Instant>,
+    /// Last failed fetch, to answer 503 (not 401) while Auth is unreachable.
+    failed_at: Option<Instant>,
 }
+
+/// A key set older than this is refetched, so keys Auth removed stop working.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// After a failed fetch, wait this long before trying again.
+const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Verifies bearer tokens against the configured key source.
 #[derive(Clone)]
@@ -129,7 +142,8 @@ impl JwtVerifier {
                 url: url.clone(),
                 http,
                 refetch_interval: config.jwks_refetch_interval,
-                state: Mutex::new(JwksState::default()),
+                keys: RwLock::new(JwksState::default()),
+                fetching: Mutex::new(()),
             })),
         };
         Ok(Self {
@@ -161,23 +175,57 @@ impl JwtVerifier {
 
 impl JwksCache {
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, JwtError> {
-        let mut state = self.state.lock().await;
-        if let Some(key) = state.lookup(kid) {
-            return Ok(key);
+        {
+            let state = self.keys.read().await;
+            let fresh = state
+                .fetched_at
+                .is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
+            if fresh && let Some(key) = state.lookup(kid) {
+                return Ok(key);
+            }
         }
-        let due = state
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
+        let _fetching = self.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        let (due, failed_recently) = {
+            let state = self.keys.read().await;
+            let fresh = state
+                .fetched_at
+                .is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
+            if fresh && let Some(key) = state.lookup(kid) {
+                return Ok(key);
+            }
+            let due = !fresh
+                || state
+                    .fetched_at
+                    .is_none_or(|at| at.elapsed() >= self.refetch_interval);
+            let failed_recently = state
+                .failed_at
+                .is_some_and(|at| at.elapsed() < JWKS_RETRY_AFTER_FAILURE);
+            (due, failed_recently)
+        };
+        if failed_recently {
+            return Err(JwtError::KeysUnavailable(
+                "the last JWKS fetch failed".into(),
+            ));
+        }
         if !due {
             return Err(JwtError::Invalid(
                 "the token's signing key is unknown".into(),
             ));
         }
-        let fetched = self.fetch().await;
-        state.fetched_at = Some(Instant::now());
-        let set = fetched?;
-        state.keys.clear();
-        state.anonymous = None;
+        let set = match self.fetch().await {
+            Ok(set) => set,
+            Err(e) => {
+                let mut state = self.keys.write().await;
+                state.failed_at = Some(Instant::now());
+                // Stale keys keep working while Auth cannot be reached.
+                return state.lookup(kid).ok_or(e);
+            }
+        };
+        let mut fetched = JwksState {
+            fetched_at: Some(Instant::now()),
+            ..JwksState::default()
+        };
         let only_one = set.keys.len() == 1;
         for jwk in &set.keys {
             let Ok(key) = DecodingKey::from_jwk(jwk) else {
@@ -186,15 +234,15 @@ impl JwksCache {
             };
             match &jwk.common.key_id {
                 Some(kid) => {
-                    state.keys.insert(kid.clone(), key);
+                    fetched.keys.insert(kid.clone(), key);
                 }
-                None if only_one => state.anonymous = Some(key),
+                None if only_one => fetched.anonymous = Some(key),
                 None => {}
             }
         }
-        state
-            .lookup(kid)
-            .ok_or_else(|| JwtError::Invalid("the token's signing key is unknown".into()))
+        let key = fetched.lookup(kid);
+        *self.keys.write().await = fetched;
+        key.ok_or_else(|| JwtError::Invalid("the token's signing key is unknown".into()))
     }
 
     async fn fetch(&self) -> Result<JwkSet, JwtError> {

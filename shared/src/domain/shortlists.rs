@@ -43,9 +43,19 @@ pub struct ShortlistPatch {
     pub description: Option<Option<String>>,
 }
 
+fn has_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
 fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     let name = name.trim();
-    if name.is_empty() {
+    if has_control(name) {
+        errors.push(FieldError::new(
+            "name",
+            "must not contain control characters",
+        ));
+    } else if name.is_empty() {
         errors.push(FieldError::new("name", "must not be blank"));
     } else if name.chars().count() > NAME_MAX {
         errors.push(FieldError::new(
@@ -58,7 +68,12 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
 
 fn check_description(description: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
     let description = description.map(str::trim).filter(|d| !d.is_empty())?;
-    if description.chars().count() > DESCRIPTION_MAX {
+    if has_control(description) {
+        errors.push(FieldError::new(
+            "description",
+            "must not contain control characters",
+        ));
+    } else if description.chars().count() > DESCRIPTION_MAX {
         errors.push(FieldError::new(
             "description",
             format!("must be at most {DESCRIPTION_MAX} characters"),

@@ -353,12 +353,22 @@ async fn remote_access_mode_asks_auth_and_caches() {
     problem(me(&app, &token, other_org).await, 503, "access_unavailable").await;
     // A cached answer still serves while Auth is down.
     assert_eq!(me(&app, &token, org).await.status(), 200);
+
+    // Auth refusing our key is an outage, not "not a member".
+    auth.fail_with(Some(403));
+    problem(
+        me(&app, &token, Uuid::now_v7()).await,
+        503,
+        "access_unavailable",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn remote_access_unreachable_is_503() {
     let app = TestApp::builder()
         .env("AUTH_ACCESS_URL", "http://127.0.0.1:9/access")
+        .env("AUTH_API_KEY", "auth-side-key-0123456789")
         .spawn()
         .await;
     let org = Uuid::now_v7();
@@ -476,6 +486,36 @@ async fn jwks_unreachable_is_503() {
     let org = Uuid::now_v7();
     let token = Token::member(org, "member").kid("test-rsa-1");
     problem(me(&app, &token.rs256(), org).await, 503, "auth_unavailable").await;
+    // Still an outage on the next call, never a 401 that logs users out.
+    problem(me(&app, &token.rs256(), org).await, 503, "auth_unavailable").await;
+}
+
+#[tokio::test]
+async fn header_carried_key_locations_are_never_fetched() {
+    let jwks: serde_json::Value = serde_json::from_str(&fixture("jwks.json")).unwrap();
+    let (_trusted, url) = FakeJwks::start(jwks).await;
+    // The attacker's key set: the public half of a key we do not trust,
+    // under a kid the trusted set lacks.
+    let (attacker, attacker_url) = FakeJwks::start(serde_json::json!({"keys": []})).await;
+    let app = TestApp::builder()
+        .without("JWT_SECRET")
+        .env("JWT_ALGORITHM", "RS256")
+        .env("JWT_JWKS_URL", url)
+        .spawn()
+        .await;
+    let org = Uuid::now_v7();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("attacker-kid".into());
+    header.jku = Some(attacker_url.clone());
+    header.x5u = Some(attacker_url);
+    let token = jsonwebtoken::encode(
+        &header,
+        &Token::member(org, "owner").claims,
+        &EncodingKey::from_rsa_pem(fixture("rsa_other_private.pem").as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(me(&app, &token, org).await.status(), 401);
+    assert_eq!(attacker.fetches(), 0, "jku/x5u are never followed");
 }
 
 #[tokio::test]

@@ -90,6 +90,14 @@ async fn framework_errors_are_problem_json() {
         assert!(e["message"].is_string());
     }
 
+    let response = authed(&app, Method::POST, "/api/v1/shortlists", org)
+        .json(&json!({"name": "nul\u{0}byte"}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "name");
+
     // Nothing was written by any of the above.
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM shortlists")
         .fetch_one(&app.pool)

@@ -65,6 +65,16 @@ async fn crud_with_versions_and_tenant_isolation() {
         .unwrap();
     problem(stale, 412, "stale_version").await;
 
+    // `If-Match: *` matches whatever version is current.
+    let response = app
+        .as_member(Method::PATCH, &path, org, "member")
+        .header("if-match", "*")
+        .json(&json!({"description": "any version"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["etag"], "\"3\"");
+
     // Another org cannot see, change or delete it: 404, not 403.
     let other = Uuid::now_v7();
     for method in [Method::GET, Method::DELETE] {
