@@ -93,7 +93,7 @@ start_private_cluster() {
     chown -R postgres "$PG_DIR"
   fi
   if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
-    log "creating a private cluster in .dev/pg ($bindir)"
+    log "creating a private cluster in $PG_DIR ($bindir)"
     as_pg_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
       || as_pg_user "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
   fi
