@@ -93,12 +93,14 @@ CREATE TABLE companies (
     phone        text        CHECK (length(phone) <= 50),
     description  text        CHECK (length(description) <= 5000),
     claimed      boolean     NOT NULL DEFAULT false,
+    search_name  text        GENERATED ALWAYS AS (kisum_fold(name)) STORED,
     version      integer     NOT NULL DEFAULT 1,
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX companies_kind_name_idx ON companies (kind, kisum_fold(name), id);
-CREATE INDEX companies_name_trgm_idx ON companies USING gin (kisum_fold(name) gin_trgm_ops);
+CREATE INDEX companies_kind_name_idx ON companies (kind, search_name, id);
+CREATE INDEX companies_name_idx ON companies (search_name, id);
+CREATE INDEX companies_name_trgm_idx ON companies USING gin (search_name gin_trgm_ops);
 
 -- Which org owns which company: one approved claim per company, enforced here.
 CREATE TABLE artists_company_claims (
@@ -123,13 +125,15 @@ CREATE TABLE artists (
     country_code          char(2)     REFERENCES countries (code),
     city_id               bigint      REFERENCES cities (id),
     created_by_company_id uuid        REFERENCES companies (id),
+    -- Folded name for search: computed once per write, not per query.
+    search_name           text        GENERATED ALWAYS AS (kisum_fold(name)) STORED,
     version               integer     NOT NULL DEFAULT 1,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
     archived_at           timestamptz
 );
-CREATE INDEX artists_name_trgm_idx ON artists USING gin (kisum_fold(name) gin_trgm_ops) WHERE archived_at IS NULL;
-CREATE INDEX artists_sort_idx ON artists (kisum_fold(name), id) WHERE archived_at IS NULL;
+CREATE INDEX artists_name_trgm_idx ON artists USING gin (search_name gin_trgm_ops) WHERE archived_at IS NULL;
+CREATE INDEX artists_sort_idx ON artists (search_name, id) WHERE archived_at IS NULL;
 CREATE INDEX artists_country_idx ON artists (country_code) WHERE archived_at IS NULL;
 CREATE INDEX artists_city_idx ON artists (city_id) WHERE archived_at IS NULL;
 CREATE INDEX artists_created_by_company_idx ON artists (created_by_company_id);

@@ -78,6 +78,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::me::router())
         .merge(routes::artists::router())
         .merge(routes::companies::router())
+        .merge(routes::ownership::router())
         .merge(routes::people::router())
         .merge(routes::provider_refs::router())
         .merge(routes::reference::router())
@@ -91,6 +92,7 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::ops::router())
         .merge(routes::imports::router())
+        .merge(routes::ownership_admin::router())
         .layer(from_fn_with_state(state.clone(), require_internal_key))
 }
 

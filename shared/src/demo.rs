@@ -7,7 +7,14 @@ use uuid::Uuid;
 
 /// The demo org that `deploy/dev.sh run` mints a token for; it owns the
 /// demo agency "Northern Lights Agency" and a promoter.
-pub const DEMO_ORG: Uuid = Uuid::from_u128(0x01938000_0000_7000_8000_000000000001);
+pub const DEMO_ORG: Uuid = Uuid::from_u128(0x0193_8000_0000_7000_8000_0000_0000_0001);
+
+/// Demo records have fixed ids: a prefix, a group, an index.
+const DEMO_BASE: u128 = 0x0193_8000_0000_7000_8000_0000_0000_0000;
+
+fn demo_id(group: u128, index: usize) -> Uuid {
+    Uuid::from_u128(DEMO_BASE + (group << 32) + index as u128)
+}
 
 const AGENCY_WORDS: &[&str] = &[
     "Northern Lights",
@@ -213,46 +220,38 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
     }
     let mut agencies = Vec::new();
     for (i, words) in AGENCY_WORDS.iter().enumerate() {
-        let id = Uuid::from_u128(0x01938000_0000_7000_8000_0000_0001_0000 + i as u128);
+        let id = demo_id(1, i);
         let (city_id, _, country) = &cities[(i * 7) % cities.len()];
         let name = format!("{words} {}", AGENCY_SUFFIXES[i % AGENCY_SUFFIXES.len()]);
         let claimed = i % 3 != 2;
         insert_company(&mut tx, id, "agency", &name, country, *city_id, claimed).await?;
         if claimed {
             // The first agency belongs to the demo org; others to demo orgs of their own.
-            let org = if i == 0 {
-                DEMO_ORG
-            } else {
-                Uuid::from_u128(0x01938000_0000_7000_8000_0000_0002_0000 + i as u128)
-            };
+            let org = if i == 0 { DEMO_ORG } else { demo_id(2, i) };
             claim(&mut tx, id, org).await?;
         }
         agencies.push(id);
     }
     for (i, (city_id, city, country)) in cities.iter().take(40).enumerate() {
-        let id = Uuid::from_u128(0x01938000_0000_7000_8000_0000_0003_0000 + i as u128);
+        let id = demo_id(3, i);
         let name = format!("{city} {}", PROMOTER_SUFFIXES[i % PROMOTER_SUFFIXES.len()]);
         insert_company(&mut tx, id, "promoter", &name, country, *city_id, true).await?;
-        let org = if i == 0 {
-            DEMO_ORG
-        } else {
-            Uuid::from_u128(0x01938000_0000_7000_8000_0000_0004_0000 + i as u128)
-        };
+        let org = if i == 0 { DEMO_ORG } else { demo_id(4, i) };
         claim(&mut tx, id, org).await?;
     }
     let shortlists = [
         (
-            0x01938000_0000_7000_8000_0000000000a1_u128,
+            0x0193_8000_0000_7000_8000_0000_0000_00a1,
             "Summer festival headliners",
             "Main stage, July and August",
         ),
         (
-            0x01938000_0000_7000_8000_0000000000a2,
+            0x0193_8000_0000_7000_8000_0000_0000_00a2,
             "Club tour openers",
             "Support acts for the autumn club run",
         ),
         (
-            0x01938000_0000_7000_8000_0000000000a3,
+            0x0193_8000_0000_7000_8000_0000_0000_00a3,
             "New Year's Eve",
             "Late slot, fee ceiling 20k EUR",
         ),
@@ -272,7 +271,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
     tx.commit().await?;
     // A roster per agency: twelve artists each.
     for (i, agency) in agencies.iter().enumerate() {
-        let base = 0x01938000_0000_7000_8001_000000000000 + ((i as u128) << 20);
+        let base = demo_id(8, 0).as_u128() + ((i as u128) << 20);
         generate_artists(pool, base, i as i64 * 12, 12, Some(*agency)).await?;
     }
     Ok(())
@@ -315,7 +314,7 @@ async fn claim(
          SELECT $1, $2, $3, 'approved', 'demo', now(), 'demo'
           WHERE NOT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND status = 'approved')",
     )
-    .bind(Uuid::from_u128(company_id.as_u128() ^ 0x0000_0000_0000_0000_00ff_0000_0000_0000))
+    .bind(Uuid::from_u128(company_id.as_u128() + (1 << 40)))
     .bind(company_id)
     .bind(org_id)
     .execute(conn)

@@ -92,6 +92,31 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "artists_company_claims_pending_uniq",
+            Conflict(
+                "claim_already_pending",
+                "this org already has a pending claim for this company",
+            ),
+        ),
+        (
+            "artists_company_claims_one_agency_per_org",
+            Conflict("org_already_has_agency", "this org already owns an agency"),
+        ),
+        (
+            "artists_provisioning_requests_pending_org_uniq",
+            Conflict(
+                "request_already_pending",
+                "this org already has a pending agency request",
+            ),
+        ),
+        (
+            "artists_provisioning_requests_pending_takeover_uniq",
+            Conflict(
+                "request_already_pending",
+                "this org already asked to take over this agency",
+            ),
+        ),
+        (
             "platform_accounts_artist_handle_uniq",
             Conflict(
                 "platform_handle_taken",

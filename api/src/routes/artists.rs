@@ -66,8 +66,10 @@ async fn search_artists(
         city_id: query.city_id,
         market_id: query.market_id,
     };
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(artists::search(&mut conn, &filter, &page).await?))
+    let mut tx = state.pool.begin().await?;
+    let page = artists::search(&mut tx, &filter, &page).await?;
+    tx.commit().await?;
+    Ok(Json(page))
 }
 
 /// Creates an artist through an agency or management company the org owns.

@@ -6,6 +6,8 @@ pub mod health;
 pub mod imports;
 pub mod me;
 pub mod ops;
+pub mod ownership;
+pub mod ownership_admin;
 pub mod people;
 pub mod provider_refs;
 pub mod reference;

@@ -3,5 +3,6 @@
 //! rules of their own.
 
 pub mod canary;
+pub mod claims;
 pub mod directory;
 pub mod shortlists;

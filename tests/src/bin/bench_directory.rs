@@ -3,7 +3,8 @@
 //! `GET /api/v1/artists` with a misspelled name and a genre filter.
 //!
 //! Run: `./deploy/bench.sh directory` (release build). Knobs: `ARTISTS`
-//! (default 100000), `SAMPLES` (default 400).
+//! (default 100000), `SAMPLES` (default 400), `KEEP_DB` (keep the database
+//! for EXPLAIN).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -151,4 +152,8 @@ async fn main() {
         );
     }
     println!("{}", Value::Object(report));
+    if std::env::var("KEEP_DB").is_ok() {
+        eprintln!("kept database {}", app.db.name);
+        std::mem::forget(app);
+    }
 }

@@ -10,5 +10,6 @@ mod directory;
 mod health;
 mod http;
 mod openapi;
+mod ownership;
 mod queue;
 mod shortlists;

@@ -280,7 +280,8 @@ async fn genre_filter(
 
 /// Directory search: typo-tolerant on the name (trigram similarity on the
 /// accent-folded name) and ranked by relevance when `q` is given, by name
-/// otherwise; keyset-paginated on (relevance, name, id).
+/// otherwise; keyset-paginated on (relevance, name, id). Run it inside a
+/// (read-only) transaction: it sets a planner hint for that transaction.
 pub async fn search(
     conn: &mut PgConnection,
     filter: &ArtistFilter,
@@ -292,17 +293,26 @@ pub async fn search(
         Some((s, k, i)) => (Some(*s), Some(k.clone()), Some(*i)),
         None => (None, None, None),
     };
+    if q.is_some() {
+        // Postgres misjudges how selective trigram matching is and may pick
+        // a sequential scan, which computes similarity for every artist
+        // (hundreds of ms at 100,000). The trigram index is always the
+        // better path; this holds for the caller's transaction only.
+        sqlx::query!("SET LOCAL enable_seqscan = off")
+            .execute(&mut *conn)
+            .await?;
+    }
     let ids: Vec<(Uuid, f32, String)> = match q {
         Some(q) => sqlx::query!(
             r#"SELECT id AS "id!", score AS "score!", key AS "key!" FROM (
-                 SELECT a.id, kisum_fold(a.name) AS key,
-                        GREATEST(similarity(kisum_fold(a.name), kisum_fold($1)),
-                                 word_similarity(kisum_fold($1), kisum_fold(a.name))) AS score
+                 SELECT a.id, a.search_name AS key,
+                        GREATEST(similarity(a.search_name, kisum_fold($1)),
+                                 word_similarity(kisum_fold($1), a.search_name)) AS score
                    FROM artists a
                   WHERE a.archived_at IS NULL
-                    AND (kisum_fold(a.name) % kisum_fold($1)
-                         OR kisum_fold($1) <% kisum_fold(a.name)
-                         OR kisum_fold(a.name) LIKE '%' || kisum_fold($1) || '%')
+                    AND (a.search_name % kisum_fold($1)
+                         OR kisum_fold($1) <% a.search_name
+                         OR a.search_name LIKE '%' || kisum_fold($1) || '%')
                     AND ($2::uuid[] IS NULL OR EXISTS (
                           SELECT 1 FROM artist_genres ag WHERE ag.artist_id = a.id AND ag.genre_id = ANY($2)))
                     AND ($3::text IS NULL OR a.country_code = $3)
@@ -330,7 +340,7 @@ pub async fn search(
         .map(|r| (r.id, r.score, r.key))
         .collect(),
         None => sqlx::query!(
-            r#"SELECT a.id, kisum_fold(a.name) AS "key!"
+            r#"SELECT a.id, a.search_name AS "key!"
                  FROM artists a
                 WHERE a.archived_at IS NULL
                   AND ($1::uuid[] IS NULL OR EXISTS (
@@ -340,8 +350,8 @@ pub async fn search(
                   AND ($4::uuid IS NULL OR a.country_code IN (SELECT country_code FROM market_countries WHERE market_id = $4)
                        OR a.city_id IN (SELECT c.id FROM cities c JOIN market_regions mr ON mr.region_code = c.region_code
                                          WHERE mr.market_id = $4))
-                  AND ($5::text IS NULL OR (kisum_fold(a.name), a.id) > ($5, $6::uuid))
-                ORDER BY kisum_fold(a.name), a.id
+                  AND ($5::text IS NULL OR (a.search_name, a.id) > ($5, $6::uuid))
+                ORDER BY a.search_name, a.id
                 LIMIT $7"#,
             genres.as_deref(),
             filter.country.as_deref(),

@@ -138,6 +138,21 @@ fn check_fields(input: &CompanyIn) -> Result<Fields, DomainError> {
     Ok(fields)
 }
 
+/// Validates company fields without writing anything.
+pub fn validate(input: &CompanyIn) -> Result<(), DomainError> {
+    check_fields(input).map(|_| ())
+}
+
+/// Inserts an agency (unclaimed; provisioning claims it in the same
+/// transaction).
+pub async fn insert_agency(
+    conn: &mut PgConnection,
+    input: &CompanyIn,
+) -> Result<Uuid, DomainError> {
+    let fields = check_fields(input)?;
+    insert(conn, CompanyKind::Agency, fields, false).await
+}
+
 /// Fills the country from the city, and refuses a city of another country.
 async fn place(
     conn: &mut PgConnection,
@@ -270,15 +285,15 @@ pub async fn list(
     let rows = sqlx::query!(
         r#"SELECT c.id, c.kind AS "kind: CompanyKind", c.name, c.country_code::text AS country,
                   c.city_id, ci.name AS "city_name?", c.website, c.email, c.phone, c.description,
-                  c.claimed, c.version, c.created_at, c.updated_at, kisum_fold(c.name) AS "sort_key!"
+                  c.claimed, c.version, c.created_at, c.updated_at, c.search_name AS "sort_key!"
              FROM companies c LEFT JOIN cities ci ON ci.id = c.city_id
             WHERE ($1::text IS NULL OR c.kind = $1)
-              AND ($2::text IS NULL OR kisum_fold(c.name) % kisum_fold($2)
-                   OR kisum_fold(c.name) LIKE '%' || kisum_fold($2) || '%')
+              AND ($2::text IS NULL OR c.search_name % kisum_fold($2)
+                   OR c.search_name LIKE '%' || kisum_fold($2) || '%')
               AND ($3::text IS NULL OR c.country_code = $3)
               AND ($4::boolean IS NULL OR c.claimed = $4)
-              AND ($5::text IS NULL OR (kisum_fold(c.name), c.id) > ($5, $6::uuid))
-            ORDER BY kisum_fold(c.name), c.id
+              AND ($5::text IS NULL OR (c.search_name, c.id) > ($5, $6::uuid))
+            ORDER BY c.search_name, c.id
             LIMIT $7"#,
         filter.kind.map(kind_str),
         filter.q.as_deref(),

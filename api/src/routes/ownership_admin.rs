@@ -1,0 +1,138 @@
+//! Operator decisions on ownership (internal key): company claims and the
+//! four admin routes of agency provisioning.
+
+use axum::extract::State;
+use serde::Deserialize;
+use shared::domain::claims::RequestStatus;
+use shared::domain::claims::company_claims::{self, CompanyClaim, DecisionIn};
+use shared::domain::claims::provisioning::{self, ProvisioningRequest};
+use shared::pagination::Page;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::extract::internal::InternalCaller;
+use crate::extract::pagination::PageParams;
+use crate::extract::{Json, Path, Query};
+use crate::problem::{AppError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(approve_claim))
+        .routes(routes!(reject_claim))
+        .routes(routes!(list_requests))
+        .routes(routes!(get_request))
+        .routes(routes!(approve_request))
+        .routes(routes!(reject_request))
+}
+
+/// The operator acting: the tenant named by `x-org`, if any, else "internal".
+fn actor(caller: InternalCaller) -> String {
+    caller
+        .org_id
+        .map_or_else(|| "internal".to_owned(), |org| format!("internal:{org}"))
+}
+
+/// Approves a claim: the org owns the company from now on.
+#[utoipa::path(post, path = "/internal/company-claims/{id}/approve", tag = "ownership",
+    security(("internal_key" = [])),
+    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn approve_claim(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<CompanyClaim>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let claim = company_claims::approve(&mut tx, id, &actor(caller)).await?;
+    tx.commit().await?;
+    Ok(Json(claim))
+}
+
+/// Rejects a claim, with a reason.
+#[utoipa::path(post, path = "/internal/company-claims/{id}/reject", tag = "ownership",
+    security(("internal_key" = [])), request_body = DecisionIn,
+    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn reject_claim(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(input): Json<DecisionIn>,
+) -> Result<Json<CompanyClaim>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let claim = company_claims::reject(&mut tx, id, &actor(caller), input).await?;
+    tx.commit().await?;
+    Ok(Json(claim))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestQuery {
+    pub status: Option<RequestStatus>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Provisioning requests, newest first, optionally by status.
+#[utoipa::path(get, path = "/internal/admin/artist-company-requests", tag = "ownership",
+    security(("internal_key" = [])), params(RequestQuery),
+    responses((status = 200, body = Page<ProvisioningRequest>), (status = "4XX", body = Problem)))]
+async fn list_requests(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+    Query(query): Query<RequestQuery>,
+) -> Result<Json<Page<ProvisioningRequest>>, AppError> {
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .request()?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(
+        provisioning::list(&mut conn, None, query.status, &page).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/internal/admin/artist-company-requests/{id}", tag = "ownership",
+    security(("internal_key" = [])),
+    responses((status = 200, body = ProvisioningRequest), (status = 404, body = Problem)))]
+async fn get_request(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ProvisioningRequest>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(provisioning::get(&mut conn, id).await?))
+}
+
+/// Approves in one transaction; 409 (and no change) when the agency was
+/// claimed meanwhile or the org already owns one.
+#[utoipa::path(post, path = "/internal/admin/artist-company-requests/{id}/approve", tag = "ownership",
+    security(("internal_key" = [])),
+    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn approve_request(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ProvisioningRequest>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let request = provisioning::approve(&mut tx, id, &actor(caller)).await?;
+    tx.commit().await?;
+    Ok(Json(request))
+}
+
+/// Rejects, with a reason; the org may ask again.
+#[utoipa::path(post, path = "/internal/admin/artist-company-requests/{id}/reject", tag = "ownership",
+    security(("internal_key" = [])), request_body = DecisionIn,
+    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn reject_request(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(input): Json<DecisionIn>,
+) -> Result<Json<ProvisioningRequest>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let request = provisioning::reject(&mut tx, id, &actor(caller), input).await?;
+    tx.commit().await?;
+    Ok(Json(request))
+}

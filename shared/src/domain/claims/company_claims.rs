@@ -1,0 +1,297 @@
+//! In-app company claims: an org asks to own a company; an operator
+//! approves or rejects (internal key). Approval writes the one approved claim
+//! the database allows per company and sets `companies.claimed`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Decision, RequestStatus, audit};
+use crate::DomainError;
+use crate::pagination::{Page, PageRequest};
+use crate::validate::Check;
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CompanyClaim {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub org_id: Uuid,
+    pub status: RequestStatus,
+    pub message: Option<String>,
+    pub reason: Option<String>,
+    pub requested_by: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyClaimIn {
+    pub company_id: Uuid,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An operator's decision; a rejection needs a reason.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionIn {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+const ENTITY: &str = "company_claim";
+
+async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<CompanyClaim, DomainError> {
+    let claim = if lock {
+        sqlx::query_as!(
+            CompanyClaim,
+            r#"SELECT id, company_id, org_id, status AS "status: RequestStatus", message, reason, requested_by,
+                      decided_by, decided_at, created_at
+                 FROM artists_company_claims WHERE id = $1 FOR UPDATE"#,
+            id
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            CompanyClaim,
+            r#"SELECT id, company_id, org_id, status AS "status: RequestStatus", message, reason, requested_by,
+                      decided_by, decided_at, created_at
+                 FROM artists_company_claims WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    claim.ok_or(DomainError::NotFound)
+}
+
+/// An org asks to own a company that nobody owns yet.
+pub async fn create(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    user: &str,
+    input: CompanyClaimIn,
+) -> Result<CompanyClaim, DomainError> {
+    let mut check = Check::new();
+    let message = check.opt_text("message", input.message.as_deref(), 2000);
+    check.finish()?;
+    let company = sqlx::query!(
+        "SELECT claimed, kind FROM companies WHERE id = $1 FOR SHARE",
+        input.company_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    if company.kind == "agency" {
+        return Err(DomainError::Unprocessable {
+            code: "agency_requires_provisioning",
+            detail: "agencies are taken over with POST /api/v1/artists-companies/takeover-requests"
+                .into(),
+        });
+    }
+    if company.claimed {
+        return Err(DomainError::conflict(
+            "company_already_claimed",
+            "another org already owns this company",
+        ));
+    }
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO artists_company_claims (id, company_id, org_id, status, requested_by, message)
+         VALUES ($1, $2, $3, 'pending', $4, $5)",
+        id,
+        input.company_id,
+        org_id,
+        user,
+        message,
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        &mut *conn,
+        ENTITY,
+        id,
+        "requested",
+        None,
+        Some(RequestStatus::Pending),
+        Some(org_id),
+        user,
+        None,
+    )
+    .await?;
+    load(conn, id, false).await
+}
+
+/// My org's claims, newest first.
+pub async fn list_for_org(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    page: &PageRequest<Uuid>,
+) -> Result<Page<CompanyClaim>, DomainError> {
+    let rows = sqlx::query_as!(
+        CompanyClaim,
+        r#"SELECT id, company_id, org_id, status AS "status: RequestStatus", message, reason, requested_by,
+                  decided_by, decided_at, created_at
+             FROM artists_company_claims
+            WHERE org_id = $1 AND ($2::uuid IS NULL OR id < $2)
+            ORDER BY id DESC LIMIT $3"#,
+        org_id,
+        page.after,
+        page.fetch_limit(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page.limit, |c| c.id))
+}
+
+/// Approves a pending claim in one transaction: the claim becomes the
+/// company's one approved claim (the unique index makes a race lose with
+/// 409), the company is marked claimed, and other pending claims and
+/// takeover requests for it are closed.
+pub async fn approve(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<CompanyClaim, DomainError> {
+    // Lock order: the company, then the claim, so concurrent approvals for
+    // one company queue up instead of deadlocking.
+    let company_id = load(&mut *conn, id, false).await?.company_id;
+    sqlx::query!(
+        "SELECT id FROM companies WHERE id = $1 FOR UPDATE",
+        company_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let claim = load(&mut *conn, id, true).await?;
+    let to = claim.status.apply(Decision::Approve)?;
+    sqlx::query!(
+        "UPDATE artists_company_claims SET status = 'approved', decided_by = $2, decided_at = now() WHERE id = $1",
+        id,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE companies SET claimed = true, updated_at = now() WHERE id = $1",
+        claim.company_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        &mut *conn,
+        ENTITY,
+        id,
+        "approved",
+        Some(claim.status),
+        Some(to),
+        Some(claim.org_id),
+        actor,
+        None,
+    )
+    .await?;
+    close_competitors(&mut *conn, claim.company_id, Some(id), actor).await?;
+    load(conn, id, false).await
+}
+
+/// Once a company has an owner, other pending claims for it are rejected
+/// and pending takeover requests cancelled, each audited.
+pub async fn close_competitors(
+    conn: &mut PgConnection,
+    company_id: Uuid,
+    winner: Option<Uuid>,
+    actor: &str,
+) -> Result<(), DomainError> {
+    let reason = "the company was claimed by another org";
+    let losers = sqlx::query!(
+        "UPDATE artists_company_claims SET status = 'rejected', reason = $3, decided_by = $4, decided_at = now()
+          WHERE company_id = $1 AND status = 'pending' AND ($2::uuid IS NULL OR id <> $2)
+          RETURNING id, org_id",
+        company_id,
+        winner,
+        reason,
+        actor,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for loser in losers {
+        audit(
+            &mut *conn,
+            ENTITY,
+            loser.id,
+            "rejected",
+            Some(RequestStatus::Pending),
+            Some(RequestStatus::Rejected),
+            Some(loser.org_id),
+            actor,
+            Some(reason),
+        )
+        .await?;
+    }
+    let cancelled = sqlx::query!(
+        "UPDATE artists_provisioning_requests SET status = 'cancelled', reason = $2, decided_by = $3, decided_at = now(), updated_at = now()
+          WHERE target_company_id = $1 AND status = 'pending'
+          RETURNING id, org_id",
+        company_id,
+        reason,
+        actor,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for request in cancelled {
+        audit(
+            &mut *conn,
+            "provisioning_request",
+            request.id,
+            "cancelled",
+            Some(RequestStatus::Pending),
+            Some(RequestStatus::Cancelled),
+            Some(request.org_id),
+            actor,
+            Some(reason),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn reject(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &str,
+    input: DecisionIn,
+) -> Result<CompanyClaim, DomainError> {
+    let mut check = Check::new();
+    let reason = check.opt_text("reason", input.reason.as_deref(), 2000);
+    if reason.is_none() {
+        check.add("reason", "is required to reject");
+    }
+    check.finish()?;
+    let claim = load(&mut *conn, id, true).await?;
+    let to = claim.status.apply(Decision::Reject)?;
+    sqlx::query!(
+        "UPDATE artists_company_claims SET status = 'rejected', reason = $2, decided_by = $3, decided_at = now() WHERE id = $1",
+        id,
+        reason,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        &mut *conn,
+        ENTITY,
+        id,
+        "rejected",
+        Some(claim.status),
+        Some(to),
+        Some(claim.org_id),
+        actor,
+        reason.as_deref(),
+    )
+    .await?;
+    load(conn, id, false).await
+}

@@ -1,0 +1,116 @@
+//! Ownership (SPEC 5.2): in-app company claims and agency provisioning, with
+//! an audit row for every state change. Who owns what is read through
+//! `directory::ownership`.
+
+pub mod company_claims;
+pub mod provisioning;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::DomainError;
+
+/// A claim or a provisioning request moves through these states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Withdrawn,
+    Cancelled,
+}
+
+/// What happens to a pending request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+    /// By the requester.
+    Withdraw,
+    /// By the system: the target was taken by someone else.
+    Cancel,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The one transition function: only a pending request is decided.
+    pub fn apply(self, decision: Decision) -> Result<Self, DomainError> {
+        match (self, decision) {
+            (Self::Pending, Decision::Approve) => Ok(Self::Approved),
+            (Self::Pending, Decision::Reject) => Ok(Self::Rejected),
+            (Self::Pending, Decision::Withdraw) => Ok(Self::Withdrawn),
+            (Self::Pending, Decision::Cancel) => Ok(Self::Cancelled),
+            (from, _) => Err(DomainError::conflict(
+                "invalid_transition",
+                format!(
+                    "the request is {} and can no longer be decided",
+                    from.as_str()
+                ),
+            )),
+        }
+    }
+}
+
+/// Appends an audit row.
+#[allow(clippy::too_many_arguments)]
+pub async fn audit(
+    conn: &mut PgConnection,
+    entity_type: &str,
+    entity_id: Uuid,
+    action: &str,
+    from: Option<RequestStatus>,
+    to: Option<RequestStatus>,
+    org_id: Option<Uuid>,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<(), DomainError> {
+    sqlx::query!(
+        "INSERT INTO ownership_audit (id, entity_type, entity_id, action, from_status, to_status, org_id, actor, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        Uuid::now_v7(),
+        entity_type,
+        entity_id,
+        action,
+        from.map(RequestStatus::as_str),
+        to.map(RequestStatus::as_str),
+        org_id,
+        actor,
+        reason,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pending_requests_are_decided() {
+        use Decision::*;
+        use RequestStatus::*;
+        assert_eq!(Pending.apply(Approve).unwrap(), Approved);
+        assert_eq!(Pending.apply(Reject).unwrap(), Rejected);
+        assert_eq!(Pending.apply(Withdraw).unwrap(), Withdrawn);
+        assert_eq!(Pending.apply(Cancel).unwrap(), Cancelled);
+        for from in [Approved, Rejected, Withdrawn, Cancelled] {
+            for decision in [Approve, Reject, Withdraw, Cancel] {
+                assert!(from.apply(decision).is_err(), "{from:?} {decision:?}");
+            }
+        }
+    }
+}
