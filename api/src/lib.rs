@@ -80,6 +80,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::companies::router())
         .merge(routes::ownership::router())
         .merge(routes::people::router())
+        .merge(routes::representation::router())
         .merge(routes::provider_refs::router())
         .merge(routes::reference::router())
         .merge(routes::shortlists::router())

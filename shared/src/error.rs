@@ -92,6 +92,27 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "representation_claims_open_uniq",
+            Conflict(
+                "claim_already_open",
+                "this company already has an open claim for this artist and role",
+            ),
+        ),
+        (
+            "representation_disputes_open_uniq",
+            Conflict(
+                "dispute_already_open",
+                "this claim already has an open dispute",
+            ),
+        ),
+        (
+            "team_assignments_uniq",
+            Conflict(
+                "already_assigned",
+                "this person already has this role on the artist's team",
+            ),
+        ),
+        (
             "artists_company_claims_pending_uniq",
             Conflict(
                 "claim_already_pending",

@@ -11,4 +11,5 @@ pub mod ownership_admin;
 pub mod people;
 pub mod provider_refs;
 pub mod reference;
+pub mod representation;
 pub mod shortlists;

@@ -6,6 +6,9 @@ use serde::Deserialize;
 use shared::domain::claims::RequestStatus;
 use shared::domain::claims::company_claims::{self, CompanyClaim, DecisionIn};
 use shared::domain::claims::provisioning::{self, ProvisioningRequest};
+use shared::domain::claims::representation::{
+    self, Dispute, ReasonIn, RepresentationClaim, ResolutionIn,
+};
 use shared::pagination::Page;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,6 +28,55 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_request))
         .routes(routes!(approve_request))
         .routes(routes!(reject_request))
+        .routes(routes!(approve_representation))
+        .routes(routes!(reject_representation))
+        .routes(routes!(resolve_dispute))
+}
+
+/// Approves a pending representation claim and writes its roster link.
+#[utoipa::path(post, path = "/internal/representation-claims/{id}/approve", tag = "ownership",
+    security(("internal_key" = [])),
+    responses((status = 200, body = RepresentationClaim), (status = 409, description = "Disputed, decided, or conflicting", body = Problem), (status = "4XX", body = Problem)))]
+async fn approve_representation(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RepresentationClaim>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let claim = representation::approve_claim(&mut tx, id, &actor(caller)).await?;
+    tx.commit().await?;
+    Ok(Json(claim))
+}
+
+#[utoipa::path(post, path = "/internal/representation-claims/{id}/reject", tag = "ownership",
+    security(("internal_key" = [])), request_body = ReasonIn,
+    responses((status = 200, body = RepresentationClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn reject_representation(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReasonIn>,
+) -> Result<Json<RepresentationClaim>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let claim = representation::reject_claim(&mut tx, id, &actor(caller), input).await?;
+    tx.commit().await?;
+    Ok(Json(claim))
+}
+
+/// Resolves a dispute: uphold (approve the claim) or reject it.
+#[utoipa::path(post, path = "/internal/representation-disputes/{id}/resolve", tag = "ownership",
+    security(("internal_key" = [])), request_body = ResolutionIn,
+    responses((status = 200, body = Dispute), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+async fn resolve_dispute(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ResolutionIn>,
+) -> Result<Json<Dispute>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let dispute = representation::resolve_dispute(&mut tx, id, &actor(caller), input).await?;
+    tx.commit().await?;
+    Ok(Json(dispute))
 }
 
 /// The operator acting: the tenant named by `x-org`, if any, else "internal".

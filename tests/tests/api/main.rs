@@ -12,4 +12,5 @@ mod http;
 mod openapi;
 mod ownership;
 mod queue;
+mod representation;
 mod shortlists;

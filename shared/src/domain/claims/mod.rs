@@ -4,6 +4,8 @@
 
 pub mod company_claims;
 pub mod provisioning;
+pub mod representation;
+pub mod territory;
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;

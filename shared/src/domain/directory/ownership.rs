@@ -53,8 +53,8 @@ pub async fn require_company_owner(
     }
 }
 
-/// Whether `org_id` may edit `artist_id`: it owns the company that created
-/// the artist. (Representation extends this when roster links exist.)
+/// Whether `org_id` may edit `artist_id`: it owns a company that
+/// represents the artist (a roster link), or the company that created it.
 pub async fn can_edit_artist(
     conn: &mut PgConnection,
     artist_id: Uuid,
@@ -66,6 +66,10 @@ pub async fn can_edit_artist(
                JOIN artists_company_claims c
                  ON c.company_id = a.created_by_company_id AND c.status = 'approved'
               WHERE a.id = $1 AND c.org_id = $2
+             UNION ALL
+             SELECT 1 FROM roster_links l
+               JOIN artists_company_claims c ON c.company_id = l.company_id AND c.status = 'approved'
+              WHERE l.artist_id = $1 AND c.org_id = $2
            ) AS "editable!""#,
         artist_id,
         org_id,
