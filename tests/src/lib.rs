@@ -343,6 +343,69 @@ impl TestApp {
     }
 }
 
+/// An org calling the API with a token of one of its members.
+pub struct Org {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl Default for Org {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Org {
+    /// A fresh org, acting as its owner.
+    pub fn new() -> Self {
+        Self::with_role("owner")
+    }
+
+    pub fn with_role(role: &str) -> Self {
+        let id = Uuid::now_v7();
+        Self {
+            id,
+            token: Token::member(id, role).hs256(),
+        }
+    }
+
+    pub fn req(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        app.http
+            .request(method, app.url(path))
+            .bearer_auth(&self.token)
+            .header("x-org", self.id.to_string())
+    }
+
+    /// Sends a request (with a JSON body when given): status and JSON body.
+    pub async fn send(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.req(app, method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn get(&self, app: &TestApp, path: &str) -> (u16, serde_json::Value) {
+        self.send(app, reqwest::Method::GET, path, None).await
+    }
+}
+
 /// A `kisum-worker` child process on a test database; killed on drop.
 pub struct WorkerProcess {
     pub child: tokio::process::Child,

@@ -1,74 +1,34 @@
 //! SPEC 5.1: directory and identity, with the shipped reference data.
 
-use kisum_tests::{TestApp, Token, problem};
+use kisum_tests::{Org, TestApp, Token, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// An org acting with its own token.
-struct Org {
-    id: Uuid,
-    token: String,
+async fn company(app: &TestApp, org: &Org, kind: &str, name: &str) -> Value {
+    let (status, body) = org
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            Some(json!({"kind": kind, "name": name, "country": "NL"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
 }
 
-impl Org {
-    fn new(role: &str) -> Self {
-        let id = Uuid::now_v7();
-        Self {
-            id,
-            token: Token::member(id, role).hs256(),
-        }
-    }
-
-    fn req(&self, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
-        app.http
-            .request(method, app.url(path))
-            .bearer_auth(&self.token)
-            .header("x-org", self.id.to_string())
-    }
-
-    async fn json(&self, app: &TestApp, method: Method, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .req(app, method, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> (u16, Value) {
-        let response = self.req(app, Method::GET, path).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn company(&self, app: &TestApp, kind: &str, name: &str) -> Value {
-        let (status, body) = self
-            .json(
-                app,
-                Method::POST,
-                "/api/v1/artists-companies",
-                json!({"kind": kind, "name": name, "country": "NL"}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
-    }
-
-    async fn artist(&self, app: &TestApp, name: &str, country: &str, genres: &[&str]) -> Value {
-        let (status, body) = self
-            .json(
-                app,
-                Method::POST,
-                "/api/v1/artists",
-                json!({"name": name, "country": country, "genres": genres}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
-    }
+async fn artist(app: &TestApp, org: &Org, name: &str, country: &str, genres: &[&str]) -> Value {
+    let (status, body) = org
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists",
+            Some(json!({"name": name, "country": country, "genres": genres})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -83,7 +43,7 @@ fn names(page: &Value) -> Vec<String> {
 #[tokio::test]
 async fn reference_data_is_real_and_complete() {
     let app = TestApp::spawn().await;
-    let org = Org::new("viewer");
+    let org = Org::with_role("viewer");
 
     let (status, countries) = org.get(&app, "/api/v1/geo/countries").await;
     assert_eq!(status, 200);
@@ -160,10 +120,10 @@ async fn reference_data_is_real_and_complete() {
 #[tokio::test]
 async fn companies_are_owned_by_their_creator_and_agencies_need_provisioning() {
     let app = TestApp::spawn().await;
-    let a = Org::new("owner");
-    let b = Org::new("owner");
+    let a = Org::with_role("owner");
+    let b = Org::with_role("owner");
 
-    let promoter = a.company(&app, "promoter", "Paradiso Presents").await;
+    let promoter = company(&app, &a, "promoter", "Paradiso Presents").await;
     assert_eq!(promoter["claimed"], true);
     assert_eq!(promoter["kind"], "promoter");
     let id = promoter["id"].as_str().unwrap();
@@ -176,11 +136,11 @@ async fn companies_are_owned_by_their_creator_and_agencies_need_provisioning() {
     assert_eq!(other, json!([]));
 
     let (status, body) = a
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/artists-companies",
-            json!({"kind": "agency", "name": "Backdoor Agency"}),
+            Some(json!({"kind": "agency", "name": "Backdoor Agency"})),
         )
         .await;
     assert_eq!(
@@ -192,15 +152,20 @@ async fn companies_are_owned_by_their_creator_and_agencies_need_provisioning() {
     let path = format!("/api/v1/artists-companies/{id}");
     assert_eq!(b.get(&app, &path).await.0, 200);
     let (status, body) = b
-        .json(&app, Method::PATCH, &path, json!({"name": "Hijacked"}))
-        .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let (status, body) = a
-        .json(
+        .send(
             &app,
             Method::PATCH,
             &path,
-            json!({"name": "Paradiso Live", "website": "https://paradiso.example"}),
+            Some(json!({"name": "Hijacked"})),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = a
+        .send(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Paradiso Live", "website": "https://paradiso.example"})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -232,7 +197,7 @@ async fn companies_are_owned_by_their_creator_and_agencies_need_provisioning() {
 #[tokio::test]
 async fn company_input_is_validated_and_nothing_is_written() {
     let app = TestApp::spawn().await;
-    let a = Org::new("owner");
+    let a = Org::with_role("owner");
     let cases = [
         (
             json!({"kind": "promoter", "name": "X", "country": "XX"}),
@@ -305,11 +270,11 @@ async fn company_input_is_validated_and_nothing_is_written() {
 
     // With a city, the country follows from it.
     let (status, venue) = a
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/artists-companies",
-            json!({"kind": "venue", "name": "Melkweg", "city_id": amsterdam}),
+            Some(json!({"kind": "venue", "name": "Melkweg", "city_id": amsterdam})),
         )
         .await;
     assert_eq!(status, 201);
@@ -320,25 +285,22 @@ async fn company_input_is_validated_and_nothing_is_written() {
 #[tokio::test]
 async fn artists_are_created_by_management_and_edited_only_by_it() {
     let app = TestApp::spawn().await;
-    let mgmt = Org::new("member");
-    let promoter = Org::new("owner");
-    mgmt.company(&app, "management", "Northern Lights Mgmt")
-        .await;
-    promoter.company(&app, "promoter", "Club Night Ltd").await;
+    let mgmt = Org::with_role("member");
+    let promoter = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Northern Lights Mgmt").await;
+    company(&app, &promoter, "promoter", "Club Night Ltd").await;
 
     let (status, body) = promoter
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/artists",
-            json!({"name": "Nope", "genres": []}),
+            Some(json!({"name": "Nope", "genres": []})),
         )
         .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
 
-    let artist = mgmt
-        .artist(&app, "Röyksopp", "NO", &["electronic", "synth-pop"])
-        .await;
+    let artist = artist(&app, &mgmt, "Röyksopp", "NO", &["electronic", "synth-pop"]).await;
     assert_eq!(artist["country"], "NO");
     let slugs: Vec<&str> = artist["genres"]
         .as_array()
@@ -350,7 +312,7 @@ async fn artists_are_created_by_management_and_edited_only_by_it() {
     let path = format!("/api/v1/artists/{}", artist["id"].as_str().unwrap());
 
     let (status, _) = promoter
-        .json(&app, Method::PATCH, &path, json!({"name": "Stolen"}))
+        .send(&app, Method::PATCH, &path, Some(json!({"name": "Stolen"})))
         .await;
     assert_eq!(status, 403);
     let response = mgmt
@@ -367,11 +329,11 @@ async fn artists_are_created_by_management_and_edited_only_by_it() {
     assert_eq!(updated["country"], Value::Null);
 
     let (status, body) = mgmt
-        .json(
+        .send(
             &app,
             Method::PATCH,
             &path,
-            json!({"genres": ["polka-dubstep"]}),
+            Some(json!({"genres": ["polka-dubstep"]})),
         )
         .await;
     assert_eq!(
@@ -410,17 +372,14 @@ async fn artists_are_created_by_management_and_edited_only_by_it() {
 #[tokio::test]
 async fn search_is_typo_tolerant_and_filters_by_genre_tree_country_and_market() {
     let app = TestApp::spawn().await;
-    let mgmt = Org::new("owner");
-    mgmt.company(&app, "management", "Roster Mgmt").await;
-    mgmt.artist(&app, "Daft Punk", "FR", &["french-house"])
-        .await;
-    mgmt.artist(&app, "Justice", "FR", &["electro"]).await;
-    mgmt.artist(&app, "Dave Brubeck Quartet", "US", &["cool-jazz"])
-        .await;
-    mgmt.artist(&app, "Dafne Punkt", "DE", &["techno"]).await;
-    mgmt.artist(&app, "Caribou", "CA", &["electronic"]).await;
-    mgmt.artist(&app, "Amsterdam Klezmer Band", "NL", &["klezmer"])
-        .await;
+    let mgmt = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Roster Mgmt").await;
+    artist(&app, &mgmt, "Daft Punk", "FR", &["french-house"]).await;
+    artist(&app, &mgmt, "Justice", "FR", &["electro"]).await;
+    artist(&app, &mgmt, "Dave Brubeck Quartet", "US", &["cool-jazz"]).await;
+    artist(&app, &mgmt, "Dafne Punkt", "DE", &["techno"]).await;
+    artist(&app, &mgmt, "Caribou", "CA", &["electronic"]).await;
+    artist(&app, &mgmt, "Amsterdam Klezmer Band", "NL", &["klezmer"]).await;
 
     let (_, page) = mgmt.get(&app, "/api/v1/artists?q=daft%20pnuk").await;
     let found = names(&page);
@@ -478,11 +437,10 @@ async fn search_is_typo_tolerant_and_filters_by_genre_tree_country_and_market() 
 #[tokio::test]
 async fn search_pages_are_stable_while_artists_are_added() {
     let app = TestApp::spawn().await;
-    let mgmt = Org::new("owner");
-    mgmt.company(&app, "management", "Big Roster").await;
+    let mgmt = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Big Roster").await;
     for i in 0..9 {
-        mgmt.artist(&app, &format!("Band {i:02}"), "GB", &["indie-rock"])
-            .await;
+        artist(&app, &mgmt, &format!("Band {i:02}"), "GB", &["indie-rock"]).await;
     }
     for query in [
         "/api/v1/artists?genre=rock&limit=4",
@@ -501,8 +459,14 @@ async fn search_pages_are_stable_while_artists_are_added() {
             seen.extend(names(&page));
             if !added {
                 // Sorts before every later page: must not appear, nothing may shift.
-                mgmt.artist(&app, &format!("Band 00 {query}"), "GB", &["indie-rock"])
-                    .await;
+                artist(
+                    &app,
+                    &mgmt,
+                    &format!("Band 00 {query}"),
+                    "GB",
+                    &["indie-rock"],
+                )
+                .await;
                 added = true;
             }
             match page["next_cursor"].as_str() {
@@ -526,9 +490,9 @@ async fn search_pages_are_stable_while_artists_are_added() {
 #[tokio::test]
 async fn profiles_validate_and_version() {
     let app = TestApp::spawn().await;
-    let mgmt = Org::new("owner");
-    mgmt.company(&app, "management", "Profiles Mgmt").await;
-    let artist = mgmt.artist(&app, "Kiasmos", "IS", &["ambient"]).await;
+    let mgmt = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Profiles Mgmt").await;
+    let artist = artist(&app, &mgmt, "Kiasmos", "IS", &["ambient"]).await;
     let path = format!("/api/v1/artists/{}/profile", artist["id"].as_str().unwrap());
 
     let (status, empty) = mgmt.get(&app, &path).await;
@@ -610,29 +574,29 @@ async fn profiles_validate_and_version() {
     let (_, after) = mgmt.get(&app, &path).await;
     assert_eq!(after["version"], 1, "failed writes changed nothing");
 
-    let other = Org::new("owner");
-    let (status, _) = other.json(&app, Method::PUT, &path, good).await;
+    let other = Org::with_role("owner");
+    let (status, _) = other.send(&app, Method::PUT, &path, Some(good)).await;
     assert_eq!(status, 403);
 }
 
 #[tokio::test]
 async fn contacts_are_private_to_their_org_unless_shared() {
     let app = TestApp::spawn().await;
-    let a = Org::new("owner");
-    let b = Org::new("owner");
-    let company = a.company(&app, "promoter", "Contact Co").await;
+    let a = Org::with_role("owner");
+    let b = Org::with_role("owner");
+    let company = company(&app, &a, "promoter", "Contact Co").await;
     let company_id = company["id"].as_str().unwrap();
     let (status, private) = a
-        .json(&app, Method::POST, "/api/v1/people", json!({"company_id": company_id, "name": "Ana Private", "email": "ana@contact.example"}))
+        .send(&app, Method::POST, "/api/v1/people", Some(json!({"company_id": company_id, "name": "Ana Private", "email": "ana@contact.example"})))
         .await;
     assert_eq!(status, 201, "{private}");
     assert_eq!(private["visibility"], "private");
     let (_, shared) = a
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/people",
-            json!({"company_id": company_id, "name": "Bo Network", "visibility": "network"}),
+            Some(json!({"company_id": company_id, "name": "Bo Network", "visibility": "network"})),
         )
         .await;
 
@@ -642,11 +606,21 @@ async fn contacts_are_private_to_their_org_unless_shared() {
     assert_eq!(b.get(&app, &private_path).await.0, 404);
     assert_eq!(b.get(&app, &shared_path).await.0, 200);
     let (status, _) = b
-        .json(&app, Method::PATCH, &private_path, json!({"name": "x"}))
+        .send(
+            &app,
+            Method::PATCH,
+            &private_path,
+            Some(json!({"name": "x"})),
+        )
         .await;
     assert_eq!(status, 404);
     let (status, _) = b
-        .json(&app, Method::PATCH, &shared_path, json!({"name": "x"}))
+        .send(
+            &app,
+            Method::PATCH,
+            &shared_path,
+            Some(json!({"name": "x"})),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(
@@ -669,25 +643,25 @@ async fn contacts_are_private_to_their_org_unless_shared() {
 
     // B cannot add contacts to A's company.
     let (status, _) = b
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/people",
-            json!({"company_id": company_id, "name": "Intruder"}),
+            Some(json!({"company_id": company_id, "name": "Intruder"})),
         )
         .await;
     assert_eq!(status, 403);
     let (status, body) = a
-        .json(&app, Method::POST, "/api/v1/people", json!({"company_id": company_id, "name": "Bad", "email": "bad@", "visibility": "public"}))
+        .send(&app, Method::POST, "/api/v1/people", Some(json!({"company_id": company_id, "name": "Bad", "email": "bad@", "visibility": "public"})))
         .await;
     assert_eq!(status, 422, "{body}");
 
     let (status, updated) = a
-        .json(
+        .send(
             &app,
             Method::PATCH,
             &private_path,
-            json!({"visibility": "network", "email": null}),
+            Some(json!({"visibility": "network", "email": null})),
         )
         .await;
     assert_eq!(status, 200);
@@ -707,10 +681,10 @@ async fn contacts_are_private_to_their_org_unless_shared() {
 #[tokio::test]
 async fn platform_accounts_and_provider_references_are_unique() {
     let app = TestApp::spawn().await;
-    let mgmt = Org::new("owner");
-    mgmt.company(&app, "management", "Handles Mgmt").await;
-    let one = mgmt.artist(&app, "First Artist", "SE", &[]).await;
-    let two = mgmt.artist(&app, "Second Artist", "SE", &[]).await;
+    let mgmt = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Handles Mgmt").await;
+    let one = artist(&app, &mgmt, "First Artist", "SE", &[]).await;
+    let two = artist(&app, &mgmt, "Second Artist", "SE", &[]).await;
     let accounts = |a: &Value| {
         format!(
             "/api/v1/artists/{}/platform-accounts",
@@ -719,11 +693,11 @@ async fn platform_accounts_and_provider_references_are_unique() {
     };
 
     let (status, account) = mgmt
-        .json(
+        .send(
             &app,
             Method::POST,
             &accounts(&one),
-            json!({"platform": "instagram", "handle": "@FirstArtist"}),
+            Some(json!({"platform": "instagram", "handle": "@FirstArtist"})),
         )
         .await;
     assert_eq!(status, 201);
@@ -744,13 +718,13 @@ async fn platform_accounts_and_provider_references_are_unique() {
     problem(response, 422, "invalid_body").await;
     let (_, list) = mgmt.get(&app, &accounts(&one)).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let outsider = Org::new("owner");
+    let outsider = Org::with_role("owner");
     let (status, _) = outsider
-        .json(
+        .send(
             &app,
             Method::POST,
             &accounts(&one),
-            json!({"platform": "spotify", "handle": "x"}),
+            Some(json!({"platform": "spotify", "handle": "x"})),
         )
         .await;
     assert_eq!(status, 403);
@@ -774,11 +748,11 @@ async fn platform_accounts_and_provider_references_are_unique() {
 
     let reference = json!({"provider": "musicbrainz", "external_id": "mbid-1", "entity_type": "artist", "entity_id": one["id"]});
     let (status, _) = mgmt
-        .json(
+        .send(
             &app,
             Method::POST,
             "/api/v1/provider-references",
-            reference.clone(),
+            Some(reference.clone()),
         )
         .await;
     assert_eq!(status, 201);
@@ -810,7 +784,12 @@ async fn platform_accounts_and_provider_references_are_unique() {
         .await;
     assert_eq!(refs.as_array().unwrap().len(), 1);
     let (status, _) = outsider
-        .json(&app, Method::POST, "/api/v1/provider-references", reference)
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/provider-references",
+            Some(reference),
+        )
         .await;
     assert_eq!(status, 403);
 }

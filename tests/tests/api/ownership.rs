@@ -1,55 +1,10 @@
 //! SPEC 5.2: company claims and agency provisioning, including the
 //! uniqueness rules under concurrent requests.
 
-use kisum_tests::{TestApp, Token};
+use kisum_tests::{Org, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-struct Org {
-    id: Uuid,
-    token: String,
-}
-
-impl Org {
-    fn new() -> Self {
-        let id = Uuid::now_v7();
-        Self {
-            id,
-            token: Token::member(id, "owner").hs256(),
-        }
-    }
-
-    fn req(&self, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
-        app.http
-            .request(method, app.url(path))
-            .bearer_auth(&self.token)
-            .header("x-org", self.id.to_string())
-    }
-
-    async fn send(&self, app: &TestApp, method: Method, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .req(app, method, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> Value {
-        self.req(app, Method::GET, path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
 
 async fn import(app: &TestApp, kind: &str, name: &str) -> String {
     let response = app
@@ -93,7 +48,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": venue, "message": "We run it"}),
+            Some(json!({"company_id": venue, "message": "We run it"})),
         )
         .await;
     assert_eq!((status, claim_a["status"].as_str()), (201, Some("pending")));
@@ -102,7 +57,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": venue}),
+            Some(json!({"company_id": venue})),
         )
         .await;
     assert_eq!(
@@ -114,7 +69,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": venue}),
+            Some(json!({"company_id": venue})),
         )
         .await;
 
@@ -131,12 +86,12 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
         (status, approved["status"].as_str()),
         (200, Some("approved"))
     );
-    let mine = a.get(&app, "/api/v1/me/companies").await;
+    let mine = a.get(&app, "/api/v1/me/companies").await.1;
     assert_eq!(mine[0]["id"], venue.as_str());
     assert_eq!(mine[0]["claimed"], true);
 
     // The competing claim was closed, with a reason, and audited.
-    let b_claims = b.get(&app, "/api/v1/company-claims").await;
+    let b_claims = b.get(&app, "/api/v1/company-claims").await.1;
     assert_eq!(b_claims["items"][0]["status"], "rejected");
     assert!(
         b_claims["items"][0]["reason"]
@@ -162,7 +117,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": venue}),
+            Some(json!({"company_id": venue})),
         )
         .await;
     assert_eq!(
@@ -181,15 +136,25 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
     // Now only A edits it.
     let path = format!("/api/v1/artists-companies/{venue}");
     assert_eq!(
-        a.send(&app, Method::PATCH, &path, json!({"name": "Our Hall"}))
-            .await
-            .0,
+        a.send(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Our Hall"}))
+        )
+        .await
+        .0,
         200
     );
     assert_eq!(
-        b.send(&app, Method::PATCH, &path, json!({"name": "Their Hall"}))
-            .await
-            .0,
+        b.send(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Their Hall"}))
+        )
+        .await
+        .0,
         403
     );
 
@@ -200,7 +165,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": agency}),
+            Some(json!({"company_id": agency})),
         )
         .await;
     assert_eq!(
@@ -213,7 +178,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": other}),
+            Some(json!({"company_id": other})),
         )
         .await;
     let reject = format!(
@@ -236,7 +201,7 @@ async fn a_company_claim_is_approved_once_and_closes_the_others() {
             &app,
             Method::POST,
             "/api/v1/company-claims",
-            json!({"company_id": other}),
+            Some(json!({"company_id": other})),
         )
         .await;
     assert_eq!(status, 201, "a rejected claim frees the org to ask again");
@@ -262,7 +227,7 @@ async fn two_orgs_racing_for_one_company_have_one_winner() {
                 &app,
                 Method::POST,
                 "/api/v1/company-claims",
-                json!({"company_id": venue}),
+                Some(json!({"company_id": venue})),
             )
             .await;
         assert_eq!(status, 201);
@@ -294,11 +259,12 @@ async fn an_org_takes_over_a_sleeping_agency() {
     let (a, b) = (Org::new(), Org::new());
     let agency = import(&app, "agency", "Dormant Booking").await;
 
-    let none = a.get(&app, "/api/v1/me/agency").await;
+    let none = a.get(&app, "/api/v1/me/agency").await.1;
     assert_eq!(none["state"], "none");
     let sleeping = a
         .get(&app, "/api/v1/artists-companies/sleeping?q=dormant")
-        .await;
+        .await
+        .1;
     assert_eq!(sleeping["items"][0]["id"], agency.as_str());
 
     let (status, request) = a
@@ -306,14 +272,14 @@ async fn an_org_takes_over_a_sleeping_agency() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/takeover-requests",
-            json!({"company_id": agency, "message": "We are Dormant Booking"}),
+            Some(json!({"company_id": agency, "message": "We are Dormant Booking"})),
         )
         .await;
     assert_eq!(
         (status, request["status"].as_str(), request["kind"].as_str()),
         (201, Some("pending"), Some("takeover"))
     );
-    let pending = a.get(&app, "/api/v1/me/agency").await;
+    let pending = a.get(&app, "/api/v1/me/agency").await.1;
     assert_eq!(pending["state"], "pending");
     assert_eq!(pending["request"]["id"], request["id"]);
     let (status, body) = a
@@ -321,7 +287,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/creation-requests",
-            json!({"spec": {"name": "Plan B"}}),
+            Some(json!({"spec": {"name": "Plan B"}})),
         )
         .await;
     assert_eq!(
@@ -333,7 +299,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/takeover-requests",
-            json!({"company_id": agency}),
+            Some(json!({"company_id": agency})),
         )
         .await;
     assert_eq!(status, 201);
@@ -351,7 +317,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
         .await
         .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
-    let mine = b.get(&app, "/api/v1/artists-companies/requests").await;
+    let mine = b.get(&app, "/api/v1/artists-companies/requests").await.1;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     assert_eq!(mine["items"][0]["id"], competing["id"]);
 
@@ -367,7 +333,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
         (200, Some("approved"))
     );
     assert_eq!(approved["company_id"], agency.as_str());
-    let owned = a.get(&app, "/api/v1/me/agency").await;
+    let owned = a.get(&app, "/api/v1/me/agency").await.1;
     assert_eq!(owned["state"], "agency");
     assert_eq!(owned["company"]["id"], agency.as_str());
     assert_eq!(owned["company"]["claimed"], true);
@@ -391,10 +357,11 @@ async fn an_org_takes_over_a_sleeping_agency() {
         )
     };
     assert_eq!(detail["status"], "cancelled");
-    assert_eq!(b.get(&app, "/api/v1/me/agency").await["state"], "none");
+    assert_eq!(b.get(&app, "/api/v1/me/agency").await.1["state"], "none");
     let sleeping = b
         .get(&app, "/api/v1/artists-companies/sleeping?q=dormant")
-        .await;
+        .await
+        .1;
     assert_eq!(sleeping["items"], json!([]));
 
     // An org owns at most one agency.
@@ -404,7 +371,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/takeover-requests",
-            json!({"company_id": another}),
+            Some(json!({"company_id": another})),
         )
         .await;
     assert_eq!(
@@ -417,7 +384,7 @@ async fn an_org_takes_over_a_sleeping_agency() {
             &app,
             Method::POST,
             "/api/v1/artists",
-            json!({"name": "Signed Act"}),
+            Some(json!({"name": "Signed Act"})),
         )
         .await;
     assert_eq!(status, 201);
@@ -440,7 +407,7 @@ async fn creation_requests_are_validated_approved_or_rejected() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/creation-requests",
-            json!({"spec": {"name": "", "website": "nope"}}),
+            Some(json!({"spec": {"name": "", "website": "nope"}})),
         )
         .await;
     assert_eq!(status, 422);
@@ -462,7 +429,7 @@ async fn creation_requests_are_validated_approved_or_rejected() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/creation-requests",
-            spec.clone(),
+            Some(spec.clone()),
         )
         .await;
     assert_eq!(status, 201);
@@ -485,7 +452,7 @@ async fn creation_requests_are_validated_approved_or_rejected() {
             &app,
             Method::POST,
             "/api/v1/artists-companies/creation-requests",
-            spec,
+            Some(spec),
         )
         .await;
     assert_eq!(status, 201);
@@ -497,7 +464,7 @@ async fn creation_requests_are_validated_approved_or_rejected() {
     )
     .await;
     assert_eq!(status, 200, "{approved}");
-    let company = org.get(&app, "/api/v1/me/agency").await["company"].clone();
+    let company = org.get(&app, "/api/v1/me/agency").await.1["company"].clone();
     assert_eq!(
         (
             company["name"].as_str(),
@@ -574,7 +541,7 @@ async fn racing_takeover_approvals_leave_one_owner_and_change_nothing_else() {
                 &app,
                 Method::POST,
                 "/api/v1/artists-companies/takeover-requests",
-                json!({"company_id": agency}),
+                Some(json!({"company_id": agency})),
             )
             .await;
         assert_eq!(status, 201);

@@ -1,69 +1,31 @@
 //! SPEC 5.2: roster links, team, representation claims and disputes.
 
-use kisum_tests::{TestApp, Token};
+use kisum_tests::{Org, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-struct Org {
-    id: Uuid,
-    token: String,
-}
-
-impl Org {
-    fn new() -> Self {
-        let id = Uuid::now_v7();
-        Self {
-            id,
-            token: Token::member(id, "owner").hs256(),
-        }
-    }
-
-    async fn send(
-        &self,
-        app: &TestApp,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = app
-            .http
-            .request(method, app.url(path))
-            .bearer_auth(&self.token)
-            .header("x-org", self.id.to_string());
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    /// Provisions an agency for this org (creation request, approved).
-    async fn agency(&self, app: &TestApp, name: &str) -> String {
-        let (status, request) = self
-            .send(
-                app,
-                Method::POST,
-                "/api/v1/artists-companies/creation-requests",
-                Some(json!({"spec": {"name": name}})),
-            )
-            .await;
-        assert_eq!(status, 201, "{request}");
-        let (status, approved) = internal(
+/// Provisions an agency for `org` (creation request, approved).
+async fn agency(app: &TestApp, org: &Org, name: &str) -> String {
+    let (status, request) = org
+        .send(
             app,
-            &format!(
-                "/internal/admin/artist-company-requests/{}/approve",
-                request["id"].as_str().unwrap()
-            ),
-            None,
+            Method::POST,
+            "/api/v1/artists-companies/creation-requests",
+            Some(json!({"spec": {"name": name}})),
         )
         .await;
-        assert_eq!(status, 200, "{approved}");
-        approved["company_id"].as_str().unwrap().to_owned()
-    }
+    assert_eq!(status, 201, "{request}");
+    let (status, approved) = internal(
+        app,
+        &format!(
+            "/internal/admin/artist-company-requests/{}/approve",
+            request["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    approved["company_id"].as_str().unwrap().to_owned()
 }
 
 async fn internal(app: &TestApp, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -96,8 +58,8 @@ async fn artist(app: &TestApp, name: &str) -> String {
 async fn roster_links_refuse_overlapping_territories() {
     let app = TestApp::spawn().await;
     let (a, b) = (Org::new(), Org::new());
-    let agency_a = a.agency(&app, "Alpha Agency").await;
-    let agency_b = b.agency(&app, "Beta Agency").await;
+    let agency_a = agency(&app, &a, "Alpha Agency").await;
+    let agency_b = agency(&app, &b, "Beta Agency").await;
     let artist = artist(&app, "Shared Talent").await;
 
     let (status, link) = a
@@ -215,9 +177,9 @@ async fn roster_links_refuse_overlapping_territories() {
 async fn an_overlapping_claim_is_disputed_never_silently_approved() {
     let app = TestApp::spawn().await;
     let (holder, claimant, stranger) = (Org::new(), Org::new(), Org::new());
-    let holder_agency = holder.agency(&app, "Holder Agency").await;
-    let claimant_agency = claimant.agency(&app, "Claimant Agency").await;
-    stranger.agency(&app, "Stranger Agency").await;
+    let holder_agency = agency(&app, &holder, "Holder Agency").await;
+    let claimant_agency = agency(&app, &claimant, "Claimant Agency").await;
+    agency(&app, &stranger, "Stranger Agency").await;
     let artist = artist(&app, "Contested Act").await;
     holder
         .send(
@@ -308,8 +270,8 @@ async fn an_overlapping_claim_is_disputed_never_silently_approved() {
 async fn pending_claims_are_approved_disputed_withdrawn_or_rejected() {
     let app = TestApp::spawn().await;
     let (holder, claimant, stranger) = (Org::new(), Org::new(), Org::new());
-    let holder_agency = holder.agency(&app, "Home Agency").await;
-    let claimant_agency = claimant.agency(&app, "Away Agency").await;
+    let holder_agency = agency(&app, &holder, "Home Agency").await;
+    let claimant_agency = agency(&app, &claimant, "Away Agency").await;
     let artist = artist(&app, "Touring Act").await;
     holder
         .send(
@@ -472,7 +434,7 @@ async fn pending_claims_are_approved_disputed_withdrawn_or_rejected() {
 async fn team_assignments_take_people_of_the_representing_company() {
     let app = TestApp::spawn().await;
     let (agency_org, other) = (Org::new(), Org::new());
-    let agency = agency_org.agency(&app, "Team Agency").await;
+    let agency = agency(&app, &agency_org, "Team Agency").await;
     let other_company = {
         let (_, company) = other
             .send(

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::companies::CompanyKind;
-use super::geo::resolve_genres;
+use super::geo::{self, resolve_genres};
 use super::ownership::require_artist_editor;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
@@ -124,28 +124,6 @@ fn check_fields(
     Ok(fields)
 }
 
-/// Fills the country from the city, and refuses a city of another country.
-async fn place(conn: &mut PgConnection, f: &Fields) -> Result<Option<String>, DomainError> {
-    let Some(city_id) = f.city_id else {
-        return Ok(f.country.clone());
-    };
-    let city_country = sqlx::query_scalar!(
-        "SELECT country_code::text FROM cities WHERE id = $1",
-        city_id
-    )
-    .fetch_optional(conn)
-    .await?
-    .flatten()
-    .ok_or_else(|| DomainError::invalid("city_id", "is not a known city"))?;
-    match &f.country {
-        Some(c) if *c != city_country => Err(DomainError::invalid(
-            "city_id",
-            "is not in the given country",
-        )),
-        _ => Ok(Some(city_country)),
-    }
-}
-
 /// The agency or management company through which `org_id` creates artists.
 async fn acting_company(
     conn: &mut PgConnection,
@@ -201,7 +179,7 @@ async fn insert(
     genre_ids: &[Uuid],
     company_id: Option<Uuid>,
 ) -> Result<Uuid, DomainError> {
-    let country = place(&mut *conn, f).await?;
+    let country = geo::place(&mut *conn, f.country.clone(), f.city_id).await?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO artists (id, name, country_code, city_id, created_by_company_id) VALUES ($1, $2, $3, $4, $5)",
@@ -449,7 +427,7 @@ pub async fn update(
     let country = patch.country.unwrap_or(current.country);
     let city_id = patch.city_id.unwrap_or(current.city_id);
     let f = check_fields(&name, country.as_deref(), city_id)?;
-    let country = place(&mut *conn, &f).await?;
+    let country = geo::place(&mut *conn, f.country.clone(), f.city_id).await?;
     if let Some(genres) = &patch.genres {
         let genre_ids = resolve_genres(&mut *conn, "genres", genres).await?;
         set_genres(&mut *conn, id, &genre_ids).await?;

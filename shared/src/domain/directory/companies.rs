@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::geo;
 use super::ownership::require_company_owner;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
@@ -153,39 +154,13 @@ pub async fn insert_agency(
     insert(conn, CompanyKind::Agency, fields, false).await
 }
 
-/// Fills the country from the city, and refuses a city of another country.
-async fn place(
-    conn: &mut PgConnection,
-    country: Option<String>,
-    city_id: Option<i64>,
-) -> Result<Option<String>, DomainError> {
-    let Some(city_id) = city_id else {
-        return Ok(country);
-    };
-    let city_country = sqlx::query_scalar!(
-        "SELECT country_code::text FROM cities WHERE id = $1",
-        city_id
-    )
-    .fetch_optional(conn)
-    .await?
-    .flatten()
-    .ok_or_else(|| DomainError::invalid("city_id", "is not a known city"))?;
-    match country {
-        Some(c) if c != city_country => Err(DomainError::invalid(
-            "city_id",
-            "is not in the given country",
-        )),
-        _ => Ok(Some(city_country)),
-    }
-}
-
 async fn insert(
     conn: &mut PgConnection,
     kind: CompanyKind,
     f: Fields,
     claimed: bool,
 ) -> Result<Uuid, DomainError> {
-    let country = place(&mut *conn, f.country, f.city_id).await?;
+    let country = geo::place(&mut *conn, f.country, f.city_id).await?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO companies (id, kind, name, country_code, city_id, website, email, phone, description, claimed)
@@ -373,7 +348,7 @@ pub async fn update(
         description: patch.description.unwrap_or(current.description),
     };
     let f = check_fields(&merged)?;
-    let country = place(&mut *conn, f.country, f.city_id).await?;
+    let country = geo::place(&mut *conn, f.country, f.city_id).await?;
     sqlx::query!(
         "UPDATE companies SET name = $2, country_code = $3, city_id = $4, website = $5, email = $6,
                 phone = $7, description = $8, version = version + 1, updated_at = now()

@@ -219,3 +219,29 @@ pub async fn resolve_genres(
     ids.dedup();
     Ok(ids)
 }
+
+/// Fills the country from the city, and refuses a city of another country.
+pub async fn place(
+    conn: &mut PgConnection,
+    country: Option<String>,
+    city_id: Option<i64>,
+) -> Result<Option<String>, DomainError> {
+    let Some(city_id) = city_id else {
+        return Ok(country);
+    };
+    let city_country = sqlx::query_scalar!(
+        "SELECT country_code::text FROM cities WHERE id = $1",
+        city_id
+    )
+    .fetch_optional(conn)
+    .await?
+    .flatten()
+    .ok_or_else(|| DomainError::invalid("city_id", "is not a known city"))?;
+    match country {
+        Some(c) if c != city_country => Err(DomainError::invalid(
+            "city_id",
+            "is not in the given country",
+        )),
+        _ => Ok(Some(city_country)),
+    }
+}
