@@ -113,6 +113,13 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "holds_live_priority_uniq",
+            Conflict(
+                "hold_priority_taken",
+                "another live hold has this priority; retry",
+            ),
+        ),
+        (
             "artists_company_claims_pending_uniq",
             Conflict(
                 "claim_already_pending",

@@ -119,5 +119,48 @@ impl Maintenance {
     }
 }
 
+/// Expires one hold when it comes due (enqueued with the hold, scheduled
+/// for its `expires_at`); a no-op for a hold released or extended meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HoldExpiry {
+    pub hold_id: Uuid,
+}
+
+impl Job for HoldExpiry {
+    const QUEUE: &'static str = "hold_expiry";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+/// The backstop of `HoldExpiry`: expires every overdue hold, once per tick
+/// across replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HoldSweep {
+    pub tick: i64,
+}
+
+impl Job for HoldSweep {
+    const QUEUE: &'static str = "hold_sweep";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+impl HoldSweep {
+    /// Every minute.
+    pub const SCHEDULE: &'static str = "0 * * * * *";
+
+    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
+        enqueue(
+            conn,
+            &Self { tick },
+            Schedule::now().dedupe(format!("tick:{tick}")),
+        )
+        .await
+    }
+}
+
 /// Every queue the worker serves.
-pub const QUEUES: &[&str] = &[QueueCanary::QUEUE, Maintenance::QUEUE];
+pub const QUEUES: &[&str] = &[
+    QueueCanary::QUEUE,
+    Maintenance::QUEUE,
+    HoldExpiry::QUEUE,
+    HoldSweep::QUEUE,
+];

@@ -15,7 +15,7 @@ use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use shared::config::WorkerConfig;
-use shared::jobs::{Job, Maintenance};
+use shared::jobs::{HoldSweep, Job, Maintenance};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -157,6 +157,27 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::HoldExpiry,
+        jobs::holds::expire,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::HoldSweep,
+        jobs::holds::sweep,
+        config,
+        state
+    );
+    let monitor = register_cron(
+        monitor,
+        &state,
+        HoldSweep::SCHEDULE,
+        "hold_sweep",
+        jobs::holds::tick,
+    )?;
     let monitor = register_cron(
         monitor,
         &state,

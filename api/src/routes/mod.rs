@@ -3,6 +3,7 @@
 pub mod artists;
 pub mod companies;
 pub mod health;
+pub mod holds;
 pub mod imports;
 pub mod me;
 pub mod ops;

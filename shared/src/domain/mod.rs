@@ -2,6 +2,7 @@
 //! repository of the area's SQL. Handlers and jobs call these; they hold no
 //! rules of their own.
 
+pub mod booking;
 pub mod canary;
 pub mod claims;
 pub mod directory;

@@ -8,6 +8,7 @@ mod config;
 mod cors;
 mod directory;
 mod health;
+mod holds;
 mod http;
 mod openapi;
 mod ownership;

@@ -1,0 +1,488 @@
+//! Holds on an artist's date.
+//!
+//! Rules: the representing agency (an org owning a company with a booking
+//! roster link for the artist) places and releases holds; the promoter sees
+//! its own; everyone else gets 404. A new hold takes the next free priority
+//! (1, 2, 3 ...); at most one live hold per (artist, date, priority), a
+//! unique index. Every hold expires; its `hold_expiry` job is enqueued in the
+//! transaction that places it, scheduled for `expires_at`, and a sweep
+//! backs it up. When a hold is released or expires, the holds below it move
+//! up in order. Placing and promoting for one (artist, date) is serialised
+//! by a transaction-scoped advisory lock.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::activity::{self, Change};
+use crate::DomainError;
+use crate::jobs::{self, HoldExpiry, Schedule};
+use crate::pagination::{Page, PageRequest};
+use crate::validate::Check;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum HoldStatus {
+    Active,
+    Challenged,
+    Released,
+    Expired,
+    Converted,
+}
+
+/// What happens to a hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldEvent {
+    Release,
+    Expire,
+    Challenge,
+    /// The challenged hold confirmed in time.
+    AnswerChallenge,
+    Convert,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Challenged => "challenged",
+            Self::Released => "released",
+            Self::Expired => "expired",
+            Self::Converted => "converted",
+        }
+    }
+
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::Challenged)
+    }
+
+    /// The one transition function of a hold.
+    pub fn apply(self, event: HoldEvent) -> Result<Self, DomainError> {
+        use HoldEvent::*;
+        use HoldStatus::*;
+        match (self, event) {
+            (Active | Challenged, Release) => Ok(Released),
+            (Active | Challenged, Expire) => Ok(Expired),
+            (Active | Challenged, Convert) => Ok(Converted),
+            (Active, Challenge) => Ok(Challenged),
+            (Challenged, AnswerChallenge) => Ok(Active),
+            (from, _) => Err(DomainError::conflict(
+                "invalid_transition",
+                format!("the hold is {} and cannot change that way", from.as_str()),
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Hold {
+    pub id: Uuid,
+    pub artist_id: Uuid,
+    pub date: NaiveDate,
+    pub agency_company_id: Uuid,
+    pub promoter_company_id: Uuid,
+    pub offer_id: Option<Uuid>,
+    /// 1 is the first hold; lower holds move up as higher ones end.
+    pub priority: i32,
+    pub status: HoldStatus,
+    pub expires_at: DateTime<Utc>,
+    pub note: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldIn {
+    pub artist_id: Uuid,
+    pub date: NaiveDate,
+    pub promoter_company_id: Uuid,
+    #[serde(default)]
+    pub offer_id: Option<Uuid>,
+    /// When the hold lapses unless confirmed: in the future, and no later
+    /// than the end of the held day.
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct HoldFilter {
+    pub artist_id: Option<Uuid>,
+    pub date: Option<NaiveDate>,
+    pub status: Option<HoldStatus>,
+}
+
+const SUBJECT: &str = "hold";
+
+/// Serialises hold changes of one (artist, date).
+async fn lock_date(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    date: NaiveDate,
+) -> Result<(), DomainError> {
+    let key = format!("hold:{artist_id}:{date}");
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7205))",
+        key
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The company through which `org_id` books `artist_id`: one it owns with
+/// a booking roster link.
+pub async fn booking_agency(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    org_id: Uuid,
+) -> Result<Option<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT l.company_id FROM roster_links l
+           JOIN artists_company_claims c ON c.company_id = l.company_id AND c.status = 'approved'
+          WHERE l.artist_id = $1 AND l.role = 'booking' AND c.org_id = $2
+          ORDER BY l.created_at LIMIT 1",
+        artist_id,
+        org_id
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Hold, DomainError> {
+    sqlx::query_as!(
+        Hold,
+        r#"SELECT id, artist_id, hold_date AS date, agency_company_id, promoter_company_id, offer_id, priority,
+                  status AS "status: HoldStatus", expires_at, note, version, created_at, updated_at
+             FROM holds WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)
+}
+
+/// Which side of a hold an org is on, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Agency,
+    Promoter,
+}
+
+async fn side(
+    conn: &mut PgConnection,
+    hold: &Hold,
+    org_id: Uuid,
+) -> Result<Option<Side>, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $3 AND status = 'approved') AS "agency!",
+                  EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND org_id = $3 AND status = 'approved') AS "promoter!""#,
+        hold.agency_company_id,
+        hold.promoter_company_id,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.agency {
+        Some(Side::Agency)
+    } else if row.promoter {
+        Some(Side::Promoter)
+    } else {
+        None
+    })
+}
+
+/// A hold the org is party to (404 otherwise).
+pub async fn get_for(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Hold, DomainError> {
+    let hold = load(&mut *conn, id).await?;
+    match side(&mut *conn, &hold, org_id).await? {
+        Some(_) => Ok(hold),
+        None => Err(DomainError::NotFound),
+    }
+}
+
+/// Places a hold with the next free priority and schedules its expiry.
+pub async fn place(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    input: HoldIn,
+) -> Result<Hold, DomainError> {
+    let now = Utc::now();
+    let mut check = Check::new();
+    let note = check.opt_text("note", input.note.as_deref(), 2000);
+    if input.date < now.date_naive() {
+        check.add("date", "must not be in the past");
+    }
+    let day_end = input
+        .date
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
+    if input.expires_at <= now {
+        check.add("expires_at", "must be in the future");
+    } else if input.expires_at > day_end + Duration::hours(12) {
+        check.add("expires_at", "must not run past the held day");
+    }
+    check.finish()?;
+    let agency = booking_agency(&mut *conn, input.artist_id, org_id)
+        .await?
+        .ok_or_else(|| DomainError::Forbidden("holds are placed by the artist's booking agency"))?;
+    let promoter_kind = sqlx::query_scalar!(
+        "SELECT kind FROM companies WHERE id = $1",
+        input.promoter_company_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if !matches!(
+        promoter_kind.as_deref(),
+        Some("promoter" | "venue" | "other")
+    ) {
+        return Err(DomainError::invalid(
+            "promoter_company_id",
+            "must be a promoter or venue company",
+        ));
+    }
+    lock_date(&mut *conn, input.artist_id, input.date).await?;
+    let priority = sqlx::query_scalar!(
+        r#"SELECT COALESCE(max(priority), 0) + 1 AS "next!" FROM holds
+            WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')"#,
+        input.artist_id,
+        input.date,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO holds (id, artist_id, hold_date, agency_company_id, promoter_company_id, offer_id, priority, status, expires_at, note, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+        id,
+        input.artist_id,
+        input.date,
+        agency,
+        input.promoter_company_id,
+        input.offer_id,
+        priority,
+        input.expires_at,
+        note,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(
+        &mut *conn,
+        &HoldExpiry { hold_id: id },
+        Schedule::at(input.expires_at).dedupe(format!("{id}:{}", input.expires_at.timestamp())),
+    )
+    .await?;
+    activity::record(
+        &mut *conn,
+        Change {
+            artist_id: input.artist_id,
+            subject_type: SUBJECT,
+            subject_id: id,
+            action: "placed",
+            from: None,
+            to: Some("active"),
+            actor,
+            details: serde_json::json!({"priority": priority, "date": input.date, "expires_at": input.expires_at}),
+        },
+    )
+    .await?;
+    load(conn, id).await
+}
+
+/// Holds the org is party to, newest first.
+pub async fn list_for(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    filter: &HoldFilter,
+    page: &PageRequest<Uuid>,
+) -> Result<Page<Hold>, DomainError> {
+    let rows = sqlx::query_as!(
+        Hold,
+        r#"SELECT h.id, h.artist_id, h.hold_date AS date, h.agency_company_id, h.promoter_company_id, h.offer_id, h.priority,
+                  h.status AS "status: HoldStatus", h.expires_at, h.note, h.version, h.created_at, h.updated_at
+             FROM holds h
+            WHERE EXISTS (SELECT 1 FROM artists_company_claims c
+                           WHERE c.org_id = $1 AND c.status = 'approved'
+                             AND c.company_id IN (h.agency_company_id, h.promoter_company_id))
+              AND ($2::uuid IS NULL OR h.artist_id = $2)
+              AND ($3::date IS NULL OR h.hold_date = $3)
+              AND ($4::text IS NULL OR h.status = $4)
+              AND ($5::uuid IS NULL OR h.id < $5)
+            ORDER BY h.id DESC LIMIT $6"#,
+        org_id,
+        filter.artist_id,
+        filter.date,
+        filter.status.map(HoldStatus::as_str),
+        page.after,
+        page.fetch_limit(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Page::from_rows(rows, page.limit, |h| h.id))
+}
+
+/// Ends a live hold (`Release` or `Expire`) and moves the holds below it up.
+async fn end(
+    conn: &mut PgConnection,
+    hold: &Hold,
+    event: HoldEvent,
+    actor: &str,
+) -> Result<(), DomainError> {
+    let to = hold.status.apply(event)?;
+    sqlx::query!(
+        "UPDATE holds SET status = $2, version = version + 1, updated_at = now(), ended_at = now() WHERE id = $1",
+        hold.id,
+        to as HoldStatus,
+    )
+    .execute(&mut *conn)
+    .await?;
+    activity::record(
+        &mut *conn,
+        Change {
+            artist_id: hold.artist_id,
+            subject_type: SUBJECT,
+            subject_id: hold.id,
+            action: if event == HoldEvent::Release {
+                "released"
+            } else {
+                "expired"
+            },
+            from: Some(hold.status.as_str()),
+            to: Some(to.as_str()),
+            actor,
+            details: serde_json::json!({"priority": hold.priority}),
+        },
+    )
+    .await?;
+    promote(conn, hold.artist_id, hold.date, hold.priority, actor).await
+}
+
+/// Moves live holds below `freed` up by one, in order (each step frees the
+/// slot the next one takes, so the unique index holds throughout).
+async fn promote(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    date: NaiveDate,
+    freed: i32,
+    actor: &str,
+) -> Result<(), DomainError> {
+    let below = sqlx::query!(
+        "SELECT id, priority FROM holds
+          WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged') AND priority > $3
+          ORDER BY priority",
+        artist_id,
+        date,
+        freed,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for hold in below {
+        sqlx::query!(
+            "UPDATE holds SET priority = priority - 1, version = version + 1, updated_at = now() WHERE id = $1",
+            hold.id
+        )
+        .execute(&mut *conn)
+        .await?;
+        activity::record(
+            &mut *conn,
+            Change {
+                artist_id,
+                subject_type: SUBJECT,
+                subject_id: hold.id,
+                action: "promoted",
+                from: None,
+                to: None,
+                actor,
+                details: serde_json::json!({"from_priority": hold.priority, "to_priority": hold.priority - 1}),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The agency releases a hold; `If-Match` version optional.
+pub async fn release(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> Result<Hold, DomainError> {
+    let hold = get_for(&mut *conn, org_id, id).await?;
+    if side(&mut *conn, &hold, org_id).await? != Some(Side::Agency) {
+        return Err(DomainError::Forbidden(
+            "holds are released by the artist's booking agency",
+        ));
+    }
+    lock_date(&mut *conn, hold.artist_id, hold.date).await?;
+    let hold = load(&mut *conn, id).await?;
+    if expected_version.is_some_and(|v| v != hold.version) {
+        return Err(DomainError::StaleVersion);
+    }
+    end(&mut *conn, &hold, HoldEvent::Release, actor).await?;
+    load(conn, id).await
+}
+
+/// Expires the hold if it is live and due; a no-op otherwise (a job run
+/// twice, or a hold released or extended meanwhile). Returns whether it
+/// expired.
+pub async fn expire_if_due(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<bool, DomainError> {
+    let Ok(hold) = load(&mut *conn, id).await else {
+        return Ok(false);
+    };
+    lock_date(&mut *conn, hold.artist_id, hold.date).await?;
+    let hold = load(&mut *conn, id).await?;
+    if !hold.status.is_live() || hold.expires_at > Utc::now() {
+        return Ok(false);
+    }
+    end(conn, &hold, HoldEvent::Expire, actor).await?;
+    Ok(true)
+}
+
+/// Live holds past their expiry (the sweep's work list), oldest first.
+pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM holds WHERE status IN ('active', 'challenged') AND expires_at <= now()
+          ORDER BY expires_at LIMIT $1",
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_transitions() {
+        use HoldEvent::*;
+        use HoldStatus::*;
+        assert_eq!(Active.apply(Release).unwrap(), Released);
+        assert_eq!(Active.apply(Expire).unwrap(), Expired);
+        assert_eq!(Active.apply(Challenge).unwrap(), Challenged);
+        assert_eq!(Challenged.apply(AnswerChallenge).unwrap(), Active);
+        assert_eq!(Challenged.apply(Expire).unwrap(), Expired);
+        assert!(Active.apply(AnswerChallenge).is_err());
+        assert!(Challenged.apply(Challenge).is_err());
+        for ended in [Released, Expired, Converted] {
+            for event in [Release, Expire, Challenge, AnswerChallenge, Convert] {
+                assert!(ended.apply(event).is_err(), "{ended:?} {event:?}");
+            }
+        }
+    }
+}
