@@ -79,6 +79,8 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::artists::router())
         .merge(routes::companies::router())
         .merge(routes::holds::router())
+        .merge(routes::offers::router())
+        .merge(routes::bookings::router())
         .merge(routes::ownership::router())
         .merge(routes::people::router())
         .merge(routes::representation::router())

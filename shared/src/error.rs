@@ -113,6 +113,25 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "bookings_one_per_artist_day",
+            Conflict(
+                "date_already_booked",
+                "the artist already has a confirmed booking on this date",
+            ),
+        ),
+        (
+            "bookings_offer_id_key",
+            Conflict("offer_already_booked", "this offer is already confirmed"),
+        ),
+        (
+            "holds_offer_fkey",
+            Field("offer_id", "is not a known offer"),
+        ),
+        (
+            "offers_booking_request_id_fkey",
+            Field("booking_request_id", "is not a known booking request"),
+        ),
+        (
             "holds_live_priority_uniq",
             Conflict(
                 "hold_priority_taken",

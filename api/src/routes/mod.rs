@@ -1,11 +1,13 @@
 //! Handlers, one module per capability area.
 
 pub mod artists;
+pub mod bookings;
 pub mod companies;
 pub mod health;
 pub mod holds;
 pub mod imports;
 pub mod me;
+pub mod offers;
 pub mod ops;
 pub mod ownership;
 pub mod ownership_admin;

@@ -1,6 +1,9 @@
-//! The booking pipeline (SPEC 5.4): holds today; requests, offers and
-//! bookings join here. Rules live in this module, once; handlers and jobs
-//! call them.
+//! The booking pipeline (SPEC 5.4): holds, offers with versioned deals, and
+//! bookings, each with its state machine, and the activity trail. Rules live
+//! in this module, once; handlers and jobs call them.
 
 pub mod activity;
+pub mod bookings;
+pub mod deal;
 pub mod holds;
+pub mod offers;

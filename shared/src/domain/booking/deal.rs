@@ -1,0 +1,260 @@
+//! The deal of an offer, and the rules that make it possible.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::FieldError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DealType {
+    /// A fixed guarantee.
+    Flat,
+    /// The guarantee or a percentage, whichever is more.
+    Versus,
+    /// The guarantee plus a percentage.
+    Plus,
+    /// A percentage of the door only.
+    Door,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PercentageBasis {
+    Gross,
+    Net,
+}
+
+/// A bonus paid once `tickets_sold` is reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bonus {
+    pub tickets_sold: i64,
+    pub amount: i64,
+}
+
+/// No other show within `km` of the venue, `days_before`/`days_after` the date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusClause {
+    pub km: i32,
+    pub days_before: i32,
+    pub days_after: i32,
+}
+
+/// Money is integer minor units of `currency`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deal {
+    #[serde(rename = "type")]
+    pub kind: DealType,
+    pub currency: String,
+    #[serde(default)]
+    pub guarantee_amount: Option<i64>,
+    /// 0-100, with two decimals at most.
+    #[serde(default)]
+    pub percentage: Option<f64>,
+    #[serde(default)]
+    pub percentage_basis: Option<PercentageBasis>,
+    #[serde(default)]
+    pub bonuses: Vec<Bonus>,
+    #[serde(default)]
+    pub deposit_percent: Option<f64>,
+    #[serde(default)]
+    pub deposit_due_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub ticket_price: Option<i64>,
+    #[serde(default)]
+    pub capacity: Option<i32>,
+    #[serde(default)]
+    pub set_length_minutes: Option<i32>,
+    #[serde(default)]
+    pub radius: Option<RadiusClause>,
+    #[serde(default)]
+    pub hospitality: Option<String>,
+    #[serde(default)]
+    pub travel: Option<String>,
+    #[serde(default)]
+    pub accommodation: Option<String>,
+}
+
+impl Deal {
+    /// Every reason the deal is impossible, as field errors under `deal.`.
+    /// Pure: checked before anything is written.
+    pub fn problems(&self, event_date: NaiveDate, today: NaiveDate) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, message: &str| {
+            errors.push(FieldError::new(format!("deal.{field}"), message))
+        };
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            err("currency", "must be an ISO 4217 code such as EUR");
+        }
+        let needs_guarantee = matches!(
+            self.kind,
+            DealType::Flat | DealType::Versus | DealType::Plus
+        );
+        match self.guarantee_amount {
+            None if needs_guarantee => err("guarantee_amount", "is required for this deal type"),
+            Some(g) if g < 0 => err("guarantee_amount", "must not be negative"),
+            _ => {}
+        }
+        let needs_percentage = matches!(
+            self.kind,
+            DealType::Versus | DealType::Plus | DealType::Door
+        );
+        match (self.percentage, needs_percentage) {
+            (None, true) => err("percentage", "is required for a versus, plus or door deal"),
+            (Some(_), false) => err("percentage", "a flat deal has no percentage"),
+            (Some(p), true) if !(p > 0.0 && p <= 100.0) => {
+                err("percentage", "must be above 0 and at most 100")
+            }
+            _ => {}
+        }
+        if needs_percentage && self.percentage_basis.is_none() {
+            err(
+                "percentage_basis",
+                "is required with a percentage (gross or net)",
+            );
+        }
+        for (i, bonus) in self.bonuses.iter().enumerate() {
+            if bonus.tickets_sold <= 0 || bonus.amount <= 0 {
+                err(
+                    &format!("bonuses[{i}]"),
+                    "tickets_sold and amount must be positive",
+                );
+            }
+        }
+        match (self.deposit_percent, self.deposit_due_date) {
+            (Some(d), _) if !(0.0..=100.0).contains(&d) => {
+                err("deposit_percent", "must be between 0 and 100")
+            }
+            (Some(d), None) if d > 0.0 => err("deposit_due_date", "is required with a deposit"),
+            (None, Some(_)) => err("deposit_percent", "is required with a deposit due date"),
+            _ => {}
+        }
+        if let Some(due) = self.deposit_due_date {
+            if due > event_date {
+                err("deposit_due_date", "must not be after the event");
+            }
+            if due < today {
+                err("deposit_due_date", "must not be in the past");
+            }
+        }
+        if self.ticket_price.is_some_and(|p| p < 0) {
+            err("ticket_price", "must not be negative");
+        }
+        if self.capacity.is_some_and(|c| c <= 0) {
+            err("capacity", "must be positive");
+        }
+        if self
+            .set_length_minutes
+            .is_some_and(|m| !(1..=600).contains(&m))
+        {
+            err("set_length_minutes", "must be between 1 and 600");
+        }
+        if let Some(r) = &self.radius
+            && (!(0..=2000).contains(&r.km)
+                || !(0..=365).contains(&r.days_before)
+                || !(0..=365).contains(&r.days_after))
+        {
+            err("radius", "km must be 0-2000 and days 0-365");
+        }
+        for (field, text) in [
+            ("hospitality", &self.hospitality),
+            ("travel", &self.travel),
+            ("accommodation", &self.accommodation),
+        ] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
+                err(field, "must be at most 5000 characters");
+            }
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat() -> Deal {
+        Deal {
+            kind: DealType::Flat,
+            currency: "EUR".into(),
+            guarantee_amount: Some(500_000),
+            percentage: None,
+            percentage_basis: None,
+            bonuses: Vec::new(),
+            deposit_percent: None,
+            deposit_due_date: None,
+            ticket_price: None,
+            capacity: None,
+            set_length_minutes: None,
+            radius: None,
+            hospitality: None,
+            travel: None,
+            accommodation: None,
+        }
+    }
+
+    fn fields(deal: &Deal) -> Vec<String> {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let show = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        deal.problems(show, today)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn possible_deals_pass() {
+        assert!(fields(&flat()).is_empty());
+        let versus = Deal {
+            kind: DealType::Versus,
+            percentage: Some(85.0),
+            percentage_basis: Some(PercentageBasis::Net),
+            deposit_percent: Some(50.0),
+            deposit_due_date: NaiveDate::from_ymd_opt(2026, 5, 1),
+            ..flat()
+        };
+        assert!(fields(&versus).is_empty());
+    }
+
+    #[test]
+    fn impossible_deals_are_refused() {
+        let versus_without_percentage = Deal {
+            kind: DealType::Versus,
+            ..flat()
+        };
+        assert_eq!(
+            fields(&versus_without_percentage),
+            ["deal.percentage", "deal.percentage_basis"]
+        );
+        let deposit_over = Deal {
+            deposit_percent: Some(120.0),
+            deposit_due_date: NaiveDate::from_ymd_opt(2026, 5, 1),
+            ..flat()
+        };
+        assert_eq!(fields(&deposit_over), ["deal.deposit_percent"]);
+        let flat_with_percentage = Deal {
+            percentage: Some(10.0),
+            ..flat()
+        };
+        assert_eq!(fields(&flat_with_percentage), ["deal.percentage"]);
+        let late_deposit = Deal {
+            deposit_percent: Some(50.0),
+            deposit_due_date: NaiveDate::from_ymd_opt(2026, 7, 1),
+            ..flat()
+        };
+        assert_eq!(fields(&late_deposit), ["deal.deposit_due_date"]);
+        let no_guarantee = Deal {
+            guarantee_amount: None,
+            currency: "eur".into(),
+            ..flat()
+        };
+        assert_eq!(
+            fields(&no_guarantee),
+            ["deal.currency", "deal.guarantee_amount"]
+        );
+    }
+}

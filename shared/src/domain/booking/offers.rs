@@ -1,0 +1,665 @@
+//! Offers: a versioned deal between the artist's booking agency and a
+//! promoter. Either party writes an offer; a version is accepted, declined
+//! or countered only by the party that did not write it; a counter is a new
+//! version and every version is kept.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::activity::{self, Change};
+use super::deal::Deal;
+use super::holds::booking_agency;
+use crate::pagination::{Page, PageRequest};
+use crate::validate::Check;
+use crate::{DomainError, FieldError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum OfferStatus {
+    Draft,
+    Sent,
+    Countered,
+    Accepted,
+    Declined,
+    Withdrawn,
+    Expired,
+}
+
+/// Which party an org is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Party {
+    Agency,
+    Promoter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfferEvent {
+    Send,
+    Counter,
+    Accept,
+    Decline,
+    Withdraw,
+    Expire,
+}
+
+impl OfferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Sent => "sent",
+            Self::Countered => "countered",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The one transition function of an offer.
+    pub fn apply(self, event: OfferEvent) -> Result<Self, DomainError> {
+        use OfferEvent::*;
+        use OfferStatus::*;
+        match (self, event) {
+            (Draft, Send) => Ok(Sent),
+            (Sent | Countered, Counter) => Ok(Countered),
+            (Sent | Countered, Accept) => Ok(Accepted),
+            (Sent | Countered, Decline) => Ok(Declined),
+            (Draft | Sent | Countered, Withdraw) => Ok(Withdrawn),
+            (Sent | Countered, Expire) => Ok(Expired),
+            (from, _) => Err(DomainError::conflict(
+                "invalid_transition",
+                format!("the offer is {} and cannot change that way", from.as_str()),
+            )),
+        }
+    }
+}
+
+/// Who may do `event` to a version written by `author`.
+pub fn may(event: OfferEvent, actor: Party, author: Party) -> bool {
+    match event {
+        OfferEvent::Send | OfferEvent::Withdraw => actor == author,
+        OfferEvent::Counter | OfferEvent::Accept | OfferEvent::Decline => actor != author,
+        OfferEvent::Expire => false,
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Venue {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub city_id: Option<i64>,
+    #[serde(default)]
+    pub capacity: Option<i32>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Offer {
+    pub id: Uuid,
+    pub artist_id: Uuid,
+    pub promoter_company_id: Uuid,
+    pub agency_company_id: Uuid,
+    pub booking_request_id: Option<Uuid>,
+    pub event_date: NaiveDate,
+    pub venue: Venue,
+    pub allow_same_day: bool,
+    pub status: OfferStatus,
+    /// The deal of the current version.
+    pub deal: Deal,
+    pub current_version: i32,
+    /// The party that wrote the current version; the other one answers it.
+    pub written_by: Party,
+    pub expires_at: DateTime<Utc>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OfferVersion {
+    pub number: i32,
+    pub deal: Deal,
+    pub written_by: Party,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferIn {
+    pub artist_id: Uuid,
+    pub promoter_company_id: Uuid,
+    #[serde(default)]
+    pub booking_request_id: Option<Uuid>,
+    pub event_date: NaiveDate,
+    #[serde(default)]
+    pub venue: Venue,
+    pub deal: Deal,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub allow_same_day: bool,
+    /// Send at once instead of keeping a draft.
+    #[serde(default)]
+    pub send: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterIn {
+    pub deal: Deal,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// A new answer deadline; the current one stays otherwise.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+const SUBJECT: &str = "offer";
+
+struct Row {
+    id: Uuid,
+    artist_id: Uuid,
+    promoter_company_id: Uuid,
+    agency_company_id: Uuid,
+    booking_request_id: Option<Uuid>,
+    event_date: NaiveDate,
+    venue: Json<Venue>,
+    allow_same_day: bool,
+    status: OfferStatus,
+    deal: Json<Deal>,
+    current_version: i32,
+    written_by_side: Party,
+    expires_at: DateTime<Utc>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Offer {
+    fn from(r: Row) -> Self {
+        Offer {
+            id: r.id,
+            artist_id: r.artist_id,
+            promoter_company_id: r.promoter_company_id,
+            agency_company_id: r.agency_company_id,
+            booking_request_id: r.booking_request_id,
+            event_date: r.event_date,
+            venue: r.venue.0,
+            allow_same_day: r.allow_same_day,
+            status: r.status,
+            deal: r.deal.0,
+            current_version: r.current_version,
+            written_by: r.written_by_side,
+            expires_at: r.expires_at,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Offer, DomainError> {
+    if lock {
+        sqlx::query_scalar!("SELECT id FROM offers WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+    }
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT o.id, o.artist_id, o.promoter_company_id, o.agency_company_id, o.booking_request_id, o.event_date,
+                  o.venue AS "venue: Json<Venue>", o.allow_same_day, o.status AS "status: OfferStatus",
+                  v.deal AS "deal: Json<Deal>", o.current_version, o.written_by_side AS "written_by_side: Party",
+                  o.expires_at, o.version, o.created_at, o.updated_at
+             FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.number = o.current_version
+            WHERE o.id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    Ok(row.into())
+}
+
+/// The party `org_id` is on for an offer or booking between these companies.
+pub async fn party_of(
+    conn: &mut PgConnection,
+    agency: Uuid,
+    promoter: Uuid,
+    org_id: Uuid,
+) -> Result<Option<Party>, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $3 AND status = 'approved') AS "agency!",
+                  EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND org_id = $3 AND status = 'approved') AS "promoter!""#,
+        agency,
+        promoter,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.agency {
+        Some(Party::Agency)
+    } else if row.promoter {
+        Some(Party::Promoter)
+    } else {
+        None
+    })
+}
+
+/// An offer the org is party to, with its side (404 otherwise).
+pub async fn get_for(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<(Offer, Party), DomainError> {
+    let offer = load(&mut *conn, id, false).await?;
+    match party_of(
+        &mut *conn,
+        offer.agency_company_id,
+        offer.promoter_company_id,
+        org_id,
+    )
+    .await?
+    {
+        Some(party) => Ok((offer, party)),
+        None => Err(DomainError::NotFound),
+    }
+}
+
+fn check_deal(
+    deal: &Deal,
+    event_date: NaiveDate,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let now = Utc::now();
+    let mut errors: Vec<FieldError> = deal.problems(event_date, now.date_naive());
+    if event_date < now.date_naive() {
+        errors.push(FieldError::new("event_date", "must not be in the past"));
+    }
+    if expires_at <= now {
+        errors.push(FieldError::new("expires_at", "must be in the future"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Validation(errors))
+    }
+}
+
+/// Writes an offer: a draft, or sent at once.
+pub async fn create(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    input: OfferIn,
+) -> Result<Offer, DomainError> {
+    check_deal(&input.deal, input.event_date, input.expires_at)?;
+    let mut check = Check::new();
+    check.opt_text("venue.name", input.venue.name.as_deref(), 200);
+    if input.venue.capacity.is_some_and(|c| c <= 0) {
+        check.add("venue.capacity", "must be positive");
+    }
+    check.finish()?;
+    let promoter_owned = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $2 AND status = 'approved') AS "owned!""#,
+        input.promoter_company_id,
+        org_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let own_agency = booking_agency(&mut *conn, input.artist_id, org_id).await?;
+    let (party, agency) = match (own_agency, promoter_owned) {
+        (Some(agency), _) => (Party::Agency, agency),
+        (None, true) => {
+            let agency = sqlx::query_scalar!(
+                "SELECT company_id FROM roster_links WHERE artist_id = $1 AND role = 'booking' ORDER BY created_at LIMIT 1",
+                input.artist_id
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| DomainError::invalid("artist_id", "the artist has no booking agency to make an offer to"))?;
+            (Party::Promoter, agency)
+        }
+        (None, false) => {
+            return Err(DomainError::Forbidden(
+                "offers are written by the artist's booking agency or by the promoter company's org",
+            ));
+        }
+    };
+    let promoter_kind = sqlx::query_scalar!(
+        "SELECT kind FROM companies WHERE id = $1",
+        input.promoter_company_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if !matches!(
+        promoter_kind.as_deref(),
+        Some("promoter" | "venue" | "other")
+    ) {
+        return Err(DomainError::invalid(
+            "promoter_company_id",
+            "must be a promoter or venue company",
+        ));
+    }
+    let status = if input.send {
+        OfferStatus::Sent
+    } else {
+        OfferStatus::Draft
+    };
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO offers (id, artist_id, promoter_company_id, agency_company_id, booking_request_id, event_date, venue,
+                             allow_same_day, status, written_by_side, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        id,
+        input.artist_id,
+        input.promoter_company_id,
+        agency,
+        input.booking_request_id,
+        input.event_date,
+        Json(&input.venue) as _,
+        input.allow_same_day,
+        status as OfferStatus,
+        party as Party,
+        input.expires_at,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by) VALUES ($1, 1, $2, $3, $4)",
+        id,
+        Json(&input.deal) as _,
+        party as Party,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    record(
+        &mut *conn,
+        input.artist_id,
+        id,
+        "written",
+        None,
+        Some(status),
+        actor,
+        serde_json::json!({"party": party, "version": 1}),
+    )
+    .await?;
+    load(conn, id, false).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    id: Uuid,
+    action: &str,
+    from: Option<OfferStatus>,
+    to: Option<OfferStatus>,
+    actor: &str,
+    details: serde_json::Value,
+) -> Result<(), DomainError> {
+    activity::record(
+        conn,
+        Change {
+            artist_id,
+            subject_type: SUBJECT,
+            subject_id: id,
+            action,
+            from: from.map(OfferStatus::as_str),
+            to: to.map(OfferStatus::as_str),
+            actor,
+            details,
+        },
+    )
+    .await
+}
+
+/// Applies `event` by `org_id`, checking party, turn, version and expiry.
+async fn transition(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+    event: OfferEvent,
+    expected_version: Option<i32>,
+) -> Result<(Offer, OfferStatus), DomainError> {
+    let (_, party) = get_for(&mut *conn, org_id, id).await?;
+    let offer = load(&mut *conn, id, true).await?;
+    if expected_version.is_some_and(|v| v != offer.version) {
+        return Err(DomainError::StaleVersion);
+    }
+    let to = offer.status.apply(event)?;
+    if !may(event, party, offer.written_by) {
+        return Err(DomainError::Forbidden(match event {
+            OfferEvent::Send | OfferEvent::Withdraw => {
+                "only the party that wrote this version may do that"
+            }
+            _ => "only the party that did not write this version may answer it",
+        }));
+    }
+    if matches!(
+        event,
+        OfferEvent::Accept | OfferEvent::Counter | OfferEvent::Decline
+    ) && offer.expires_at <= Utc::now()
+    {
+        return Err(DomainError::conflict(
+            "offer_expired",
+            "the offer expired; write a new one",
+        ));
+    }
+    Ok((offer, to))
+}
+
+async fn set_status(conn: &mut PgConnection, id: Uuid, to: OfferStatus) -> Result<(), DomainError> {
+    sqlx::query!(
+        "UPDATE offers SET status = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        id,
+        to as OfferStatus
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Send, accept, decline or withdraw.
+pub async fn act(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    event: OfferEvent,
+    expected_version: Option<i32>,
+) -> Result<Offer, DomainError> {
+    let (offer, to) = transition(&mut *conn, org_id, id, event, expected_version).await?;
+    set_status(&mut *conn, id, to).await?;
+    let action = match event {
+        OfferEvent::Send => "sent",
+        OfferEvent::Accept => "accepted",
+        OfferEvent::Decline => "declined",
+        OfferEvent::Withdraw => "withdrawn",
+        OfferEvent::Counter => "countered",
+        OfferEvent::Expire => "expired",
+    };
+    record(
+        &mut *conn,
+        offer.artist_id,
+        id,
+        action,
+        Some(offer.status),
+        Some(to),
+        actor,
+        serde_json::json!({"version": offer.current_version}),
+    )
+    .await?;
+    load(conn, id, false).await
+}
+
+/// Counters with a new version of the deal.
+pub async fn counter(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    input: CounterIn,
+    expected_version: Option<i32>,
+) -> Result<Offer, DomainError> {
+    let (offer, to) = transition(
+        &mut *conn,
+        org_id,
+        id,
+        OfferEvent::Counter,
+        expected_version,
+    )
+    .await?;
+    let expires_at = input.expires_at.unwrap_or(offer.expires_at);
+    check_deal(&input.deal, offer.event_date, expires_at)?;
+    let mut check = Check::new();
+    let note = check.opt_text("note", input.note.as_deref(), 2000);
+    check.finish()?;
+    let author = match offer.written_by {
+        Party::Agency => Party::Promoter,
+        Party::Promoter => Party::Agency,
+    };
+    let number = offer.current_version + 1;
+    sqlx::query!(
+        "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by, note) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        number,
+        Json(&input.deal) as _,
+        author as Party,
+        actor,
+        note,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE offers SET status = $2, current_version = $3, written_by_side = $4, expires_at = $5,
+                version = version + 1, updated_at = now()
+          WHERE id = $1",
+        id,
+        to as OfferStatus,
+        number,
+        author as Party,
+        expires_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    record(
+        &mut *conn,
+        offer.artist_id,
+        id,
+        "countered",
+        Some(offer.status),
+        Some(to),
+        actor,
+        serde_json::json!({"version": number}),
+    )
+    .await?;
+    load(conn, id, false).await
+}
+
+/// Every version of an offer, oldest first.
+pub async fn versions(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<OfferVersion>, DomainError> {
+    get_for(&mut *conn, org_id, id).await?;
+    let rows = sqlx::query!(
+        r#"SELECT number, deal AS "deal: Json<Deal>", written_by_side AS "written_by_side: Party", note, created_at
+             FROM offer_versions WHERE offer_id = $1 ORDER BY number"#,
+        id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OfferVersion {
+            number: r.number,
+            deal: r.deal.0,
+            written_by: r.written_by_side,
+            note: r.note,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Offers the org is party to, newest first.
+pub async fn list_for(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    status: Option<OfferStatus>,
+    page: &PageRequest<Uuid>,
+) -> Result<Page<Offer>, DomainError> {
+    let ids = sqlx::query_scalar!(
+        "SELECT o.id FROM offers o
+          WHERE EXISTS (SELECT 1 FROM artists_company_claims c
+                         WHERE c.org_id = $1 AND c.status = 'approved'
+                           AND c.company_id IN (o.agency_company_id, o.promoter_company_id))
+            AND ($2::text IS NULL OR o.status = $2)
+            AND ($3::uuid IS NULL OR o.id < $3)
+          ORDER BY o.id DESC LIMIT $4",
+        org_id,
+        status.map(OfferStatus::as_str),
+        page.after,
+        page.fetch_limit(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut offers = Vec::with_capacity(ids.len());
+    for id in ids {
+        offers.push(load(&mut *conn, id, false).await?);
+    }
+    Ok(Page::from_rows(offers, page.limit, |o| o.id))
+}
+
+/// The accepted offer a booking confirms, locked (for `bookings`).
+pub async fn accepted_for_booking(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Offer, DomainError> {
+    get_for(&mut *conn, org_id, id).await?;
+    let offer = load(conn, id, true).await?;
+    if offer.status != OfferStatus::Accepted {
+        return Err(DomainError::conflict(
+            "offer_not_accepted",
+            "only an accepted offer is confirmed into a booking",
+        ));
+    }
+    Ok(offer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offer_transitions_and_turns() {
+        use OfferEvent::*;
+        use OfferStatus::*;
+        assert_eq!(Draft.apply(Send).unwrap(), Sent);
+        assert_eq!(Sent.apply(Counter).unwrap(), Countered);
+        assert_eq!(Countered.apply(Counter).unwrap(), Countered);
+        assert_eq!(Countered.apply(Accept).unwrap(), Accepted);
+        assert!(Draft.apply(Accept).is_err());
+        for ended in [Accepted, Declined, Withdrawn, Expired] {
+            for event in [Send, Counter, Accept, Decline, Withdraw, Expire] {
+                assert!(ended.apply(event).is_err(), "{ended:?} {event:?}");
+            }
+        }
+        assert!(may(Accept, Party::Promoter, Party::Agency));
+        assert!(!may(Accept, Party::Agency, Party::Agency));
+        assert!(may(Withdraw, Party::Agency, Party::Agency));
+        assert!(!may(Send, Party::Promoter, Party::Agency));
+    }
+}

@@ -1,0 +1,492 @@
+//! SPEC 5.4: offers, counters, acceptance, confirmation into bookings, the
+//! activity trail, and the races that matter.
+
+use chrono::Utc;
+use kisum_tests::{Org, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Parties {
+    agency: Org,
+    promoter: Org,
+    artist: String,
+    promoter_company: String,
+}
+
+async fn parties(app: &TestApp) -> Parties {
+    let agency = Org::new();
+    let (_, request) = agency
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies/creation-requests",
+            Some(json!({"spec": {"name": "Deal Agency"}})),
+        )
+        .await;
+    let approved: Value = app
+        .internal(
+            Method::POST,
+            &format!(
+                "/internal/admin/artist-company-requests/{}/approve",
+                request["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agency_company = approved["company_id"].as_str().unwrap().to_owned();
+    let artist: Value = app
+        .internal(Method::POST, "/internal/artists")
+        .json(&json!({"name": "Dealt Artist"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let artist = artist["id"].as_str().unwrap().to_owned();
+    agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/artists-companies/{agency_company}/roster"),
+            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
+        )
+        .await;
+    let promoter = Org::new();
+    let (_, company) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            Some(json!({"kind": "promoter", "name": "Deal Promoter"})),
+        )
+        .await;
+    Parties {
+        agency,
+        promoter,
+        artist,
+        promoter_company: company["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn event_date() -> chrono::NaiveDate {
+    Utc::now().date_naive() + chrono::Duration::days(60)
+}
+
+fn offer_body(p: &Parties, deal: Value) -> Value {
+    json!({
+        "artist_id": p.artist,
+        "promoter_company_id": p.promoter_company,
+        "event_date": event_date(),
+        "venue": {"name": "Paradiso", "capacity": 1500},
+        "deal": deal,
+        "expires_at": Utc::now() + chrono::Duration::days(7),
+        "send": true,
+    })
+}
+
+fn versus() -> Value {
+    json!({
+        "type": "versus", "currency": "EUR", "guarantee_amount": 1_000_000,
+        "percentage": 80.0, "percentage_basis": "net",
+        "deposit_percent": 50.0, "deposit_due_date": Utc::now().date_naive() + chrono::Duration::days(30),
+        "ticket_price": 3500, "capacity": 1500, "set_length_minutes": 90,
+        "radius": {"km": 100, "days_before": 30, "days_after": 30},
+        "hospitality": "Rider as attached"
+    })
+}
+
+/// A promoter bid, countered by the agency, accepted by the promoter.
+async fn accepted_offer(app: &TestApp, p: &Parties) -> Value {
+    let (status, offer) = p
+        .promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer_body(p, versus())),
+        )
+        .await;
+    assert_eq!(
+        (status, offer["status"].as_str()),
+        (201, Some("sent")),
+        "{offer}"
+    );
+    let id = offer["id"].as_str().unwrap();
+    let mut better = versus();
+    better["guarantee_amount"] = json!(1_200_000);
+    let (status, countered) = p
+        .agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/offers/{id}/counter"),
+            Some(json!({"deal": better, "note": "fee up"})),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            countered["status"].as_str(),
+            countered["current_version"].as_i64()
+        ),
+        (200, Some("countered"), Some(2))
+    );
+    let (status, accepted) = p
+        .promoter
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/offers/{id}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, accepted["status"].as_str()),
+        (200, Some("accepted")),
+        "{accepted}"
+    );
+    accepted
+}
+
+#[tokio::test]
+async fn inquiry_to_booking_with_counter_hold_and_activity() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    let (status, offer) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer_body(&p, versus())),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = offer["id"].as_str().unwrap().to_owned();
+    let path = |action: &str| format!("/api/v1/offers/{id}/{action}");
+
+    // The author cannot answer its own version; a stranger sees nothing.
+    assert_eq!(
+        p.promoter
+            .send(&app, Method::POST, &path("accept"), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        Org::new()
+            .get(&app, &format!("/api/v1/offers/{id}"))
+            .await
+            .0,
+        404
+    );
+
+    let mut better = versus();
+    better["guarantee_amount"] = json!(1_250_000);
+    let (status, countered) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &path("counter"),
+            Some(json!({"deal": better})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(countered["written_by"], "agency");
+    assert_eq!(countered["deal"]["guarantee_amount"], 1_250_000);
+    assert_eq!(
+        p.agency
+            .send(&app, Method::POST, &path("accept"), None)
+            .await
+            .0,
+        403,
+        "now the promoter answers"
+    );
+    let (_, versions) = p.promoter.get(&app, &path("versions")).await;
+    let amounts: Vec<i64> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["deal"]["guarantee_amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![1_000_000, 1_250_000], "old versions are kept");
+
+    // The agency holds the date for this offer; a rival promoter's hold sits behind it.
+    let (status, hold) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/holds",
+            Some(json!({"artist_id": p.artist, "date": event_date(), "promoter_company_id": p.promoter_company,
+                        "offer_id": id, "expires_at": Utc::now() + chrono::Duration::days(5)})))
+        .await;
+    assert_eq!(
+        (status, hold["priority"].as_i64()),
+        (201, Some(1)),
+        "{hold}"
+    );
+    let (_, rival) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/holds",
+            Some(json!({"artist_id": p.artist, "date": event_date(), "promoter_company_id": p.promoter_company,
+                        "expires_at": Utc::now() + chrono::Duration::days(5)})))
+        .await;
+
+    let (status, early) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": id})),
+        )
+        .await;
+    assert_eq!(
+        (status, early["code"].as_str()),
+        (409, Some("offer_not_accepted"))
+    );
+    let (status, _) = p
+        .promoter
+        .send(&app, Method::POST, &path("accept"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, booking) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": id})),
+        )
+        .await;
+    assert_eq!(
+        (status, booking["status"].as_str()),
+        (201, Some("confirmed")),
+        "{booking}"
+    );
+    assert_eq!(booking["hold_id"], hold["id"]);
+    assert_eq!(booking["deal"]["guarantee_amount"], 1_250_000);
+    let (_, converted) = p
+        .agency
+        .get(
+            &app,
+            &format!("/api/v1/holds/{}", hold["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(converted["status"], "converted");
+    let (_, released) = p
+        .agency
+        .get(
+            &app,
+            &format!("/api/v1/holds/{}", rival["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(released["status"], "released");
+
+    let booking_id = booking["id"].as_str().unwrap();
+    let (_, trail) = p
+        .agency
+        .get(&app, &format!("/api/v1/bookings/{booking_id}/activity"))
+        .await;
+    let steps: Vec<String> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["subject_type"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "offer:written",
+            "offer:countered",
+            "hold:placed",
+            "offer:accepted",
+            "hold:converted",
+            "booking:confirmed"
+        ]
+    );
+    assert!(
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["actor"].as_str().is_some_and(|s| !s.is_empty()))
+    );
+    assert_eq!(
+        Org::new()
+            .get(&app, &format!("/api/v1/bookings/{booking_id}"))
+            .await
+            .0,
+        404
+    );
+
+    // Complete only on or after the date; cancel with a reason.
+    let (status, body) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{booking_id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("booking_in_future"))
+    );
+    let (status, cancelled) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{booking_id}/cancel"),
+            Some(json!({"reason": "venue closed"})),
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let (status, _) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{booking_id}/cancel"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn impossible_deals_are_refused_with_field_errors() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    let mut no_percentage = versus();
+    no_percentage.as_object_mut().unwrap().remove("percentage");
+    let mut big_deposit = versus();
+    big_deposit["deposit_percent"] = json!(120.0);
+    let mut body_expired = offer_body(&p, versus());
+    body_expired["expires_at"] = json!(Utc::now() - chrono::Duration::hours(1));
+    let cases = [
+        (offer_body(&p, no_percentage), "deal.percentage"),
+        (offer_body(&p, big_deposit), "deal.deposit_percent"),
+        (body_expired, "expires_at"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = p
+            .promoter
+            .send(&app, Method::POST, "/api/v1/offers", Some(body))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let mut unknown_type = versus();
+    unknown_type["type"] = json!("barter");
+    let (status, problem) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer_body(&p, unknown_type)),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_body"))
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM offers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    // A stranger may not write offers for the artist.
+    let (status, _) = Org::new()
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer_body(&p, versus())),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn two_confirms_race_and_exactly_one_wins() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    // The same offer confirmed twice at once.
+    let offer = accepted_offer(&app, &p).await;
+    let confirm = || {
+        p.promoter.send(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": offer["id"]})),
+        )
+    };
+    let (a, b) = tokio::join!(
+        confirm(),
+        p.agency.send(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": offer["id"]}))
+        )
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+
+    // Two accepted offers for the same date: one booking.
+    let app2 = TestApp::spawn().await;
+    let p2 = parties(&app2).await;
+    let first = accepted_offer(&app2, &p2).await;
+    let second = accepted_offer(&app2, &p2).await;
+    let (x, y) = tokio::join!(
+        p2.promoter.send(
+            &app2,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": first["id"]}))
+        ),
+        p2.agency.send(
+            &app2,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": second["id"]}))
+        ),
+    );
+    let mut outcomes = [
+        (x.0, x.1["code"].as_str().map(str::to_owned)),
+        (y.0, y.1["code"].as_str().map(str::to_owned)),
+    ];
+    outcomes.sort();
+    assert_eq!(outcomes[0].0, 201);
+    assert_eq!(outcomes[1], (409, Some("date_already_booked".to_owned())));
+    let confirmed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bookings WHERE status = 'confirmed'")
+            .fetch_one(&app2.pool)
+            .await
+            .unwrap();
+    assert_eq!(confirmed, 1);
+}
