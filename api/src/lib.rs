@@ -80,6 +80,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::companies::router())
         .merge(routes::holds::router())
         .merge(routes::offers::router())
+        .merge(routes::requests::router())
         .merge(routes::bookings::router())
         .merge(routes::ownership::router())
         .merge(routes::people::router())

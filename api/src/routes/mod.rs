@@ -15,4 +15,5 @@ pub mod people;
 pub mod provider_refs;
 pub mod reference;
 pub mod representation;
+pub mod requests;
 pub mod shortlists;

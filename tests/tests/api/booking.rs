@@ -490,3 +490,181 @@ async fn two_confirms_race_and_exactly_one_wins() {
             .unwrap();
     assert_eq!(confirmed, 1);
 }
+
+#[tokio::test]
+async fn requests_route_to_the_agency_and_convert_into_offers() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    let body = json!({
+        "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": event_date(),
+        "venue": {"name": "Melkweg", "capacity": 700}, "message": "Saturday headline slot?", "wants_hold": true
+    });
+    let (status, request) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, request["status"].as_str()),
+        (201, Some("open")),
+        "{request}"
+    );
+    let id = request["id"].as_str().unwrap().to_owned();
+
+    let (_, incoming) = p
+        .agency
+        .get(&app, "/api/v1/booking-requests?role=incoming")
+        .await;
+    assert_eq!(incoming["items"][0]["id"], id.as_str());
+    let (_, outgoing) = p
+        .agency
+        .get(&app, "/api/v1/booking-requests?role=outgoing")
+        .await;
+    assert_eq!(outgoing["items"], json!([]));
+    let (_, mine) = p
+        .promoter
+        .get(&app, "/api/v1/booking-requests?role=outgoing")
+        .await;
+    assert_eq!(mine["items"][0]["id"], id.as_str());
+    assert_eq!(
+        Org::new()
+            .get(&app, &format!("/api/v1/booking-requests/{id}"))
+            .await
+            .0,
+        404
+    );
+    let (status, _) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/booking-requests/{id}/decline"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "the promoter withdraws, it does not decline");
+
+    // The agency answers with a quote: the request is converted.
+    let mut quote = offer_body(&p, versus());
+    quote["booking_request_id"] = json!(id);
+    let (status, offer) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/offers", Some(quote.clone()))
+        .await;
+    assert_eq!(
+        (status, offer["written_by"].as_str()),
+        (201, Some("agency")),
+        "{offer}"
+    );
+    let (_, converted) = p
+        .agency
+        .get(&app, &format!("/api/v1/booking-requests/{id}"))
+        .await;
+    assert_eq!(converted["status"], "converted");
+    let (status, body2) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/offers", Some(quote))
+        .await;
+    assert_eq!(
+        (status, body2["code"].as_str()),
+        (409, Some("request_not_open"))
+    );
+    let (status, _) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/booking-requests/{id}/decline"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // Another request: the agency may decline, the promoter may withdraw.
+    let (_, second) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(body.clone()),
+        )
+        .await;
+    let second_id = second["id"].as_str().unwrap();
+    let (status, _) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/booking-requests/{second_id}/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, withdrawn) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/booking-requests/{second_id}/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, withdrawn["status"].as_str()),
+        (200, Some("withdrawn"))
+    );
+    let (_, third) = p
+        .promoter
+        .send(&app, Method::POST, "/api/v1/booking-requests", Some(body))
+        .await;
+    let (status, declined) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!(
+                "/api/v1/booking-requests/{}/decline",
+                third["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, declined["status"].as_str()),
+        (200, Some("declined"))
+    );
+
+    // Only the promoter's org sends requests, and only for a represented artist.
+    let mut foreign = json!({"artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": event_date()});
+    assert_eq!(
+        Org::new()
+            .send(
+                &app,
+                Method::POST,
+                "/api/v1/booking-requests",
+                Some(foreign.clone())
+            )
+            .await
+            .0,
+        403
+    );
+    foreign["event_date"] = json!("2020-01-01");
+    let (status, problem) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(foreign),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("event_date"))
+    );
+}

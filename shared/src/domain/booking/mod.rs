@@ -7,3 +7,4 @@ pub mod bookings;
 pub mod deal;
 pub mod holds;
 pub mod offers;
+pub mod requests;

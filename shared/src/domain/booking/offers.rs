@@ -354,6 +354,16 @@ pub async fn create(
     } else {
         OfferStatus::Draft
     };
+    if let Some(request) = input.booking_request_id {
+        super::requests::convert(
+            &mut *conn,
+            request,
+            input.artist_id,
+            input.promoter_company_id,
+            actor,
+        )
+        .await?;
+    }
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO offers (id, artist_id, promoter_company_id, agency_company_id, booking_request_id, event_date, venue,
