@@ -78,6 +78,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::me::router())
         .merge(routes::artists::router())
         .merge(routes::companies::router())
+        .merge(routes::availability::router())
         .merge(routes::holds::router())
         .merge(routes::offers::router())
         .merge(routes::requests::router())

@@ -1,6 +1,7 @@
 //! Handlers, one module per capability area.
 
 pub mod artists;
+pub mod availability;
 pub mod bookings;
 pub mod companies;
 pub mod health;

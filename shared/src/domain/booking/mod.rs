@@ -3,6 +3,7 @@
 //! in this module, once; handlers and jobs call them.
 
 pub mod activity;
+pub mod availability;
 pub mod bookings;
 pub mod deal;
 pub mod holds;

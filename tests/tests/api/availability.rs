@@ -1,0 +1,312 @@
+//! SPEC 5.3: availability windows, avails search and the artist calendar.
+
+use chrono::{Duration, NaiveDate, Utc};
+use kisum_tests::{Org, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Setup {
+    agency: Org,
+    promoter: Org,
+    artist: String,
+    promoter_company: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let agency = Org::new();
+    let (_, request) = agency
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies/creation-requests",
+            Some(json!({"spec": {"name": "Avails Agency"}})),
+        )
+        .await;
+    let approved: Value = app
+        .internal(
+            Method::POST,
+            &format!(
+                "/internal/admin/artist-company-requests/{}/approve",
+                request["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let company = approved["company_id"].as_str().unwrap().to_owned();
+    let artist: Value = app
+        .internal(Method::POST, "/internal/artists")
+        .json(&json!({"name": "Window Artist", "genres": ["deep-house"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let artist = artist["id"].as_str().unwrap().to_owned();
+    agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/artists-companies/{company}/roster"),
+            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
+        )
+        .await;
+    let promoter = Org::new();
+    let (_, promoter_company) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            Some(json!({"kind": "promoter", "name": "Avails Promoter"})),
+        )
+        .await;
+    Setup {
+        agency,
+        promoter,
+        artist,
+        promoter_company: promoter_company["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn day(offset: i64) -> NaiveDate {
+    Utc::now().date_naive() + Duration::days(offset)
+}
+
+#[tokio::test]
+async fn windows_are_written_by_the_agency_and_published_to_others() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let path = format!("/api/v1/artists/{}/availabilities", s.artist);
+    let (status, window) = s
+        .agency
+        .send(&app, Method::POST, &path,
+            Some(json!({"starts_on": day(20), "ends_on": day(29), "status": "available", "territory": {"countries": ["NL", "BE"]},
+                        "min_fee": 800_000, "currency": "eur", "published": true})))
+        .await;
+    assert_eq!(
+        (status, window["currency"].as_str()),
+        (201, Some("EUR")),
+        "{window}"
+    );
+    let (_, hidden) = s
+        .agency
+        .send(&app, Method::POST, &path, Some(json!({"starts_on": day(40), "ends_on": day(41), "status": "tentative", "territory": {"worldwide": true}})))
+        .await;
+    let (_, agency_view) = s.agency.get(&app, &path).await;
+    assert_eq!(agency_view.as_array().unwrap().len(), 2);
+    let (_, promoter_view) = s.promoter.get(&app, &path).await;
+    assert_eq!(
+        promoter_view.as_array().unwrap().len(),
+        1,
+        "drafts stay with the agency"
+    );
+
+    let (status, _) = s
+        .promoter
+        .send(&app, Method::POST, &path, Some(json!({"starts_on": day(1), "ends_on": day(2), "status": "available", "territory": {"worldwide": true}})))
+        .await;
+    assert_eq!(status, 403);
+    let hidden_path = format!("/api/v1/availabilities/{}", hidden["id"].as_str().unwrap());
+    assert_eq!(
+        s.promoter
+            .send(&app, Method::DELETE, &hidden_path, None)
+            .await
+            .0,
+        404
+    );
+    let window_path = format!("/api/v1/availabilities/{}", window["id"].as_str().unwrap());
+    assert_eq!(
+        s.promoter
+            .send(
+                &app,
+                Method::PATCH,
+                &window_path,
+                Some(json!({"published": false}))
+            )
+            .await
+            .0,
+        403
+    );
+
+    let bad = [
+        (
+            json!({"starts_on": day(10), "ends_on": day(5), "status": "available", "territory": {"worldwide": true}}),
+            "ends_on",
+        ),
+        (
+            json!({"starts_on": day(1), "ends_on": day(2), "status": "available", "territory": {"worldwide": true}, "min_fee": 10}),
+            "currency",
+        ),
+        (
+            json!({"starts_on": day(1), "ends_on": day(400), "status": "available", "territory": {"worldwide": true}}),
+            "ends_on",
+        ),
+        (
+            json!({"starts_on": day(1), "ends_on": day(2), "status": "available", "territory": {"countries": ["ZZ"]}}),
+            "territory",
+        ),
+    ];
+    for (body, field) in bad {
+        let (status, problem) = s.agency.send(&app, Method::POST, &path, Some(body)).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    let (status, _) = s
+        .agency
+        .send(&app, Method::POST, &path, Some(json!({"starts_on": day(1), "ends_on": day(2), "status": "maybe", "territory": {"worldwide": true}})))
+        .await;
+    assert_eq!(status, 422);
+
+    let response = s
+        .agency
+        .req(&app, Method::PATCH, &window_path)
+        .header("if-match", "\"1\"")
+        .json(&json!({"status": "tentative"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = s
+        .agency
+        .req(&app, Method::PATCH, &window_path)
+        .header("if-match", "\"1\"")
+        .json(&json!({"status": "available"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 412);
+    assert_eq!(
+        s.agency
+            .send(&app, Method::DELETE, &hidden_path, None)
+            .await
+            .0,
+        204
+    );
+}
+
+#[tokio::test]
+async fn avails_search_leaves_out_first_holds_and_filters() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let path = format!("/api/v1/artists/{}/availabilities", s.artist);
+    s.agency
+        .send(&app, Method::POST, &path,
+            Some(json!({"starts_on": day(20), "ends_on": day(24), "status": "available", "territory": {"countries": ["NL"]},
+                        "min_fee": 500_000, "currency": "EUR", "published": true})))
+        .await;
+    // A first hold on day 22 takes it out of the open dates.
+    let (status, _) = s
+        .agency
+        .send(&app, Method::POST, "/api/v1/holds",
+            Some(json!({"artist_id": s.artist, "date": day(22), "promoter_company_id": s.promoter_company,
+                        "expires_at": Utc::now() + Duration::days(3)})))
+        .await;
+    assert_eq!(status, 201);
+
+    let search = |query: String| {
+        let promoter = &s.promoter;
+        let app = &app;
+        async move {
+            promoter
+                .get(
+                    app,
+                    &format!(
+                        "/api/v1/avails/search?from={}&to={}{query}",
+                        day(15),
+                        day(45)
+                    ),
+                )
+                .await
+        }
+    };
+    let (status, found) = search(String::new()).await;
+    assert_eq!(status, 200, "{found}");
+    let open: Vec<String> = found["items"][0]["open_dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        open,
+        vec![
+            day(20).to_string(),
+            day(21).to_string(),
+            day(23).to_string(),
+            day(24).to_string()
+        ]
+    );
+    assert_eq!(found["items"][0]["artist_name"], "Window Artist");
+
+    for (query, hits) in [
+        ("&country=nl".to_owned(), 1),
+        ("&country=DE".to_owned(), 0),
+        ("&genre=electronic".to_owned(), 1),
+        ("&genre=jazz".to_owned(), 0),
+        ("&max_fee=600000&currency=EUR".to_owned(), 1),
+        ("&max_fee=100000&currency=EUR".to_owned(), 0),
+        ("&q=windw%20artst".to_owned(), 1),
+    ] {
+        let (status, page) = search(query.clone()).await;
+        assert_eq!(status, 200, "{query}: {page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), hits, "{query}");
+    }
+    let (_, benelux) = s.promoter.get(&app, "/api/v1/geo/markets/benelux").await;
+    let (_, page) = search(format!("&market_id={}", benelux["id"].as_str().unwrap())).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let (status, problem) = s
+        .promoter
+        .get(
+            &app,
+            &format!("/api/v1/avails/search?from={}&to={}", day(10), day(500)),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("to"))
+    );
+}
+
+#[tokio::test]
+async fn the_calendar_shows_details_to_parties_and_busy_to_others() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    s.agency
+        .send(&app, Method::POST, &format!("/api/v1/artists/{}/availabilities", s.artist),
+            Some(json!({"starts_on": day(10), "ends_on": day(12), "status": "available", "territory": {"worldwide": true}, "published": true})))
+        .await;
+    let (_, hold) = s
+        .agency
+        .send(&app, Method::POST, "/api/v1/holds",
+            Some(json!({"artist_id": s.artist, "date": day(11), "promoter_company_id": s.promoter_company,
+                        "expires_at": Utc::now() + Duration::days(3)})))
+        .await;
+    let calendar = format!(
+        "/api/v1/artists/{}/calendar?from={}&to={}",
+        s.artist,
+        day(0),
+        day(30)
+    );
+    let (_, mine) = s.promoter.get(&app, &calendar).await;
+    let kinds: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["availability", "hold"]);
+    assert_eq!(mine[1]["id"], hold["id"]);
+    assert_eq!(mine[1]["priority"], 1);
+    let (_, theirs) = Org::new().get(&app, &calendar).await;
+    assert_eq!(
+        theirs[1],
+        json!({"kind": "busy", "starts_on": day(11), "ends_on": day(11), "id": null, "status": null, "priority": null})
+    );
+}
