@@ -352,6 +352,8 @@ pub struct ApiConfig {
     pub rate_limit_per_minute: u32,
     pub run_migrations_on_start: bool,
     pub shutdown_grace: Duration,
+    /// How long a challenged first hold has to confirm.
+    pub hold_challenge_window: Duration,
 }
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
@@ -417,6 +419,7 @@ impl ApiConfig {
             rate_limit_per_minute: env.parsed("RATE_LIMIT_PER_MINUTE", 1200u32)?,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
+            hold_challenge_window: env.seconds("HOLD_CHALLENGE_WINDOW_SECONDS", 48 * 3600)?,
         })
     }
 }

@@ -24,6 +24,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_holds, place_hold))
         .routes(routes!(get_hold))
         .routes(routes!(release_hold))
+        .routes(routes!(challenge_hold))
+}
+
+/// Challenges the first hold on this hold's date. This hold must be backed
+/// by an accepted offer; the first hold then has the challenge window
+/// (`HOLD_CHALLENGE_WINDOW_SECONDS`, default 48 h) to confirm, or it loses
+/// its place and the holds below move up. Answers with the challenged hold.
+#[utoipa::path(post, path = "/api/v1/holds/{id}/challenge", tag = "booking",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 200, body = Hold), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn challenge_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse, AppError> {
+    caller.require(Permission::BookingWrite)?;
+    let window = chrono::Duration::from_std(state.config.hold_challenge_window)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("challenge window: {e}")))?;
+    let mut tx = state.pool.begin().await?;
+    let hold = holds::challenge(&mut tx, caller.org_id(), caller.user_id(), id, window).await?;
+    tx.commit().await?;
+    Ok((etag(hold.version), Json(hold)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

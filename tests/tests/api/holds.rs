@@ -381,3 +381,122 @@ async fn the_worker_expires_a_due_hold_and_promotes_the_next() {
         "expired once, whoever got there first: {actors:?}"
     );
 }
+
+#[tokio::test]
+async fn a_challenged_first_hold_that_does_not_confirm_loses_its_place() {
+    let app = TestApp::builder()
+        .env("HOLD_CHALLENGE_WINDOW_SECONDS", "2")
+        .spawn()
+        .await;
+    let s = stage(&app).await;
+    // The promoter bids; the agency accepts.
+    let deal = json!({"type": "flat", "currency": "EUR", "guarantee_amount": 300_000});
+    let (status, offer) = s
+        .promoter
+        .send(&app, Method::POST, "/api/v1/offers",
+            Some(json!({"artist_id": s.artist, "promoter_company_id": s.promoter_company, "event_date": date(),
+                        "deal": deal, "expires_at": Utc::now() + chrono::Duration::days(2), "send": true})))
+        .await;
+    assert_eq!(status, 201, "{offer}");
+    let offer_id = offer["id"].as_str().unwrap();
+    assert_eq!(
+        s.agency
+            .send(
+                &app,
+                Method::POST,
+                &format!("/api/v1/offers/{offer_id}/accept"),
+                None
+            )
+            .await
+            .0,
+        200
+    );
+
+    let (_, first) = s
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/holds",
+            Some(hold_body(&s, chrono::Duration::days(3))),
+        )
+        .await;
+    let (_, unbacked) = s
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/holds",
+            Some(hold_body(&s, chrono::Duration::days(3))),
+        )
+        .await;
+    let mut backed_body = hold_body(&s, chrono::Duration::days(3));
+    backed_body["offer_id"] = json!(offer_id);
+    let (_, backed) = s
+        .agency
+        .send(&app, Method::POST, "/api/v1/holds", Some(backed_body))
+        .await;
+    assert_eq!(backed["priority"], 3);
+
+    let challenge =
+        |hold: &Value| format!("/api/v1/holds/{}/challenge", hold["id"].as_str().unwrap());
+    let (status, body) = s
+        .agency
+        .send(&app, Method::POST, &challenge(&unbacked), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("challenge_needs_accepted_offer"))
+    );
+    assert_eq!(
+        Org::new()
+            .send(&app, Method::POST, &challenge(&backed), None)
+            .await
+            .0,
+        404
+    );
+    let (status, challenged) = s
+        .promoter
+        .send(&app, Method::POST, &challenge(&backed), None)
+        .await;
+    assert_eq!(
+        (status, challenged["status"].as_str()),
+        (200, Some("challenged")),
+        "{challenged}"
+    );
+    assert_eq!(challenged["id"], first["id"]);
+    let (status, body) = s
+        .promoter
+        .send(&app, Method::POST, &challenge(&backed), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "already challenged"
+    );
+
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let first_path = format!("/api/v1/holds/{}", first["id"].as_str().unwrap());
+    eventually(
+        Duration::from_secs(30),
+        "the challenged hold loses its place",
+        || async {
+            let (_, hold) = s.agency.get(&app, &first_path).await;
+            (hold["status"] == "released").then_some(())
+        },
+    )
+    .await;
+    let holds = priorities(&app, &s.agency, &s.artist).await;
+    let live: Vec<(String, i64)> = holds
+        .iter()
+        .filter(|h| h.2 == "active")
+        .map(|h| (h.0.clone(), h.1))
+        .collect();
+    assert_eq!(
+        live,
+        vec![
+            (unbacked["id"].as_str().unwrap().to_owned(), 1),
+            (backed["id"].as_str().unwrap().to_owned(), 2)
+        ]
+    );
+}

@@ -446,18 +446,109 @@ pub async fn expire_if_due(
     };
     lock_date(&mut *conn, hold.artist_id, hold.date).await?;
     let hold = load(&mut *conn, id).await?;
-    if !hold.status.is_live() || hold.expires_at > Utc::now() {
+    if !hold.status.is_live() {
         return Ok(false);
     }
-    end(conn, &hold, HoldEvent::Expire, actor).await?;
-    Ok(true)
+    let now = Utc::now();
+    if hold.expires_at <= now {
+        end(conn, &hold, HoldEvent::Expire, actor).await?;
+        return Ok(true);
+    }
+    let deadline = sqlx::query_scalar!("SELECT challenge_deadline FROM holds WHERE id = $1", id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if hold.status == HoldStatus::Challenged && deadline.is_some_and(|d| d <= now) {
+        // The first hold did not confirm in time: it loses its place.
+        end(conn, &hold, HoldEvent::Release, actor).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// A lower hold backed by an accepted offer challenges the first hold on
+/// its date: the first hold gets `window` to confirm (its offer booked) or
+/// loses its place. The deadline job is enqueued in this transaction.
+pub async fn challenge(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    window: Duration,
+) -> Result<Hold, DomainError> {
+    let challenger = get_for(&mut *conn, org_id, id).await?;
+    lock_date(&mut *conn, challenger.artist_id, challenger.date).await?;
+    let challenger = load(&mut *conn, id).await?;
+    if !challenger.status.is_live() || challenger.priority == 1 {
+        return Err(DomainError::conflict(
+            "challenge_not_possible",
+            "only a live hold below the first one can challenge",
+        ));
+    }
+    let accepted = match challenger.offer_id {
+        Some(offer) => sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM offers WHERE id = $1 AND status = 'accepted') AS "ok!""#,
+            offer
+        )
+        .fetch_one(&mut *conn)
+        .await?,
+        None => false,
+    };
+    if !accepted {
+        return Err(DomainError::conflict(
+            "challenge_needs_accepted_offer",
+            "a challenge is backed by an accepted offer on the challenging hold",
+        ));
+    }
+    let first_id = sqlx::query_scalar!(
+        "SELECT id FROM holds WHERE artist_id = $1 AND hold_date = $2 AND priority = 1 AND status IN ('active', 'challenged')",
+        challenger.artist_id,
+        challenger.date,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let first = load(&mut *conn, first_id).await?;
+    let to = first.status.apply(HoldEvent::Challenge)?;
+    let deadline = Utc::now() + window;
+    sqlx::query!(
+        "UPDATE holds SET status = $2, challenge_deadline = $3, challenged_by = $4, version = version + 1, updated_at = now()
+          WHERE id = $1",
+        first.id,
+        to as HoldStatus,
+        deadline,
+        challenger.id,
+    )
+    .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(
+        &mut *conn,
+        &HoldExpiry { hold_id: first.id },
+        Schedule::at(deadline).dedupe(format!("{}:challenge:{}", first.id, deadline.timestamp())),
+    )
+    .await?;
+    activity::record(
+        &mut *conn,
+        Change {
+            artist_id: first.artist_id,
+            subject_type: SUBJECT,
+            subject_id: first.id,
+            action: "challenged",
+            from: Some(first.status.as_str()),
+            to: Some(to.as_str()),
+            actor,
+            details: serde_json::json!({"challenged_by": challenger.id, "deadline": deadline}),
+        },
+    )
+    .await?;
+    load(conn, first.id).await
 }
 
 /// Live holds past their expiry (the sweep's work list), oldest first.
 pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
     Ok(sqlx::query_scalar!(
-        "SELECT id FROM holds WHERE status IN ('active', 'challenged') AND expires_at <= now()
-          ORDER BY expires_at LIMIT $1",
+        "SELECT id FROM holds
+          WHERE (status IN ('active', 'challenged') AND expires_at <= now())
+             OR (status = 'challenged' AND challenge_deadline <= now())
+          ORDER BY LEAST(expires_at, challenge_deadline) LIMIT $1",
         limit
     )
     .fetch_all(conn)
