@@ -4,8 +4,8 @@
 //! - p50/p95/p99 of avails search for a one-month window with a country and
 //!   a genre filter;
 //! - booking confirms per second under 16 concurrent clients;
-//! and, with the real worker binary, the time until 10,000 holds that come
-//! due at the same moment are all expired.
+//! - with the real worker binary, the time until 10,000 holds that come due
+//!   at the same moment are all expired.
 //!
 //! Run: `./deploy/bench.sh booking` (release build). Knobs: `ARTISTS`
 //! (100000), `WINDOWS_PER_ARTIST` (10), `HOLDS` and `BOOKINGS` (100000 each),
