@@ -73,6 +73,7 @@ CREATE TABLE bookings (
 -- No two confirmed bookings of one artist on one date, unless allowed.
 CREATE UNIQUE INDEX bookings_one_per_artist_day
     ON bookings (artist_id, event_date) WHERE status = 'confirmed' AND NOT allow_same_day;
+CREATE INDEX bookings_artist_date_idx ON bookings (artist_id, event_date);
 CREATE INDEX bookings_agency_idx ON bookings (agency_company_id, id);
 CREATE INDEX bookings_promoter_idx ON bookings (promoter_company_id, id);
 
