@@ -9,7 +9,8 @@
 //!
 //! Run: `./deploy/bench.sh booking` (release build). Knobs: `ARTISTS`
 //! (100000), `WINDOWS_PER_ARTIST` (10), `HOLDS` and `BOOKINGS` (100000 each),
-//! `SAMPLES` (300), `CONFIRMS` (2000), `CLIENTS` (16), `EXPIRING` (10000).
+//! `SAMPLES` (300), `CONFIRMS` (2000), `CLIENTS` (16), `EXPIRING` (10000);
+//! `GENERATE_ONLY` keeps the generated database (for EXPLAIN) and stops.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -134,6 +135,11 @@ async fn main() {
     let pool = db.pool().await;
     let started = Instant::now();
     generate(&pool, artists, windows, holds, bookings).await;
+    if std::env::var("GENERATE_ONLY").is_ok() {
+        eprintln!("kept database {}", db.name);
+        std::mem::forget(db);
+        return;
+    }
     let generate_s = started.elapsed().as_secs_f64();
     let offers = accepted_offers(&pool, confirms).await;
     let app = TestApp::builder().database(db).spawn().await;

@@ -416,22 +416,29 @@ pub async fn search(
         .map(|c| vec![c.trim().to_ascii_uppercase()]);
     let (after_day, after_id) = page.after.unzip();
     let rows = sqlx::query!(
-        r#"SELECT id AS "id!", artist_name AS "artist_name!", open_dates AS "open_dates!" FROM (
-             SELECT av.id, a.name AS artist_name,
-                    ARRAY(SELECT d::date FROM generate_series(greatest(av.starts_on, $1), least(av.ends_on, $2), interval '1 day') d
+        // The windows overlapping the range are found once, by the range
+        // index, before anything is joined: driven from artists instead,
+        // Postgres repeats the range scan per artist (seconds at 100k).
+        r#"WITH windows AS MATERIALIZED (
+               SELECT av.id, av.artist_id, av.starts_on, av.ends_on
+                 FROM availabilities av
+                WHERE av.published AND av.status <> 'blocked'
+                  AND daterange(av.starts_on, av.ends_on, '[]') && daterange($1, $2, '[]')
+                  AND ($3::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $3))
+                  AND ($4::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $4))
+                  AND ($5::bigint IS NULL OR av.min_fee IS NULL OR (av.min_fee <= $5 AND ($6::text IS NULL OR av.currency = $6)))
+           )
+           SELECT id AS "id!", artist_name AS "artist_name!", open_dates AS "open_dates!" FROM (
+             SELECT w.id, a.name AS artist_name,
+                    ARRAY(SELECT d::date FROM generate_series(greatest(w.starts_on, $1), least(w.ends_on, $2), interval '1 day') d
                            WHERE NOT EXISTS (SELECT 1 FROM bookings b
-                                              WHERE b.artist_id = av.artist_id AND b.event_date = d::date AND b.status = 'confirmed')
+                                              WHERE b.artist_id = w.artist_id AND b.event_date = d::date AND b.status = 'confirmed')
                              AND NOT EXISTS (SELECT 1 FROM holds h
-                                              WHERE h.artist_id = av.artist_id AND h.hold_date = d::date AND h.priority = 1
+                                              WHERE h.artist_id = w.artist_id AND h.hold_date = d::date AND h.priority = 1
                                                 AND h.status IN ('active', 'challenged'))
                            ORDER BY d) AS open_dates
-               FROM availabilities av JOIN artists a ON a.id = av.artist_id AND a.archived_at IS NULL
-              WHERE av.published AND av.status <> 'blocked'
-                AND daterange(av.starts_on, av.ends_on, '[]') && daterange($1, $2, '[]')
-                AND ($3::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $3))
-                AND ($4::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $4))
-                AND ($5::bigint IS NULL OR av.min_fee IS NULL OR (av.min_fee <= $5 AND ($6::text IS NULL OR av.currency = $6)))
-                AND ($7::uuid[] IS NULL OR EXISTS (SELECT 1 FROM artist_genres ag WHERE ag.artist_id = a.id AND ag.genre_id = ANY($7)))
+               FROM windows w JOIN artists a ON a.id = w.artist_id AND a.archived_at IS NULL
+              WHERE ($7::uuid[] IS NULL OR EXISTS (SELECT 1 FROM artist_genres ag WHERE ag.artist_id = a.id AND ag.genre_id = ANY($7)))
                 AND ($8::text IS NULL OR a.search_name % kisum_fold($8) OR kisum_fold($8) <% a.search_name)
            ) s
            WHERE cardinality(open_dates) > 0
