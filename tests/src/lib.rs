@@ -406,6 +406,85 @@ impl Org {
     }
 }
 
+/// An agency (provisioned, representing one artist for booking worldwide)
+/// and a promoter company of another org: the two parties of a booking.
+pub struct BookingParties {
+    pub agency: Org,
+    pub promoter: Org,
+    pub artist: String,
+    pub agency_company: String,
+    pub promoter_company: String,
+}
+
+pub async fn booking_parties(
+    app: &TestApp,
+    agency_name: &str,
+    artist_name: &str,
+    genres: &[&str],
+) -> BookingParties {
+    use reqwest::Method;
+    use serde_json::{Value, json};
+    let agency = Org::new();
+    let (_, request) = agency
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies/creation-requests",
+            Some(json!({"spec": {"name": agency_name}})),
+        )
+        .await;
+    let approved: Value = app
+        .internal(
+            Method::POST,
+            &format!(
+                "/internal/admin/artist-company-requests/{}/approve",
+                request["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agency_company = approved["company_id"].as_str().unwrap().to_owned();
+    let artist: Value = app
+        .internal(Method::POST, "/internal/artists")
+        .json(&json!({"name": artist_name, "genres": genres}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let artist = artist["id"].as_str().unwrap().to_owned();
+    let (status, _) = agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/artists-companies/{agency_company}/roster"),
+            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let promoter = Org::new();
+    let (_, company) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            Some(json!({"kind": "promoter", "name": format!("{agency_name} Promoter")})),
+        )
+        .await;
+    BookingParties {
+        agency,
+        promoter,
+        artist,
+        agency_company,
+        promoter_company: company["id"].as_str().unwrap().to_owned(),
+    }
+}
+
 /// A `kisum-worker` child process on a test database; killed on drop.
 pub struct WorkerProcess {
     pub child: tokio::process::Child,

@@ -3,73 +3,12 @@
 use chrono::{Duration, NaiveDate, Utc};
 use kisum_tests::{Org, TestApp};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-struct Setup {
-    agency: Org,
-    promoter: Org,
-    artist: String,
-    promoter_company: String,
-}
+type Setup = kisum_tests::BookingParties;
 
 async fn setup(app: &TestApp) -> Setup {
-    let agency = Org::new();
-    let (_, request) = agency
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies/creation-requests",
-            Some(json!({"spec": {"name": "Avails Agency"}})),
-        )
-        .await;
-    let approved: Value = app
-        .internal(
-            Method::POST,
-            &format!(
-                "/internal/admin/artist-company-requests/{}/approve",
-                request["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let company = approved["company_id"].as_str().unwrap().to_owned();
-    let artist: Value = app
-        .internal(Method::POST, "/internal/artists")
-        .json(&json!({"name": "Window Artist", "genres": ["deep-house"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let artist = artist["id"].as_str().unwrap().to_owned();
-    agency
-        .send(
-            app,
-            Method::POST,
-            &format!("/api/v1/artists-companies/{company}/roster"),
-            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
-        )
-        .await;
-    let promoter = Org::new();
-    let (_, promoter_company) = promoter
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies",
-            Some(json!({"kind": "promoter", "name": "Avails Promoter"})),
-        )
-        .await;
-    Setup {
-        agency,
-        promoter,
-        artist,
-        promoter_company: promoter_company["id"].as_str().unwrap().to_owned(),
-    }
+    kisum_tests::booking_parties(app, "Avails Agency", "Window Artist", &["deep-house"]).await
 }
 
 fn day(offset: i64) -> NaiveDate {

@@ -6,71 +6,10 @@ use kisum_tests::{Org, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-struct Parties {
-    agency: Org,
-    promoter: Org,
-    artist: String,
-    promoter_company: String,
-}
+type Parties = kisum_tests::BookingParties;
 
 async fn parties(app: &TestApp) -> Parties {
-    let agency = Org::new();
-    let (_, request) = agency
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies/creation-requests",
-            Some(json!({"spec": {"name": "Deal Agency"}})),
-        )
-        .await;
-    let approved: Value = app
-        .internal(
-            Method::POST,
-            &format!(
-                "/internal/admin/artist-company-requests/{}/approve",
-                request["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let agency_company = approved["company_id"].as_str().unwrap().to_owned();
-    let artist: Value = app
-        .internal(Method::POST, "/internal/artists")
-        .json(&json!({"name": "Dealt Artist"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let artist = artist["id"].as_str().unwrap().to_owned();
-    agency
-        .send(
-            app,
-            Method::POST,
-            &format!("/api/v1/artists-companies/{agency_company}/roster"),
-            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
-        )
-        .await;
-    let promoter = Org::new();
-    let (_, company) = promoter
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies",
-            Some(json!({"kind": "promoter", "name": "Deal Promoter"})),
-        )
-        .await;
-    Parties {
-        agency,
-        promoter,
-        artist,
-        promoter_company: company["id"].as_str().unwrap().to_owned(),
-    }
+    kisum_tests::booking_parties(app, "Deal Agency", "Dealt Artist", &[]).await
 }
 
 fn event_date() -> chrono::NaiveDate {

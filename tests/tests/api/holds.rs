@@ -8,70 +8,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// An agency (representing one artist) and a promoter, ready to hold dates.
-struct Stage {
-    agency: Org,
-    promoter: Org,
-    artist: String,
-    promoter_company: String,
-}
+type Stage = kisum_tests::BookingParties;
 
 async fn stage(app: &TestApp) -> Stage {
-    let agency = Org::new();
-    let (_, request) = agency
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies/creation-requests",
-            Some(json!({"spec": {"name": "Hold Agency"}})),
-        )
-        .await;
-    let response = app
-        .internal(
-            Method::POST,
-            &format!(
-                "/internal/admin/artist-company-requests/{}/approve",
-                request["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    let approved: Value = response.json().await.unwrap();
-    let agency_company = approved["company_id"].as_str().unwrap().to_owned();
-    let artist: Value = app
-        .internal(Method::POST, "/internal/artists")
-        .json(&json!({"name": "Held Artist"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let artist = artist["id"].as_str().unwrap().to_owned();
-    let (status, _) = agency
-        .send(
-            app,
-            Method::POST,
-            &format!("/api/v1/artists-companies/{agency_company}/roster"),
-            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let promoter = Org::new();
-    let (_, company) = promoter
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/artists-companies",
-            Some(json!({"kind": "promoter", "name": "Hold Promoter"})),
-        )
-        .await;
-    Stage {
-        agency,
-        promoter,
-        artist,
-        promoter_company: company["id"].as_str().unwrap().to_owned(),
-    }
+    kisum_tests::booking_parties(app, "Hold Agency", "Held Artist", &[]).await
 }
 
 fn date() -> String {
