@@ -6,9 +6,7 @@ use serde::Deserialize;
 use shared::domain::claims::RequestStatus;
 use shared::domain::claims::company_claims::{self, CompanyClaim, DecisionIn};
 use shared::domain::claims::provisioning::{self, ProvisioningRequest};
-use shared::domain::claims::representation::{
-    self, Dispute, ReasonIn, RepresentationClaim, ResolutionIn,
-};
+use shared::domain::claims::representation::{self, Dispute, RepresentationClaim, ResolutionIn};
 use shared::pagination::Page;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -49,13 +47,13 @@ async fn approve_representation(
 }
 
 #[utoipa::path(post, path = "/internal/representation-claims/{id}/reject", tag = "ownership",
-    security(("internal_key" = [])), request_body = ReasonIn,
+    security(("internal_key" = [])), request_body = DecisionIn,
     responses((status = 200, body = RepresentationClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
 async fn reject_representation(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
-    Json(input): Json<ReasonIn>,
+    Json(input): Json<DecisionIn>,
 ) -> Result<Json<RepresentationClaim>, AppError> {
     let mut tx = state.pool.begin().await?;
     let claim = representation::reject_claim(&mut tx, id, &actor(caller), input).await?;

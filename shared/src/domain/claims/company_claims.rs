@@ -265,12 +265,7 @@ pub async fn reject(
     actor: &str,
     input: DecisionIn,
 ) -> Result<CompanyClaim, DomainError> {
-    let mut check = Check::new();
-    let reason = check.opt_text("reason", input.reason.as_deref(), 2000);
-    if reason.is_none() {
-        check.add("reason", "is required to reject");
-    }
-    check.finish()?;
+    let reason = Some(super::rejection_reason(input.reason.as_deref())?);
     let claim = load(&mut *conn, id, true).await?;
     let to = claim.status.apply(Decision::Reject)?;
     sqlx::query!(

@@ -66,6 +66,17 @@ impl RequestStatus {
     }
 }
 
+/// The reason an operator gives to reject: required, at most 2000 characters.
+pub fn rejection_reason(reason: Option<&str>) -> Result<String, DomainError> {
+    let mut check = crate::validate::Check::new();
+    let reason = check.opt_text("reason", reason, 2000);
+    if reason.is_none() {
+        check.add("reason", "is required to reject");
+    }
+    check.finish()?;
+    Ok(reason.unwrap_or_default())
+}
+
 /// Appends an audit row.
 #[allow(clippy::too_many_arguments)]
 pub async fn audit(

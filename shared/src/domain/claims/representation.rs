@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit;
+use super::company_claims::DecisionIn;
 use super::territory::{self, Territory, TerritoryIn};
 use crate::DomainError;
 use crate::domain::directory::ownership::{require_artist_editor, require_company_owner};
@@ -171,13 +172,6 @@ pub struct ResolutionIn {
     pub resolution: Resolution,
     #[serde(default)]
     pub note: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonIn {
-    #[serde(default)]
-    pub reason: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -903,14 +897,9 @@ pub async fn reject_claim(
     conn: &mut PgConnection,
     id: Uuid,
     actor: &str,
-    input: ReasonIn,
+    input: DecisionIn,
 ) -> Result<RepresentationClaim, DomainError> {
-    let mut check = Check::new();
-    let reason = check.opt_text("reason", input.reason.as_deref(), 2000);
-    if reason.is_none() {
-        check.add("reason", "is required to reject");
-    }
-    check.finish()?;
+    let reason = Some(super::rejection_reason(input.reason.as_deref())?);
     let claim = load_claim(&mut *conn, id, true).await?;
     let to = claim.status.apply(ClaimEvent::Reject)?;
     set_status(&mut *conn, id, to, actor, reason.as_deref()).await?;
