@@ -3,7 +3,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use kisum_tests::{Org, TestApp};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 type Setup = kisum_tests::BookingParties;
 
@@ -248,4 +248,126 @@ async fn the_calendar_shows_details_to_parties_and_busy_to_others() {
         theirs[1],
         json!({"kind": "busy", "starts_on": day(11), "ends_on": day(11), "id": null, "status": null, "priority": null})
     );
+}
+
+#[tokio::test]
+async fn places_match_countries_regions_markets_and_worldwide() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let path = format!("/api/v1/artists/{}/availabilities", s.artist);
+    let market = |slug: &'static str| {
+        let app = &app;
+        let promoter = &s.promoter;
+        async move {
+            let (_, m) = promoter
+                .get(app, &format!("/api/v1/geo/markets/{slug}"))
+                .await;
+            m["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let west = market("us-west-coast").await;
+    let northeast = market("us-northeast").await;
+    let benelux = market("benelux").await;
+    // One window per territory, on days 10 to 14 in turn.
+    let mut ids = Vec::new();
+    for (offset, territory) in [
+        (10, json!({"countries": ["US"]})),
+        (11, json!({"market_ids": [west]})),
+        (12, json!({"worldwide": true})),
+        (13, json!({"countries": ["NL"]})),
+        (14, json!({"market_ids": [northeast]})),
+    ] {
+        let (status, window) = s
+            .agency
+            .send(
+                &app,
+                Method::POST,
+                &path,
+                Some(
+                    json!({"starts_on": day(offset), "ends_on": day(offset), "status": "available",
+                            "territory": territory, "published": true}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{window}");
+        ids.push(window["id"].as_str().unwrap().to_owned());
+    }
+    let search = |query: String| {
+        let promoter = &s.promoter;
+        let app = &app;
+        async move {
+            let (status, page) = promoter
+                .get(
+                    app,
+                    &format!(
+                        "/api/v1/avails/search?from={}&to={}{query}",
+                        day(5),
+                        day(20)
+                    ),
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {page}");
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["availability"]["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let pick = |which: &[usize]| which.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>();
+    // A country finds itself, windows in its regions and worldwide ones.
+    assert_eq!(search("&country=us".into()).await, pick(&[0, 1, 2, 4]));
+    assert_eq!(search("&country=NL".into()).await, pick(&[2, 3]));
+    assert_eq!(search("&country=SE".into()).await, pick(&[2]));
+    // A market of regions finds its regions, the whole country and
+    // worldwide windows, but not the country's other regions.
+    assert_eq!(search(format!("&market_id={west}")).await, pick(&[0, 1, 2]));
+    // A country and a market together: windows overlapping both.
+    assert_eq!(
+        search(format!("&country=NL&market_id={benelux}")).await,
+        pick(&[2, 3])
+    );
+    assert_eq!(
+        search(format!("&country=US&market_id={benelux}")).await,
+        pick(&[2])
+    );
+    assert_eq!(search(String::new()).await, pick(&[0, 1, 2, 3, 4]));
+
+    // Unpublishing, blocking or deleting a window takes it out of search;
+    // moving it to another country moves it.
+    let edit = |i: usize, body: Value| {
+        let agency = &s.agency;
+        let app = &app;
+        let id = ids[i].clone();
+        async move {
+            let (status, _) = agency
+                .send(
+                    app,
+                    Method::PATCH,
+                    &format!("/api/v1/availabilities/{id}"),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    edit(3, json!({"published": false})).await;
+    edit(4, json!({"status": "blocked"})).await;
+    edit(0, json!({"territory": {"countries": ["SE"]}})).await;
+    let (status, _) = s
+        .agency
+        .send(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/availabilities/{}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(search("&country=US".into()).await, pick(&[2]));
+    assert_eq!(search("&country=SE".into()).await, pick(&[0, 2]));
+    assert_eq!(search(String::new()).await, pick(&[0, 2]));
+    edit(3, json!({"published": true})).await;
+    assert_eq!(search("&country=NL".into()).await, pick(&[2, 3]));
 }

@@ -7,6 +7,8 @@
 //! booked or under a first hold. The calendar merges availabilities, holds
 //! and bookings; the parties see details, others see busy dates only.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -171,35 +173,50 @@ fn check(
 }
 
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Availability, DomainError> {
-    let r = sqlx::query!(
+    load_many(conn, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(DomainError::NotFound)
+}
+
+async fn load_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Availability>, DomainError> {
+    let rows = sqlx::query!(
         r#"SELECT id, artist_id, company_id, starts_on, ends_on, status AS "status: AvailabilityStatus", worldwide, areas,
                   market_ids, min_fee, currency::text AS currency, published, notes, version, created_at, updated_at
-             FROM availabilities WHERE id = $1"#,
-        id
+             FROM availabilities WHERE id = ANY ($1)"#,
+        ids
     )
-    .fetch_optional(conn)
-    .await?
-    .ok_or(DomainError::NotFound)?;
-    Ok(Availability {
-        id: r.id,
-        artist_id: r.artist_id,
-        company_id: r.company_id,
-        starts_on: r.starts_on,
-        ends_on: r.ends_on,
-        status: r.status,
-        territory: Territory {
-            worldwide: r.worldwide,
-            areas: r.areas,
-            market_ids: r.market_ids,
-        },
-        min_fee: r.min_fee,
-        currency: r.currency,
-        published: r.published,
-        notes: r.notes,
-        version: r.version,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    })
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let availability = Availability {
+                id: r.id,
+                artist_id: r.artist_id,
+                company_id: r.company_id,
+                starts_on: r.starts_on,
+                ends_on: r.ends_on,
+                status: r.status,
+                territory: Territory {
+                    worldwide: r.worldwide,
+                    areas: r.areas,
+                    market_ids: r.market_ids,
+                },
+                min_fee: r.min_fee,
+                currency: r.currency,
+                published: r.published,
+                notes: r.notes,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            };
+            (r.id, availability)
+        })
+        .collect())
 }
 
 async fn require_agency(
@@ -281,11 +298,8 @@ pub async fn of_artist(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(load(&mut *conn, id).await?);
-    }
-    Ok(out)
+    let mut windows = load_many(&mut *conn, &ids).await?;
+    Ok(ids.iter().filter_map(|id| windows.remove(id)).collect())
 }
 
 pub async fn update(
@@ -410,45 +424,71 @@ pub async fn search(
         }
         None => None,
     };
+    // The places that drive the search (by the place index), and a second
+    // set every hit must also overlap when both a country and a market are
+    // given.
     let country = query
         .country
         .as_ref()
         .map(|c| vec![c.trim().to_ascii_uppercase()]);
+    let (places, also_places) = match (country, market_areas) {
+        (Some(c), m) => (Some(c), m),
+        (None, m) => (m, None),
+    };
     let (after_day, after_id) = page.after.unzip();
+    // Each step is materialized so Postgres cannot reorder it into a plan
+    // that scans the big tables: windows come from the place index (or the
+    // range index when no place is given), artists are looked up per
+    // window, and blocked days are collected once for the artists found.
     let rows = sqlx::query!(
-        // The windows overlapping the range are found once, by the range
-        // index, before anything is joined: driven from artists instead,
-        // Postgres repeats the range scan per artist (seconds at 100k).
-        r#"WITH windows AS MATERIALIZED (
-               SELECT av.id, av.artist_id, av.starts_on, av.ends_on
+        r#"WITH found AS MATERIALIZED (
+               SELECT DISTINCT p.availability_id AS id, p.artist_id,
+                      greatest(lower(p.days), $1) AS first_day, least(upper(p.days) - 1, $2) AS last_day
+                 FROM unnest(kisum_area_query($3)) k
+                 JOIN availability_places p ON p.place = k
+                WHERE $3::text[] IS NOT NULL AND p.days && daterange($1, $2, '[]')
+                  AND ($5::bigint IS NULL OR p.min_fee IS NULL OR (p.min_fee <= $5 AND ($6::text IS NULL OR p.currency = $6)))
+                  AND ($4::text[] IS NULL OR EXISTS (SELECT 1 FROM availability_places p2
+                                                      WHERE p2.availability_id = p.availability_id
+                                                        AND p2.place = ANY (kisum_area_query($4))))
+               UNION ALL
+               SELECT av.id, av.artist_id, greatest(av.starts_on, $1), least(av.ends_on, $2)
                  FROM availabilities av
-                WHERE av.published AND av.status <> 'blocked'
+                WHERE $3::text[] IS NULL AND av.published AND av.status <> 'blocked'
                   AND daterange(av.starts_on, av.ends_on, '[]') && daterange($1, $2, '[]')
-                  AND ($3::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $3))
-                  AND ($4::text[] IS NULL OR av.worldwide OR kisum_areas_overlap(av.areas, $4))
                   AND ($5::bigint IS NULL OR av.min_fee IS NULL OR (av.min_fee <= $5 AND ($6::text IS NULL OR av.currency = $6)))
+           ),
+           windows AS MATERIALIZED (
+               SELECT f.id, f.artist_id, f.first_day, f.last_day, a.name
+                 FROM found f
+                 -- LIMIT keeps this a per-window primary-key lookup.
+                 CROSS JOIN LATERAL (SELECT a.name FROM artists a
+                                      WHERE a.id = f.artist_id AND a.archived_at IS NULL
+                                        AND ($8::text IS NULL OR a.search_name % kisum_fold($8) OR kisum_fold($8) <% a.search_name)
+                                      LIMIT 1) a
+                WHERE $7::uuid[] IS NULL OR f.artist_id IN (SELECT ag.artist_id FROM artist_genres ag WHERE ag.genre_id = ANY ($7))
+           ),
+           blocked AS MATERIALIZED (
+               SELECT b.artist_id, b.event_date AS day FROM bookings b
+                WHERE b.status = 'confirmed' AND b.event_date BETWEEN $1 AND $2
+                  AND b.artist_id IN (SELECT artist_id FROM windows)
+               UNION
+               SELECT h.artist_id, h.hold_date FROM holds h
+                WHERE h.priority = 1 AND h.status IN ('active', 'challenged') AND h.hold_date BETWEEN $1 AND $2
+                  AND h.artist_id IN (SELECT artist_id FROM windows)
            )
-           SELECT id AS "id!", artist_name AS "artist_name!", open_dates AS "open_dates!" FROM (
-             SELECT w.id, a.name AS artist_name,
-                    ARRAY(SELECT d::date FROM generate_series(greatest(w.starts_on, $1), least(w.ends_on, $2), interval '1 day') d
-                           WHERE NOT EXISTS (SELECT 1 FROM bookings b
-                                              WHERE b.artist_id = w.artist_id AND b.event_date = d::date AND b.status = 'confirmed')
-                             AND NOT EXISTS (SELECT 1 FROM holds h
-                                              WHERE h.artist_id = w.artist_id AND h.hold_date = d::date AND h.priority = 1
-                                                AND h.status IN ('active', 'challenged'))
-                           ORDER BY d) AS open_dates
-               FROM windows w JOIN artists a ON a.id = w.artist_id AND a.archived_at IS NULL
-              WHERE ($7::uuid[] IS NULL OR EXISTS (SELECT 1 FROM artist_genres ag WHERE ag.artist_id = a.id AND ag.genre_id = ANY($7)))
-                AND ($8::text IS NULL OR a.search_name % kisum_fold($8) OR kisum_fold($8) <% a.search_name)
-           ) s
-           WHERE cardinality(open_dates) > 0
-             AND ($9::date IS NULL OR (open_dates[1], id) > ($9, $10::uuid))
-           ORDER BY open_dates[1], id
-           LIMIT $11"#,
+           SELECT w.id AS "id!", min(w.name) AS "artist_name!", array_agg(d::date ORDER BY d) AS "open_dates!: Vec<NaiveDate>"
+             FROM windows w
+             CROSS JOIN LATERAL generate_series(w.first_day, w.last_day, interval '1 day') d
+            WHERE NOT EXISTS (SELECT 1 FROM blocked x WHERE x.artist_id = w.artist_id AND x.day = d::date)
+            GROUP BY w.id
+           HAVING $9::date IS NULL OR (min(d)::date, w.id) > ($9, $10::uuid)
+            ORDER BY min(d), w.id
+            LIMIT $11"#,
         from,
         to,
-        country.as_deref(),
-        market_areas.as_deref(),
+        places.as_deref(),
+        also_places.as_deref(),
         query.max_fee,
         query.currency.as_deref().map(str::to_ascii_uppercase),
         genres.as_deref(),
@@ -459,10 +499,15 @@ pub async fn search(
     )
     .fetch_all(&mut *conn)
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut windows = load_many(&mut *conn, &ids).await?;
     let mut avails = Vec::with_capacity(rows.len());
     for row in rows {
+        let Some(availability) = windows.remove(&row.id) else {
+            continue;
+        };
         avails.push(Avail {
-            availability: load(&mut *conn, row.id).await?,
+            availability,
             artist_name: row.artist_name,
             open_dates: row.open_dates,
         });
