@@ -131,19 +131,44 @@ impl Job for HoldExpiry {
     const MAX_ATTEMPTS: u32 = 10;
 }
 
-/// The backstop of `HoldExpiry`: expires every overdue hold, once per tick
-/// across replicas.
+/// Expires one sent or countered offer when it comes due (enqueued when the
+/// offer is sent or countered, scheduled for its `expires_at`); a no-op for
+/// an offer answered or countered with a later expiry meanwhile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct HoldSweep {
+pub struct OfferExpiry {
+    pub offer_id: Uuid,
+}
+
+impl Job for OfferExpiry {
+    const QUEUE: &'static str = "offer_expiry";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+/// Expires one open booking request when it comes due (enqueued with the
+/// request); a no-op once the request is answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RequestExpiry {
+    pub request_id: Uuid,
+}
+
+impl Job for RequestExpiry {
+    const QUEUE: &'static str = "request_expiry";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+/// The backstop of the expiry jobs: expires every overdue hold, offer and
+/// request, once per tick across replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ExpirySweep {
     pub tick: i64,
 }
 
-impl Job for HoldSweep {
-    const QUEUE: &'static str = "hold_sweep";
+impl Job for ExpirySweep {
+    const QUEUE: &'static str = "expiry_sweep";
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-impl HoldSweep {
+impl ExpirySweep {
     /// Every minute.
     pub const SCHEDULE: &'static str = "0 * * * * *";
 
@@ -162,5 +187,7 @@ pub const QUEUES: &[&str] = &[
     QueueCanary::QUEUE,
     Maintenance::QUEUE,
     HoldExpiry::QUEUE,
-    HoldSweep::QUEUE,
+    OfferExpiry::QUEUE,
+    RequestExpiry::QUEUE,
+    ExpirySweep::QUEUE,
 ];

@@ -4,6 +4,7 @@
 //! process's jobs are re-run elsewhere, and graceful shutdown.
 
 pub mod jobs;
+mod wakeup;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,9 +14,9 @@ use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
-use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use apalis_postgres::{Config, PostgresStorage};
 use shared::config::WorkerConfig;
-use shared::jobs::{HoldSweep, Job, Maintenance};
+use shared::jobs::{ExpirySweep, Job, Maintenance};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -24,6 +25,7 @@ pub struct WorkerState {
     pub pool: PgPool,
     /// This process's identity, e.g. `host:pid`.
     pub instance: String,
+    wakeups: wakeup::Wakeups,
 }
 
 /// The identity of this process among worker replicas: host and pid, so a
@@ -81,10 +83,7 @@ macro_rules! register_queue {
         $monitor.register(move |restarts| {
             let backend = storage::<$job>(&config, &state.pool).poll_with_strategy(
                 Strategy::new()
-                    .stream(Pubsub::new(
-                        state.pool.clone(),
-                        <$job as Job>::QUEUE.to_owned(),
-                    ))
+                    .stream(state.wakeups.stream(<$job as Job>::QUEUE))
                     .interval(config.poll_interval),
             );
             WorkerBuilder::new(format!(
@@ -135,6 +134,7 @@ pub async fn run_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = WorkerState {
+        wakeups: wakeup::Wakeups::spawn(pool.clone(), shared::jobs::QUEUES),
         pool,
         instance: instance_name(),
     };
@@ -160,23 +160,37 @@ pub async fn run_until(
     let monitor = register_queue!(
         monitor,
         shared::jobs::HoldExpiry,
-        jobs::holds::expire,
+        jobs::expiry::hold,
         config,
         state
     );
     let monitor = register_queue!(
         monitor,
-        shared::jobs::HoldSweep,
-        jobs::holds::sweep,
+        shared::jobs::OfferExpiry,
+        jobs::expiry::offer,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::RequestExpiry,
+        jobs::expiry::request,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::ExpirySweep,
+        jobs::expiry::sweep,
         config,
         state
     );
     let monitor = register_cron(
         monitor,
         &state,
-        HoldSweep::SCHEDULE,
-        "hold_sweep",
-        jobs::holds::tick,
+        ExpirySweep::SCHEDULE,
+        "expiry_sweep",
+        jobs::expiry::tick,
     )?;
     let monitor = register_cron(
         monitor,

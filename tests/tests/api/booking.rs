@@ -2,7 +2,7 @@
 //! activity trail, and the races that matter.
 
 use chrono::Utc;
-use kisum_tests::{Org, TestApp};
+use kisum_tests::{Org, TestApp, WorkerProcess, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -605,5 +605,181 @@ async fn requests_route_to_the_agency_and_convert_into_offers() {
     assert_eq!(
         (status, problem["errors"][0]["field"].as_str()),
         (422, Some("event_date"))
+    );
+}
+
+#[tokio::test]
+async fn unanswered_offers_and_requests_expire_with_the_worker() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    let soon = || Utc::now() + chrono::Duration::seconds(2);
+    let request_body = |expires_at: Value| {
+        json!({"artist_id": p.artist, "promoter_company_id": p.promoter_company,
+               "event_date": event_date(), "expires_at": expires_at})
+    };
+    // Expiry is checked: not in the past, not after the event date.
+    for bad in [
+        json!(Utc::now() - chrono::Duration::minutes(1)),
+        json!(Utc::now() + chrono::Duration::days(90)),
+    ] {
+        let (status, problem) = p
+            .promoter
+            .send(
+                &app,
+                Method::POST,
+                "/api/v1/booking-requests",
+                Some(request_body(bad)),
+            )
+            .await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some("expires_at")),
+            "{problem}"
+        );
+    }
+    // By default a request waits 14 days.
+    let (status, lasting) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(request_body(Value::Null)),
+        )
+        .await;
+    assert_eq!(status, 201, "{lasting}");
+    let default_ttl = lasting["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap()
+        - Utc::now();
+    assert!((13..=14).contains(&default_ttl.num_days()), "{lasting}");
+
+    let (_, request) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(request_body(json!(soon()))),
+        )
+        .await;
+    let mut sent = offer_body(&p, versus());
+    sent["expires_at"] = json!(soon());
+    let (_, offer) = p
+        .promoter
+        .send(&app, Method::POST, "/api/v1/offers", Some(sent.clone()))
+        .await;
+    sent["send"] = json!(false);
+    let (_, draft) = p
+        .promoter
+        .send(&app, Method::POST, "/api/v1/offers", Some(sent.clone()))
+        .await;
+    sent["send"] = json!(true);
+    let (_, extended) = p
+        .promoter
+        .send(&app, Method::POST, "/api/v1/offers", Some(sent))
+        .await;
+    let extended_id = extended["id"].as_str().unwrap();
+    let (status, countered) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/offers/{extended_id}/counter"),
+            Some(json!({"deal": versus(), "expires_at": Utc::now() + chrono::Duration::days(1)})),
+        )
+        .await;
+    assert_eq!(status, 200, "{countered}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+
+    // Due but not yet swept: answering is refused all the same.
+    let request_path = format!(
+        "/api/v1/booking-requests/{}",
+        request["id"].as_str().unwrap()
+    );
+    let offer_path = format!("/api/v1/offers/{}", offer["id"].as_str().unwrap());
+    let draft_path = format!("/api/v1/offers/{}", draft["id"].as_str().unwrap());
+    for (org, path, code) in [
+        (
+            &p.agency,
+            format!("{request_path}/decline"),
+            "request_expired",
+        ),
+        (&p.agency, format!("{offer_path}/accept"), "offer_expired"),
+        (&p.promoter, format!("{draft_path}/send"), "offer_expired"),
+    ] {
+        let (status, problem) = org.send(&app, Method::POST, &path, None).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (409, Some(code)),
+            "{path}: {problem}"
+        );
+    }
+    let (_, answer) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/offers", Some(json!({
+            "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": event_date(),
+            "booking_request_id": request["id"], "deal": versus(),
+            "expires_at": Utc::now() + chrono::Duration::days(3)})))
+        .await;
+    assert_eq!(answer["code"], "request_expired", "{answer}");
+
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    eventually(
+        std::time::Duration::from_secs(30),
+        "the request and the offer expire",
+        || async {
+            let (_, r) = p.promoter.get(&app, &request_path).await;
+            let (_, o) = p.promoter.get(&app, &offer_path).await;
+            (r["status"] == "expired" && o["status"] == "expired").then_some(())
+        },
+    )
+    .await;
+    let (_, o) = p.promoter.get(&app, &draft_path).await;
+    assert_eq!(
+        o["status"], "draft",
+        "a draft is never sent, so never expires"
+    );
+    let (_, o) = p
+        .promoter
+        .get(&app, &format!("/api/v1/offers/{extended_id}"))
+        .await;
+    assert_eq!(
+        o["status"], "countered",
+        "the counter moved the expiry a day out"
+    );
+    let (_, r) = p
+        .promoter
+        .get(
+            &app,
+            &format!(
+                "/api/v1/booking-requests/{}",
+                lasting["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(r["status"], "open");
+
+    // Each expiry is written once, by the system.
+    for id in [&request["id"], &offer["id"]] {
+        let actors: Vec<String> = sqlx::query_scalar(
+            "SELECT actor FROM booking_activity WHERE subject_id = $1::uuid AND action = 'expired'",
+        )
+        .bind(id.as_str().unwrap())
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(actors.len(), 1, "{actors:?}");
+        assert!(actors[0].starts_with("system:"), "{actors:?}");
+    }
+    let (status, problem) = p
+        .agency
+        .send(&app, Method::POST, &format!("{offer_path}/accept"), None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("invalid_transition"))
     );
 }

@@ -1,5 +1,5 @@
 //! Job handlers, one module per job: decode, call `shared::domain`, done.
 
-pub mod holds;
+pub mod expiry;
 pub mod maintenance;
 pub mod queue_canary;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::activity::{self, Change};
 use super::deal::Deal;
 use super::holds::booking_agency;
+use crate::jobs::{self, OfferExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 use crate::{DomainError, FieldError};
@@ -404,6 +405,9 @@ pub async fn create(
         serde_json::json!({"party": party, "version": 1}),
     )
     .await?;
+    if status == OfferStatus::Sent {
+        schedule_expiry(&mut *conn, id, input.expires_at).await?;
+    }
     load(conn, id, false).await
 }
 
@@ -458,7 +462,7 @@ async fn transition(
     }
     if matches!(
         event,
-        OfferEvent::Accept | OfferEvent::Counter | OfferEvent::Decline
+        OfferEvent::Send | OfferEvent::Accept | OfferEvent::Counter | OfferEvent::Decline
     ) && offer.expires_at <= Utc::now()
     {
         return Err(DomainError::conflict(
@@ -491,6 +495,9 @@ pub async fn act(
 ) -> Result<Offer, DomainError> {
     let (offer, to) = transition(&mut *conn, org_id, id, event, expected_version).await?;
     set_status(&mut *conn, id, to).await?;
+    if event == OfferEvent::Send {
+        schedule_expiry(&mut *conn, id, offer.expires_at).await?;
+    }
     let action = match event {
         OfferEvent::Send => "sent",
         OfferEvent::Accept => "accepted",
@@ -574,7 +581,70 @@ pub async fn counter(
         serde_json::json!({"version": number}),
     )
     .await?;
+    schedule_expiry(&mut *conn, id, expires_at).await?;
     load(conn, id, false).await
+}
+
+/// Enqueues the offer's expiry for `expires_at`, in the caller's
+/// transaction; one job per (offer, expiry), so a counter that keeps the
+/// expiry adds none.
+async fn schedule_expiry(
+    conn: &mut PgConnection,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    jobs::enqueue(
+        conn,
+        &OfferExpiry { offer_id: id },
+        Schedule::at(expires_at).dedupe(format!("{id}:{}", expires_at.timestamp())),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Expires the offer if it still waits for an answer and is due; true when
+/// it did. Idempotent: a second run, or a run after an answer or a counter
+/// with a later expiry, changes nothing.
+pub async fn expire_if_due(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<bool, DomainError> {
+    let row = sqlx::query!(
+        r#"WITH before AS (SELECT id, status FROM offers WHERE id = $1 FOR UPDATE)
+           UPDATE offers o SET status = 'expired', version = o.version + 1, updated_at = now()
+             FROM before b
+            WHERE o.id = b.id AND o.status IN ('sent', 'countered') AND o.expires_at <= now()
+           RETURNING o.artist_id, b.status AS "from: OfferStatus", o.current_version"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    record(
+        conn,
+        row.artist_id,
+        id,
+        "expired",
+        Some(row.from),
+        Some(OfferStatus::Expired),
+        actor,
+        serde_json::json!({"version": row.current_version}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Offers waiting for an answer past their expiry, most overdue first.
+pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM offers WHERE status IN ('sent', 'countered') AND expires_at <= now() ORDER BY expires_at LIMIT $1",
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Every version of an offer, oldest first.

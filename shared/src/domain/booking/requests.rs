@@ -2,7 +2,7 @@
 //! the request goes to the artist's booking agency, which answers with an
 //! offer (the request is then `converted`) or declines it.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::activity::{self, Change};
 use super::offers::{Party, Venue, party_of};
 use crate::DomainError;
+use crate::jobs::{self, RequestExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -60,6 +61,8 @@ pub struct BookingRequest {
     /// The promoter asks the agency to hold the date.
     pub wants_hold: bool,
     pub status: RequestStatus,
+    /// An open request not answered by then expires.
+    pub expires_at: DateTime<Utc>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -77,14 +80,22 @@ pub struct BookingRequestIn {
     pub message: Option<String>,
     #[serde(default)]
     pub wants_hold: bool,
+    /// When an unanswered request expires: at most the end of the event
+    /// date; by default 14 days from now or the end of the event date,
+    /// whichever comes first.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
+
+/// How long a request waits for an answer unless it says otherwise.
+pub const DEFAULT_TTL_DAYS: i64 = 14;
 
 const SUBJECT: &str = "request";
 
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<BookingRequest, DomainError> {
     let row = sqlx::query!(
         r#"SELECT id, artist_id, promoter_company_id, agency_company_id, event_date, venue AS "venue: Json<Venue>",
-                  message, wants_hold, status AS "status: RequestStatus", version, created_at, updated_at
+                  message, wants_hold, status AS "status: RequestStatus", expires_at, version, created_at, updated_at
              FROM booking_requests WHERE id = $1"#,
         id
     )
@@ -101,6 +112,7 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<BookingRequest, Domai
         message: row.message,
         wants_hold: row.wants_hold,
         status: row.status,
+        expires_at: row.expires_at,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -139,9 +151,26 @@ pub async fn create(
     if input.venue.capacity.is_some_and(|c| c <= 0) {
         check.add("venue.capacity", "must be positive");
     }
-    if input.event_date < Utc::now().date_naive() {
+    let now = Utc::now();
+    if input.event_date < now.date_naive() {
         check.add("event_date", "must not be in the past");
     }
+    // The request is moot once the event date is over.
+    let latest = (input.event_date + Duration::days(1))
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let expires_at = match input.expires_at {
+        Some(at) if at <= now => {
+            check.add("expires_at", "must be in the future");
+            at
+        }
+        Some(at) if at > latest => {
+            check.add("expires_at", "must not be after the event date");
+            at
+        }
+        Some(at) => at,
+        None => latest.min(now + Duration::days(DEFAULT_TTL_DAYS)),
+    };
     check.finish()?;
     let company = sqlx::query!(
         r#"SELECT c.kind, EXISTS (SELECT 1 FROM artists_company_claims cl
@@ -175,8 +204,8 @@ pub async fn create(
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO booking_requests (id, artist_id, promoter_company_id, agency_company_id, event_date, venue, message,
-                                       wants_hold, status, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
+                                       wants_hold, status, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10)",
         id,
         input.artist_id,
         input.promoter_company_id,
@@ -185,9 +214,16 @@ pub async fn create(
         Json(&input.venue) as _,
         message,
         input.wants_hold,
+        expires_at,
         actor,
     )
     .execute(&mut *conn)
+    .await?;
+    jobs::enqueue(
+        &mut *conn,
+        &RequestExpiry { request_id: id },
+        Schedule::at(expires_at).dedupe(format!("{id}:{}", expires_at.timestamp())),
+    )
     .await?;
     record(
         &mut *conn,
@@ -279,7 +315,7 @@ pub async fn close(
     }
     let changed = sqlx::query!(
         "UPDATE booking_requests SET status = $2, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'open'",
+          WHERE id = $1 AND status = 'open' AND expires_at > now()",
         id,
         to as RequestStatus,
     )
@@ -287,13 +323,7 @@ pub async fn close(
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(DomainError::conflict(
-            "invalid_transition",
-            format!(
-                "the request is {} and can no longer change",
-                request.status.as_str()
-            ),
-        ));
+        return Err(not_open(&request, "invalid_transition"));
     }
     record(
         &mut *conn,
@@ -328,17 +358,14 @@ pub async fn convert(
     }
     let changed = sqlx::query!(
         "UPDATE booking_requests SET status = 'converted', version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'open'",
+          WHERE id = $1 AND status = 'open' AND expires_at > now()",
         id
     )
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(DomainError::conflict(
-            "request_not_open",
-            "the request is no longer open",
-        ));
+        return Err(not_open(&request, "request_not_open"));
     }
     record(
         conn,
@@ -350,4 +377,60 @@ pub async fn convert(
         actor,
     )
     .await
+}
+
+/// Why a request read before an update that changed nothing cannot change.
+fn not_open(request: &BookingRequest, code: &'static str) -> DomainError {
+    if request.status == RequestStatus::Open {
+        DomainError::conflict("request_expired", "the request expired unanswered")
+    } else {
+        DomainError::conflict(
+            code,
+            format!(
+                "the request is {} and can no longer change",
+                request.status.as_str()
+            ),
+        )
+    }
+}
+
+/// Expires the request if it is still open and due; true when it did.
+/// Idempotent: a second run, or a run after an answer, changes nothing.
+pub async fn expire_if_due(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<bool, DomainError> {
+    let artist = sqlx::query_scalar!(
+        "UPDATE booking_requests SET status = 'expired', version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = 'open' AND expires_at <= now()
+          RETURNING artist_id",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(artist_id) = artist else {
+        return Ok(false);
+    };
+    record(
+        conn,
+        artist_id,
+        id,
+        "expired",
+        Some(RequestStatus::Open),
+        RequestStatus::Expired,
+        actor,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Open requests past their expiry, most overdue first.
+pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM booking_requests WHERE status = 'open' AND expires_at <= now() ORDER BY expires_at LIMIT $1",
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
 }

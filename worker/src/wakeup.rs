@@ -1,0 +1,99 @@
+//! One `LISTEN` connection for all queues. Every insert into the job table
+//! notifies `apalis::job::insert` with the job's queue; this wakes that
+//! queue's worker to fetch at once instead of at its next interval poll.
+//!
+//! apalis-postgres's own `Pubsub` opens a listener per queue, each holding a
+//! pooled connection for good, so the pool shrinks as queues are added.
+//! Here one task holds one connection and wakes queues through `Notify`,
+//! which keeps a wake-up that arrives while the worker is busy. After the
+//! listener reconnects, every queue is woken, since notifications sent
+//! while it was down are lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+const CHANNEL: &str = "apalis::job::insert";
+
+#[derive(Clone)]
+pub struct Wakeups {
+    queues: Arc<HashMap<&'static str, Arc<Notify>>>,
+}
+
+#[derive(Deserialize)]
+struct InsertEvent {
+    job_type: String,
+}
+
+impl Wakeups {
+    /// Starts the listener task for `queues`.
+    pub fn spawn(pool: PgPool, queues: &[&'static str]) -> Self {
+        let wakeups = Self {
+            queues: Arc::new(
+                queues
+                    .iter()
+                    .map(|q| (*q, Arc::new(Notify::new())))
+                    .collect(),
+            ),
+        };
+        tokio::spawn(wakeups.clone().listen(pool));
+        wakeups
+    }
+
+    /// The wake-ups of `queue`, as a stream for a poll strategy.
+    pub fn stream(&self, queue: &str) -> impl Stream<Item = ()> + Unpin + Send + Sync + 'static {
+        let notify = self
+            .queues
+            .get(queue)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()));
+        Box::pin(futures::stream::unfold(notify, |notify| async move {
+            notify.notified().await;
+            Some(((), notify))
+        }))
+    }
+
+    fn wake_all(&self) {
+        for notify in self.queues.values() {
+            notify.notify_one();
+        }
+    }
+
+    async fn listen(self, pool: PgPool) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.listen_once(&pool).await {
+                Ok(()) => delay = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?delay, "job notification listener lost");
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Listens until the connection fails.
+    async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        self.wake_all();
+        loop {
+            let notification = listener.recv().await?;
+            match serde_json::from_str::<InsertEvent>(notification.payload()) {
+                Ok(event) => {
+                    if let Some(notify) = self.queues.get(event.job_type.as_str()) {
+                        notify.notify_one();
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "unreadable job notification"),
+            }
+        }
+    }
+}
