@@ -90,6 +90,18 @@ impl Job for QueueCanary {
     const MAX_ATTEMPTS: u32 = 5;
 }
 
+/// Does nothing: the queue's own cost, for benchmarks and smoke checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Noop {
+    #[serde(default)]
+    pub n: u64,
+}
+
+impl Job for Noop {
+    const QUEUE: &'static str = "noop";
+    const MAX_ATTEMPTS: u32 = 1;
+}
+
 /// Housekeeping run on a schedule: prunes expired idempotency records.
 /// `tick` is the scheduled time (Unix seconds) it runs for; every worker
 /// replica enqueues it at each tick, and the tick's idempotency key keeps
@@ -185,6 +197,7 @@ impl ExpirySweep {
 /// Every queue the worker serves.
 pub const QUEUES: &[&str] = &[
     QueueCanary::QUEUE,
+    Noop::QUEUE,
     Maintenance::QUEUE,
     HoldExpiry::QUEUE,
     OfferExpiry::QUEUE,

@@ -150,6 +150,7 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(monitor, shared::jobs::Noop, jobs::noop, config, state);
     let monitor = register_queue!(
         monitor,
         shared::jobs::Maintenance,

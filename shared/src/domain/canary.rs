@@ -47,7 +47,9 @@ pub async fn request(
     if !(0..=600_000).contains(&input.work_ms) {
         errors.push(FieldError::new("work_ms", "must be between 0 and 600000"));
     }
-    let max_failures = i32::try_from(QueueCanary::MAX_ATTEMPTS).unwrap_or(i32::MAX) - 1;
+    // Up to every attempt: a canary failing all of them ends dead, and
+    // succeeds once an operator retries it.
+    let max_failures = i32::try_from(QueueCanary::MAX_ATTEMPTS).unwrap_or(i32::MAX);
     if !(0..=max_failures).contains(&input.fail_attempts) {
         errors.push(FieldError::new(
             "fail_attempts",

@@ -8,14 +8,25 @@ use shared::jobs::{ExpirySweep, HoldExpiry, OfferExpiry, RequestExpiry};
 
 use crate::WorkerState;
 
-/// Most overdue records of each kind one sweep run expires.
+/// Most overdue offers and requests one sweep run expires.
 const SWEEP_BATCH: i64 = 5000;
 
+/// Holds expired per transaction by the sweep, and by a hold's own job on
+/// top of its hold, so a burst of holds due at once costs a commit per
+/// batch rather than per hold.
+const HOLD_BATCH: i64 = 100;
+
 pub async fn hold(job: HoldExpiry, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    const ACTOR: &str = "system:hold_expiry";
     let mut tx = state.pool.begin().await?;
-    let expired = holds::expire_if_due(&mut tx, job.hold_id, "system:hold_expiry").await?;
+    let expired = holds::expire_if_due(&mut tx, job.hold_id, ACTOR).await?;
+    let others = if expired {
+        holds::expire_due(&mut tx, HOLD_BATCH, ACTOR).await?
+    } else {
+        0
+    };
     tx.commit().await?;
-    tracing::debug!(hold = %job.hold_id, expired, "hold expiry");
+    tracing::debug!(hold = %job.hold_id, expired, others, "hold expiry");
     Ok(())
 }
 
@@ -42,24 +53,27 @@ pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynErro
     Ok(())
 }
 
-/// Expires every overdue hold, offer and request, each in its own
-/// transaction, so one failure does not undo the others.
+/// Expires every overdue hold (in batches of `HOLD_BATCH` per transaction),
+/// offer and request (each in its own transaction).
 pub async fn sweep(job: ExpirySweep, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     const ACTOR: &str = "system:expiry_sweep";
-    let (due_holds, due_offers, due_requests) = {
+    let mut expired = [0usize; 3];
+    loop {
+        let mut tx = state.pool.begin().await?;
+        let n = holds::expire_due(&mut tx, HOLD_BATCH, ACTOR).await?;
+        tx.commit().await?;
+        expired[0] += n;
+        if n == 0 {
+            break;
+        }
+    }
+    let (due_offers, due_requests) = {
         let mut conn = state.pool.acquire().await?;
         (
-            holds::overdue(&mut conn, SWEEP_BATCH).await?,
             offers::overdue(&mut conn, SWEEP_BATCH).await?,
             requests::overdue(&mut conn, SWEEP_BATCH).await?,
         )
     };
-    let mut expired = [0usize; 3];
-    for id in &due_holds {
-        let mut tx = state.pool.begin().await?;
-        expired[0] += usize::from(holds::expire_if_due(&mut tx, *id, ACTOR).await?);
-        tx.commit().await?;
-    }
     for id in &due_offers {
         let mut tx = state.pool.begin().await?;
         expired[1] += usize::from(offers::expire_if_due(&mut tx, *id, ACTOR).await?);

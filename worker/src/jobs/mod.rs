@@ -3,3 +3,8 @@
 pub mod expiry;
 pub mod maintenance;
 pub mod queue_canary;
+
+/// `shared::jobs::Noop`: nothing to do.
+pub async fn noop(_job: shared::jobs::Noop) -> Result<(), apalis::prelude::BoxDynError> {
+    Ok(())
+}

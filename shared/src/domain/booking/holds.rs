@@ -120,12 +120,18 @@ pub struct HoldFilter {
 const SUBJECT: &str = "hold";
 
 /// Serialises hold changes of one (artist, date).
+/// The advisory lock that orders every change to an artist's holds on a
+/// date.
+fn date_lock_key(artist_id: Uuid, date: NaiveDate) -> String {
+    format!("hold:{artist_id}:{date}")
+}
+
 async fn lock_date(
     conn: &mut PgConnection,
     artist_id: Uuid,
     date: NaiveDate,
 ) -> Result<(), DomainError> {
-    let key = format!("hold:{artist_id}:{date}");
+    let key = date_lock_key(artist_id, date);
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 7205))",
         key
@@ -465,6 +471,42 @@ pub async fn expire_if_due(
     Ok(false)
 }
 
+/// Expires up to `limit` due holds in the caller's transaction, skipping
+/// any whose date another transaction is working on; returns how many
+/// expired. Only try-locks are taken, so a transaction that already holds
+/// a date's lock can call this without risking a deadlock. One
+/// transaction for many holds is what makes a burst of due holds cheap:
+/// the commit, not the work, dominates a single expiry.
+pub async fn expire_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    actor: &str,
+) -> Result<usize, DomainError> {
+    let due = sqlx::query!(
+        "SELECT id, artist_id, hold_date FROM holds
+          WHERE (status IN ('active', 'challenged') AND expires_at <= now())
+             OR (status = 'challenged' AND challenge_deadline <= now())
+          ORDER BY LEAST(expires_at, challenge_deadline) LIMIT $1",
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut expired = 0;
+    for hold in due {
+        let key = date_lock_key(hold.artist_id, hold.hold_date);
+        let locked = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7205)) AS "locked!""#,
+            key
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if locked && expire_if_due(&mut *conn, hold.id, actor).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
 /// A lower hold backed by an accepted offer challenges the first hold on
 /// its date: the first hold gets `window` to confirm (its offer booked) or
 /// loses its place. The deadline job is enqueued in this transaction.
@@ -540,19 +582,6 @@ pub async fn challenge(
     )
     .await?;
     load(conn, first.id).await
-}
-
-/// Live holds past their expiry (the sweep's work list), oldest first.
-pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT id FROM holds
-          WHERE (status IN ('active', 'challenged') AND expires_at <= now())
-             OR (status = 'challenged' AND challenge_deadline <= now())
-          ORDER BY LEAST(expires_at, challenge_deadline) LIMIT $1",
-        limit
-    )
-    .fetch_all(conn)
-    .await?)
 }
 
 #[cfg(test)]
