@@ -7,7 +7,7 @@
 //! booked or under a first hold. The calendar merges availabilities, holds
 //! and bookings; the parties see details, others see busy dates only.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -376,7 +376,10 @@ pub async fn search(
 ) -> Result<Page<Avail>, DomainError> {
     let today = Utc::now().date_naive();
     let from = query.from.unwrap_or(today).max(today);
-    let to = query.to.unwrap_or(from + Duration::days(30));
+    let to = query.to.unwrap_or_else(|| {
+        from.checked_add_days(Days::new(30))
+            .unwrap_or(NaiveDate::MAX)
+    });
     check_range(from, to)?;
     let market_areas = match query.market_id {
         Some(m) => Some(
