@@ -381,6 +381,13 @@ pub async fn search(
             .unwrap_or(NaiveDate::MAX)
     });
     check_range(from, to)?;
+    let mut check = Check::new();
+    if query.max_fee.is_some_and(|f| f < 0) {
+        check.add("max_fee", "must not be negative");
+    }
+    let currency = check.currency("currency", query.currency.as_deref());
+    let country = check.country("country", query.country.as_deref());
+    check.finish()?;
     let market_areas = match query.market_id {
         Some(m) => Some(
             territory::resolve(
@@ -413,10 +420,7 @@ pub async fn search(
         }
         None => None,
     };
-    let country = query
-        .country
-        .as_ref()
-        .map(|c| vec![c.trim().to_ascii_uppercase()]);
+    let country = country.map(|c| vec![c]);
     let (after_day, after_id) = page.after.unzip();
     let rows = sqlx::query!(
         // The windows overlapping the range are found once, by the range
@@ -453,7 +457,7 @@ pub async fn search(
         country.as_deref(),
         market_areas.as_deref(),
         query.max_fee,
-        query.currency.as_deref().map(str::to_ascii_uppercase),
+        currency,
         genres.as_deref(),
         query.q.as_deref().filter(|q| !q.trim().is_empty()),
         after_day,
