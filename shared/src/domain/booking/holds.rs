@@ -523,8 +523,14 @@ pub async fn challenge(
         challenger.artist_id,
         challenger.date,
     )
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| {
+        DomainError::conflict(
+            "challenge_not_possible",
+            "no live first hold on this date to challenge",
+        )
+    })?;
     let first = load(&mut *conn, first_id).await?;
     let to = first.status.apply(HoldEvent::Challenge)?;
     let deadline = Utc::now() + window;
