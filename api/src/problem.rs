@@ -9,7 +9,7 @@
 //! [`problem_fallback`].
 
 use axum::extract::Request;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -225,6 +225,18 @@ impl From<JsonRejection> for AppError {
         };
         // serde's message names the field and the expected type; it holds no
         // internals, so it is useful to clients as is.
+        Self::new(status, code, rejection.body_text())
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
         Self::new(status, code, rejection.body_text())
     }
 }

@@ -204,6 +204,10 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             "artist_profiles_fee_currency_fkey",
             Field("fee_currency", "is not an ISO 4217 currency code"),
         ),
+        (
+            "availabilities_currency_fkey",
+            Field("currency", "is not an ISO 4217 currency code"),
+        ),
     ]
 };
 

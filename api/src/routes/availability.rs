@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use serde::Deserialize;
 use shared::auth::Permission;
 use shared::domain::booking::availability::{
@@ -40,7 +40,11 @@ pub struct RangeQuery {
 impl RangeQuery {
     fn range(&self) -> (NaiveDate, NaiveDate) {
         let from = self.from.unwrap_or_else(|| Utc::now().date_naive());
-        (from, self.to.unwrap_or(from + Duration::days(90)))
+        let to = self.to.unwrap_or_else(|| {
+            from.checked_add_days(Days::new(90))
+                .unwrap_or(NaiveDate::MAX)
+        });
+        (from, to)
     }
 }
 

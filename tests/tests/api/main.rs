@@ -6,6 +6,7 @@
 mod auth;
 mod availability;
 mod booking;
+mod booking_input;
 mod config;
 mod cors;
 mod directory;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -390,8 +390,18 @@ pub async fn search(
 ) -> Result<Page<Avail>, DomainError> {
     let today = Utc::now().date_naive();
     let from = query.from.unwrap_or(today).max(today);
-    let to = query.to.unwrap_or(from + Duration::days(30));
+    let to = query.to.unwrap_or_else(|| {
+        from.checked_add_days(Days::new(30))
+            .unwrap_or(NaiveDate::MAX)
+    });
     check_range(from, to)?;
+    let mut check = Check::new();
+    if query.max_fee.is_some_and(|f| f < 0) {
+        check.add("max_fee", "must not be negative");
+    }
+    let currency = check.currency("currency", query.currency.as_deref());
+    let country = check.country("country", query.country.as_deref());
+    check.finish()?;
     let market_areas = match query.market_id {
         Some(m) => Some(
             territory::resolve(
@@ -427,10 +437,7 @@ pub async fn search(
     // The places that drive the search (by the place index), and a second
     // set every hit must also overlap when both a country and a market are
     // given.
-    let country = query
-        .country
-        .as_ref()
-        .map(|c| vec![c.trim().to_ascii_uppercase()]);
+    let country = country.map(|c| vec![c]);
     let (places, also_places) = match (country, market_areas) {
         (Some(c), m) => (Some(c), m),
         (None, m) => (m, None),
@@ -490,7 +497,7 @@ pub async fn search(
         places.as_deref(),
         also_places.as_deref(),
         query.max_fee,
-        query.currency.as_deref().map(str::to_ascii_uppercase),
+        currency,
         genres.as_deref(),
         query.q.as_deref().filter(|q| !q.trim().is_empty()),
         after_day,

@@ -235,15 +235,12 @@ async fn change(
     reason: Option<String>,
     expected_version: Option<i32>,
 ) -> Result<Booking, DomainError> {
-    let booking = get_for(&mut *conn, org_id, id).await?;
+    get_for(&mut *conn, org_id, id).await?;
     sqlx::query_scalar!("SELECT id FROM bookings WHERE id = $1 FOR UPDATE", id)
         .fetch_one(&mut *conn)
         .await?;
-    let booking = if expected_version.is_some() {
-        load(&mut *conn, id).await?
-    } else {
-        booking
-    };
+    // Read again under the lock: a change committed meanwhile decides.
+    let booking = load(&mut *conn, id).await?;
     if expected_version.is_some_and(|v| v != booking.version) {
         return Err(DomainError::StaleVersion);
     }

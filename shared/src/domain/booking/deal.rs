@@ -109,6 +109,9 @@ impl Deal {
             (Some(p), true) if !(p > 0.0 && p <= 100.0) => {
                 err("percentage", "must be above 0 and at most 100")
             }
+            (Some(p), true) if !at_most_two_decimals(p) => {
+                err("percentage", "must have at most two decimals")
+            }
             _ => {}
         }
         if needs_percentage && self.percentage_basis.is_none() {
@@ -171,6 +174,13 @@ impl Deal {
         }
         errors
     }
+}
+
+/// Whether a number has at most two decimals, allowing for the binary
+/// rounding of values such as 33.33.
+fn at_most_two_decimals(value: f64) -> bool {
+    let hundredths = value * 100.0;
+    (hundredths - hundredths.round()).abs() < 1e-6
 }
 
 #[cfg(test)]
@@ -236,6 +246,19 @@ mod tests {
             ..flat()
         };
         assert_eq!(fields(&deposit_over), ["deal.deposit_percent"]);
+        let fine_percentage = Deal {
+            kind: DealType::Door,
+            guarantee_amount: None,
+            percentage: Some(12.345),
+            percentage_basis: Some(PercentageBasis::Gross),
+            ..flat()
+        };
+        assert_eq!(fields(&fine_percentage), ["deal.percentage"]);
+        let two_decimals = Deal {
+            percentage: Some(33.33),
+            ..fine_percentage
+        };
+        assert!(fields(&two_decimals).is_empty());
         let flat_with_percentage = Deal {
             percentage: Some(10.0),
             ..flat()

@@ -4,7 +4,8 @@
 //! roster link for the artist) places and releases holds; the promoter sees
 //! its own; everyone else gets 404. A new hold takes the next free priority
 //! (1, 2, 3 ...); at most one live hold per (artist, date, priority), a
-//! unique index. Every hold expires; its `hold_expiry` job is enqueued in the
+//! unique index. A hold backing an offer is on that offer's artist, date
+//! and promoter. Every hold expires; its `hold_expiry` job is enqueued in the
 //! transaction that places it, scheduled for `expires_at`, and a sweep
 //! backs it up. When a hold is released or expires, the holds below it move
 //! up in order. Placing and promoting for one (artist, date) is serialised
@@ -254,6 +255,24 @@ pub async fn place(
             "promoter_company_id",
             "must be a promoter or venue company",
         ));
+    }
+    if let Some(offer_id) = input.offer_id {
+        let offer = match super::offers::get_for(&mut *conn, org_id, offer_id).await {
+            Ok((offer, _)) => offer,
+            Err(DomainError::NotFound) => {
+                return Err(DomainError::invalid("offer_id", "is not a known offer"));
+            }
+            Err(e) => return Err(e),
+        };
+        if offer.artist_id != input.artist_id
+            || offer.event_date != input.date
+            || offer.promoter_company_id != input.promoter_company_id
+        {
+            return Err(DomainError::invalid(
+                "offer_id",
+                "is an offer for another artist, date or promoter",
+            ));
+        }
     }
     lock_date(&mut *conn, input.artist_id, input.date).await?;
     let priority = sqlx::query_scalar!(
@@ -546,8 +565,14 @@ pub async fn challenge(
         challenger.artist_id,
         challenger.date,
     )
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| {
+        DomainError::conflict(
+            "challenge_not_possible",
+            "no live first hold on this date to challenge",
+        )
+    })?;
     let first = load(&mut *conn, first_id).await?;
     let to = first.status.apply(HoldEvent::Challenge)?;
     let deadline = Utc::now() + window;
