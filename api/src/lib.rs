@@ -4,6 +4,7 @@
 //! SIGINT, then drains in-flight requests.
 
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -97,6 +98,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
 fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::ops::router())
+        .merge(metrics::router())
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
         .layer(from_fn_with_state(state.clone(), require_internal_key))
@@ -123,7 +125,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes)
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
+        .merge(routes::dashboard::router())
         .with_state(state)
+        .layer(from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -439,6 +439,8 @@ pub struct WorkerConfig {
     pub orphan_timeout: Duration,
     pub run_migrations_on_start: bool,
     pub shutdown_grace: Duration,
+    /// Done jobs older than this are pruned by the maintenance job.
+    pub job_retention: Duration,
 }
 
 impl WorkerConfig {
@@ -477,6 +479,16 @@ impl WorkerConfig {
             orphan_timeout,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
+            job_retention: {
+                let hours = env.parsed("JOB_RETENTION_HOURS", 168u64)?;
+                if hours == 0 {
+                    return Err(ConfigError::new(
+                        "JOB_RETENTION_HOURS",
+                        "must be at least 1",
+                    ));
+                }
+                Duration::from_secs(hours * 3600)
+            },
         })
     }
 }

@@ -48,11 +48,12 @@ pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Resu
 /// tracked in its own `apalis._sqlx_migrations`) and loads the shipped
 /// reference data.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("applying migrations")?;
+    // The queue's tables first: ours index them.
     queue_migrator()
         .run(pool)
         .await
         .context("setting up the job queue tables")?;
+    MIGRATOR.run(pool).await.context("applying migrations")?;
     crate::reference::load(pool).await?;
     Ok(())
 }

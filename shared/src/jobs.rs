@@ -194,6 +194,13 @@ impl ExpirySweep {
     }
 }
 
+/// The cron schedules: (queue, cron expression with seconds, UTC). Each
+/// tick enqueues one job in the queue with idempotency key `tick:<unix>`.
+pub const SCHEDULES: &[(&str, &str)] = &[
+    (ExpirySweep::QUEUE, ExpirySweep::SCHEDULE),
+    (Maintenance::QUEUE, Maintenance::SCHEDULE),
+];
+
 /// Every queue the worker serves.
 pub const QUEUES: &[&str] = &[
     QueueCanary::QUEUE,

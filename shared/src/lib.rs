@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod ops;
 pub mod pagination;
 pub mod reference;
 pub mod serde_util;

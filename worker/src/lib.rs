@@ -25,6 +25,8 @@ pub struct WorkerState {
     pub pool: PgPool,
     /// This process's identity, e.g. `host:pid`.
     pub instance: String,
+    /// How long done jobs are kept.
+    pub job_retention: Duration,
     wakeups: wakeup::Wakeups,
 }
 
@@ -74,7 +76,39 @@ fn retry_policy<J: Job>() -> anyhow::Result<BackoffRetryPolicy<ExponentialBackof
     Ok(RetryPolicy::retries(J::MAX_ATTEMPTS.saturating_sub(1) as usize).with_backoff(backoff))
 }
 
-/// Registers one worker for job type `J` with `handler`.
+/// Appends a failed attempt to `job_errors` (apalis keeps only the last
+/// result). Best effort: a failure to record is logged, never raised, so
+/// it cannot change the job's outcome.
+async fn record_failure(
+    state: &WorkerState,
+    queue: &str,
+    id: &TaskId,
+    attempt: &Attempt,
+    worker: &WorkerContext,
+    error: &BoxDynError,
+) {
+    let attempt = i32::try_from(attempt.current()).unwrap_or(i32::MAX);
+    let recorded = async {
+        let mut conn = state.pool.acquire().await?;
+        shared::ops::record_failure(
+            &mut conn,
+            &id.to_string(),
+            queue,
+            attempt,
+            &error.to_string(),
+            worker.name(),
+        )
+        .await?;
+        Ok::<_, BoxDynError>(())
+    }
+    .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, queue, job = %id, "could not record a job failure");
+    }
+}
+
+/// Registers one worker for job type `J` with `handler`; every failed
+/// attempt is recorded.
 macro_rules! register_queue {
     ($monitor:expr, $job:ty, $handler:path, $config:expr, $state:expr) => {{
         let config = $config.clone();
@@ -97,7 +131,20 @@ macro_rules! register_queue {
             .retry(policy.clone())
             .enable_tracing()
             .catch_panic()
-            .build($handler)
+            .build(
+                |job: $job,
+                 state: Data<WorkerState>,
+                 id: TaskId,
+                 attempt: Attempt,
+                 worker: WorkerContext| async move {
+                    let result = $handler(job, state.clone()).await;
+                    if let Err(error) = &result {
+                        record_failure(&state, <$job as Job>::QUEUE, &id, &attempt, &worker, error)
+                            .await;
+                    }
+                    result
+                },
+            )
         })
     }};
 }
@@ -137,6 +184,7 @@ pub async fn run_until(
         wakeups: wakeup::Wakeups::spawn(pool.clone(), shared::jobs::QUEUES),
         pool,
         instance: instance_name(),
+        job_retention: config.job_retention,
     };
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
     let monitor = Monitor::new().should_restart(|worker, error| {

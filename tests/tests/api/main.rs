@@ -14,6 +14,7 @@ mod health;
 mod holds;
 mod http;
 mod openapi;
+mod ops;
 mod ownership;
 mod queue;
 mod representation;

@@ -15,9 +15,24 @@ pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynErro
     Ok(())
 }
 
-/// Once per tick across replicas: prune what has expired.
+/// Done jobs deleted per statement, so pruning a backlog never holds long
+/// locks or one huge transaction.
+const PRUNE_BATCH: i64 = 5000;
+
+/// Once per tick across replicas: prune expired idempotency records, done
+/// jobs past the retention period and expired dashboard sessions.
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let pruned = shared::idempotency::prune_expired(&state.pool).await?;
-    tracing::info!(tick = job.tick, pruned, "maintenance done");
+    let retention = chrono::Duration::from_std(state.job_retention)?;
+    let mut jobs_pruned = 0;
+    loop {
+        let mut conn = state.pool.acquire().await?;
+        let n = shared::ops::prune_done(&mut conn, retention, PRUNE_BATCH).await?;
+        jobs_pruned += n;
+        if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
+            break;
+        }
+    }
+    tracing::info!(tick = job.tick, pruned, jobs_pruned, "maintenance done");
     Ok(())
 }

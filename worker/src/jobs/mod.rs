@@ -5,6 +5,9 @@ pub mod maintenance;
 pub mod queue_canary;
 
 /// `shared::jobs::Noop`: nothing to do.
-pub async fn noop(_job: shared::jobs::Noop) -> Result<(), apalis::prelude::BoxDynError> {
+pub async fn noop(
+    _job: shared::jobs::Noop,
+    _state: apalis::prelude::Data<crate::WorkerState>,
+) -> Result<(), apalis::prelude::BoxDynError> {
     Ok(())
 }

@@ -1,0 +1,169 @@
+// The ops dashboard: reads /internal/ops/* with the session cookie and
+// posts actions with the x-ops-csrf header. No framework, no CDN.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+let cursor = null;
+let nextCursor = null;
+let selected = null;
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    ...options,
+    headers: { accept: "application/json", ...(options.method === "POST" ? { "x-ops-csrf": "1" } : {}) },
+  });
+  if (response.status === 401) {
+    window.location.assign("/ops");
+    throw new Error("signed out");
+  }
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || body.title || response.statusText);
+  return body;
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text == null ? "" : String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+const ago = (seconds) =>
+  seconds == null ? "" : seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
+const when = (t) => (t ? new Date(t).toLocaleString() : "");
+const ms = (v) => (v == null ? "" : `${v.toFixed(1)} ms`);
+
+async function loadQueues() {
+  const queues = await api("/internal/ops/queues");
+  const body = $("#queues tbody");
+  body.replaceChildren();
+  const select = $("#f-queue");
+  for (const q of queues) {
+    const row = body.insertRow();
+    row.dataset.queue = q.queue;
+    cell(row, q.queue);
+    for (const k of ["pending", "scheduled", "running", "done_last_hour", "failed", "dead", "killed"]) {
+      cell(row, q[k], "num").dataset.count = k;
+    }
+    cell(row, ago(q.oldest_pending_seconds), "num");
+    cell(row, q.p50_run_ms == null ? "" : `${ms(q.p50_run_ms)} / ${ms(q.p95_run_ms)}`, "num");
+    cell(row, q.failures_last_hour, "num");
+    if (![...select.options].some((o) => o.value === q.queue)) select.add(new Option(q.queue, q.queue));
+  }
+}
+
+async function loadSchedules() {
+  const schedules = await api("/internal/ops/schedules");
+  const body = $("#schedules tbody");
+  body.replaceChildren();
+  for (const s of schedules) {
+    const row = body.insertRow();
+    cell(row, s.name);
+    cell(row, s.schedule);
+    cell(row, when(s.next_run));
+    cell(row, s.last_run ? when(s.last_run.run_at) : "never");
+    cell(row, s.last_run ? s.last_run.state + (s.last_run.last_error ? `: ${s.last_run.last_error}` : "") : "", s.last_run ? `state-${s.last_run.state}` : "");
+  }
+}
+
+async function loadJobs() {
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData($("#filters"))) if (v) params.set(k, v);
+  params.set("limit", "25");
+  if (cursor) params.set("cursor", cursor);
+  const page = await api(`/internal/ops/jobs?${params}`);
+  nextCursor = page.next_cursor;
+  $("#next-page").disabled = !nextCursor;
+  const body = $("#jobs tbody");
+  body.replaceChildren();
+  for (const j of page.items) {
+    const row = body.insertRow();
+    row.dataset.job = j.id;
+    cell(row, j.id);
+    cell(row, j.queue);
+    cell(row, j.state, `state-${j.state}`);
+    cell(row, `${j.attempts} / ${j.max_attempts}`, "num");
+    cell(row, when(j.run_at));
+    cell(row, j.last_error);
+    row.addEventListener("click", () => showJob(j.id));
+  }
+}
+
+async function showJob(id) {
+  selected = id;
+  const job = await api(`/internal/ops/jobs/${encodeURIComponent(id)}`);
+  $("#detail").hidden = false;
+  $("#d-id").textContent = job.id;
+  $("#d-state").textContent = job.state;
+  $("#d-state").className = `state-${job.state}`;
+  $("#d-queue").textContent = job.queue;
+  $("#d-attempts").textContent = `${job.attempts} of ${job.max_attempts}`;
+  $("#retry").hidden = !["failed", "dead", "killed"].includes(job.state);
+  $("#cancel").hidden = !["pending", "scheduled", "failed"].includes(job.state);
+  const times = $("#d-times");
+  times.replaceChildren();
+  for (const [label, value] of [["Run at", job.run_at], ["Locked at", job.locked_at], ["Locked by", job.locked_by], ["Done at", job.done_at]]) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = label === "Locked by" ? value || "" : when(value);
+    times.append(dt, dd);
+  }
+  $("#d-payload").textContent = JSON.stringify(job.payload, null, 2);
+  const errors = $("#d-errors");
+  errors.replaceChildren();
+  for (const e of job.errors) {
+    const li = document.createElement("li");
+    li.textContent = `attempt ${e.attempt} on ${e.worker} at ${when(e.failed_at)}: ${e.error}`;
+    errors.append(li);
+  }
+  const audit = $("#d-audit");
+  audit.replaceChildren();
+  for (const a of job.audit) {
+    const li = document.createElement("li");
+    li.textContent = `${a.action} by ${a.actor} at ${when(a.at)}: ${a.from_state} to ${a.to_state}`;
+    audit.append(li);
+  }
+}
+
+async function act(action) {
+  if (!selected) return;
+  try {
+    const job = await api(`/internal/ops/jobs/${encodeURIComponent(selected)}/${action}`, { method: "POST" });
+    $("#action-result").textContent = `${action}: now ${job.state}`;
+  } catch (e) {
+    $("#action-result").textContent = `${action} refused: ${e.message}`;
+  }
+  await refresh();
+}
+
+async function refresh() {
+  try {
+    await Promise.all([loadQueues(), loadSchedules(), loadJobs()]);
+    if (selected) await showJob(selected);
+    $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (e) {
+    $("#updated").textContent = `refresh failed: ${e.message}`;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    cursor = null;
+    refresh();
+  });
+  $("#next-page").addEventListener("click", () => {
+    cursor = nextCursor;
+    refresh();
+  });
+  $("#first-page").addEventListener("click", () => {
+    cursor = null;
+    refresh();
+  });
+  $("#retry").addEventListener("click", () => act("retry"));
+  $("#cancel").addEventListener("click", () => act("cancel"));
+  refresh();
+  setInterval(refresh, 3000);
+});
