@@ -50,4 +50,14 @@ fn missing_and_malformed_variables_are_named() {
     assert_eq!(code, Some(78));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+
+    let (code, stderr) = run(
+        &worker_binary(),
+        &[
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("JOB_RETENTION_HOURS", "0"),
+        ],
+    );
+    assert_eq!(code, Some(78));
+    assert!(stderr.contains("JOB_RETENTION_HOURS"), "{stderr}");
 }
