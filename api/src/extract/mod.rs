@@ -50,6 +50,30 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// [`Json`] for a body that may be left out: no body and no content type
+/// is `T::default()`; anything else must be a valid JSON object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let (parts, body) = request.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state).await?;
+        if bytes.is_empty() && !parts.headers.contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(Self(T::default()));
+        }
+        let Json(value) =
+            Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await?;
+        Ok(Self(value))
+    }
+}
+
 /// `axum::extract::Path` with problem+json rejections (e.g. a bad UUID).
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::extract::auth::Caller;
 use crate::extract::pagination::PageParams;
-use crate::extract::{IfMatch, Json, Path, Query, etag};
+use crate::extract::{IfMatch, Json, OptionalJson, Path, Query, etag};
 use crate::problem::{AppError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -83,7 +83,7 @@ async fn cancel_booking(
     caller: Caller,
     Path(id): Path<Uuid>,
     IfMatch(expected): IfMatch,
-    Json(input): Json<CancelIn>,
+    OptionalJson(input): OptionalJson<CancelIn>,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::BookingWrite)?;
     let mut tx = state.pool.begin().await?;

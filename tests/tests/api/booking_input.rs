@@ -1028,6 +1028,7 @@ async fn hold_routes_refuse_bad_input_and_out_of_order_changes() {
                 field!("promoter_company_id");
             "unknown promoter" => put("/promoter_company_id", json!(UNKNOWN)),
                 field!("promoter_company_id");
+            "unknown artist" => put("/artist_id", json!(UNKNOWN)), field!("artist_id");
         ],
     );
     let positional = json!([
@@ -1102,7 +1103,7 @@ async fn booking_routes_refuse_bad_input_and_out_of_order_changes() {
             "offer as a number" => put("/offer_id", json!(42)), BODY;
             "no offer" => remove("/offer_id"), BODY;
             "status in the body" => put("/status", json!("completed")), BODY;
-            "unknown offer" => put("/offer_id", json!(UNKNOWN)), MISSING;
+            "unknown offer" => put("/offer_id", json!(UNKNOWN)), field!("offer_id");
             "a draft" => confirm("draft"), not_accepted;
             "a sent offer" => confirm("sent"), not_accepted;
             "a declined offer" => confirm("declined"), not_accepted;
@@ -1139,6 +1140,7 @@ async fn booking_routes_refuse_bad_input_and_out_of_order_changes() {
         Agency => POST, &path("cancelled", "cancel"), empty(), None, FLOW;
         Promoter => POST, &path("cancelled", "complete"), Body::None, None, FLOW;
         Promoter => POST, &path("completed", "cancel"), empty(), None, FLOW;
+        Promoter => POST, &path("completed", "cancel"), Body::None, None, FLOW;
         Agency => POST, &path("completed", "complete"), Body::None, None, FLOW;
     ]));
     cases.extend(malformed_bodies(Promoter, POST, bookings));
@@ -1153,7 +1155,7 @@ async fn booking_routes_refuse_bad_input_and_out_of_order_changes() {
         ],
     ));
     cases.extend(calls(
-        rows![Agency => POST, &cancel, empty(), Some("\"1\""), Want::Ok(200);],
+        rows![Agency => POST, &cancel, Body::None, Some("\"1\""), Want::Ok(200);],
     ));
     run(&app, &w, cases).await;
 }

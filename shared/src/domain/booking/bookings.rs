@@ -128,7 +128,12 @@ pub async fn confirm(
     actor: &str,
     input: BookingIn,
 ) -> Result<Booking, DomainError> {
-    let offer = offers::accepted_for_booking(&mut *conn, org_id, input.offer_id).await?;
+    let offer = offers::accepted_for_booking(&mut *conn, org_id, input.offer_id)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound => DomainError::invalid("offer_id", "is not an offer of yours"),
+            e => e,
+        })?;
     let already = sqlx::query_scalar!("SELECT id FROM bookings WHERE offer_id = $1", offer.id)
         .fetch_optional(&mut *conn)
         .await?;

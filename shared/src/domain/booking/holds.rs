@@ -238,6 +238,15 @@ pub async fn place(
         check.add("expires_at", "must not run past the held day");
     }
     check.finish()?;
+    let known = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM artists WHERE id = $1 AND archived_at IS NULL) AS "known!""#,
+        input.artist_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !known {
+        return Err(DomainError::invalid("artist_id", "is not a known artist"));
+    }
     let agency = booking_agency(&mut *conn, input.artist_id, org_id)
         .await?
         .ok_or_else(|| DomainError::Forbidden("holds are placed by the artist's booking agency"))?;
