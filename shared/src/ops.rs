@@ -174,7 +174,8 @@ pub async fn list_jobs(
                     .replace('_', "\\_")
             )
         });
-    let rows = sqlx::query!(
+    let jobs = sqlx::query_as!(
+        JobSummary,
         r#"SELECT id, job_type AS queue, kisum_job_state(status, attempts, max_attempts, run_at) AS "state!",
                   attempts, max_attempts, run_at AS "run_at!", done_at, last_result->>'Err' AS last_error
              FROM apalis.jobs j
@@ -192,19 +193,6 @@ pub async fn list_jobs(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let jobs = rows
-        .into_iter()
-        .map(|r| JobSummary {
-            id: r.id,
-            queue: r.queue,
-            state: r.state,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-            run_at: r.run_at,
-            done_at: r.done_at,
-            last_error: r.last_error,
-        })
-        .collect();
     Ok(Page::from_rows(jobs, page.limit, |j| j.id.clone()))
 }
 
@@ -248,16 +236,23 @@ pub struct JobDetail {
 }
 
 pub async fn job(conn: &mut PgConnection, id: &str) -> Result<JobDetail, DomainError> {
-    let r = sqlx::query!(
+    let summary = sqlx::query_as!(
+        JobSummary,
         r#"SELECT id, job_type AS queue, kisum_job_state(status, attempts, max_attempts, run_at) AS "state!",
-                  attempts, max_attempts, run_at AS "run_at!", done_at, last_result->>'Err' AS last_error,
-                  job, priority AS "priority!", idempotency_key, lock_by, lock_at, last_result
+                  attempts, max_attempts, run_at AS "run_at!", done_at, last_result->>'Err' AS last_error
              FROM apalis.jobs WHERE id = $1"#,
         id
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound)?;
+    let r = sqlx::query!(
+        r#"SELECT job, priority AS "priority!", idempotency_key, lock_by, lock_at, last_result
+             FROM apalis.jobs WHERE id = $1"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let payload = serde_json::from_slice(&r.job).unwrap_or_else(|_| {
         serde_json::Value::String(String::from_utf8_lossy(&r.job).into_owned())
     });
@@ -276,16 +271,7 @@ pub async fn job(conn: &mut PgConnection, id: &str) -> Result<JobDetail, DomainE
     .fetch_all(&mut *conn)
     .await?;
     Ok(JobDetail {
-        summary: JobSummary {
-            id: r.id,
-            queue: r.queue,
-            state: r.state,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-            run_at: r.run_at,
-            done_at: r.done_at,
-            last_error: r.last_error,
-        },
+        summary,
         payload,
         priority: r.priority,
         idempotency_key: r.idempotency_key,
