@@ -2,7 +2,8 @@
 # Local development and test entry point.
 #
 #   ./deploy/dev.sh run    Postgres (reuse or start), migrate, demo data, run api + worker
-#   ./deploy/dev.sh test   Postgres (reuse or start), build, run the whole test suite
+#   ./deploy/dev.sh test   Postgres (reuse or start), Chromium and tests/browser's
+#                          packages (installed when missing), build, run the whole test suite
 #   ./deploy/dev.sh stop   stop the private Postgres cluster, if this script started one
 #
 # Postgres, in order of preference:
@@ -176,6 +177,55 @@ cmd_run() {
   ./target/debug/kisum-api
 }
 
+# as_root CMD...: run as root, through sudo (never prompting) when not root.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    return 1
+  fi
+}
+
+install_chromium() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  log "installing Chromium from the distribution's packages (for the ops dashboard's browser test)"
+  # A machine that never ran apt-get update knows no candidate yet.
+  if ! apt-cache policy chromium 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && return 0
+  # Stale package lists name files the mirror no longer has: refresh once.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+# The ops dashboard's browser test (tests/browser, run by the suite) drives
+# Debian's Chromium with playwright-core. Whatever cannot be installed makes
+# that test fail, saying so; the rest of the suite still runs.
+install_browser_test_deps() {
+  local dir="$ROOT/tests/browser" stamp sum
+  if [ ! -x /usr/bin/chromium ]; then
+    install_chromium || log "Chromium could not be installed (apt-get, as root or with sudo); the browser test will fail"
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is missing (install Node.js 20 or later); the browser test will fail"
+    return 0
+  fi
+  # npm ci again only when the lock file changed since the last install.
+  stamp="$dir/node_modules/.package-lock.sha256"
+  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ ! -d "$dir/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    log "installing the browser test's packages (npm ci in tests/browser)"
+    if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      echo "$sum" > "$stamp"
+    else
+      log "npm ci failed in tests/browser; the browser test will fail"
+    fi
+  fi
+}
+
 cmd_test() {
   local status=0
   CLUSTER_WAS_RUNNING=0
@@ -186,6 +236,7 @@ cmd_test() {
   trap 'cleanup_after_test' EXIT
   export TEST_DATABASE_URL="$TEST_SERVER/postgres"
   unset DATABASE_URL
+  install_browser_test_deps
   log "building"
   cargo build --workspace --bins --tests
   log "testing against $TEST_SERVER"

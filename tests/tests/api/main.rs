@@ -15,6 +15,7 @@ mod holds;
 mod http;
 mod openapi;
 mod ops;
+mod ops_browser;
 mod ownership;
 mod queue;
 mod representation;

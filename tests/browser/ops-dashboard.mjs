@@ -1,0 +1,193 @@
+// The ops dashboard in a real browser (Debian's Chromium, headless, driven
+// by playwright-core): sign in with the key through the form, find the dead
+// canary job, open it, retry it, and watch it finish.
+//
+// Run by tests/tests/api/ops_browser.rs, which starts the API and the worker
+// and makes the dead job first. Environment:
+//   BASE_URL    the API, e.g. http://127.0.0.1:41234
+//   OPS_KEY     an internal API key (typed into the form, never in a URL)
+//   SCREENSHOT  where to save a PNG of the page at the end (also on failure)
+//   QUEUE       the dead job's queue (default queue_canary)
+//   CHROMIUM    the browser (default /usr/bin/chromium)
+// Exits 0 when every step passed, 1 with a message otherwise.
+
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { chromium } from "playwright-core";
+
+const STEP_TIMEOUT = 20_000;
+const DONE_TIMEOUT = 60_000;
+const OVERALL_TIMEOUT = 150_000;
+
+function env(name, fallback) {
+  const value = process.env[name] ?? fallback;
+  if (!value) fail(`${name} is not set`);
+  return value;
+}
+
+function fail(message) {
+  console.error(`ops-dashboard: FAILED: ${message}`);
+  process.exit(1);
+}
+
+const base = env("BASE_URL").replace(/\/+$/, "");
+const key = env("OPS_KEY");
+const screenshot = env("SCREENSHOT");
+const queue = env("QUEUE", "queue_canary");
+const executablePath = env("CHROMIUM", "/usr/bin/chromium");
+
+const consoleErrors = [];
+const pageErrors = [];
+const started = Date.now();
+const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
+
+// Polls `read` until `accept` takes its value; the error names what was last seen.
+async function until(what, read, accept, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await read();
+      if (accept(last)) return last;
+    } catch (e) {
+      last = `(error: ${e.message.split("\n")[0]})`;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const text = (locator) => locator.textContent({ timeout: 1_000 }).then((t) => (t ?? "").trim());
+
+async function run(page, context) {
+  // Sign in: the key goes into the form's body, never into a URL.
+  page.on("request", (request) => {
+    if (request.url().includes(key)) pageErrors.push(`the key appeared in a URL: ${request.method()} ${request.url()}`);
+  });
+  const response = await page.goto(`${base}/ops`);
+  if (!response || response.status() !== 200) throw new Error(`GET /ops answered ${response && response.status()}`);
+  log("sign-in form loaded");
+  await page.locator('input[name="key"]').fill(key);
+  const [login] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${base}/ops/login` && r.request().method() === "POST"),
+    page.locator('form[action="/ops/login"] button[type="submit"]').click(),
+  ]);
+  if (login.status() !== 303) {
+    const body = await login.text().catch(() => "");
+    throw new Error(`sign-in answered ${login.status()} (expected 303 to /ops): ${body.slice(0, 300)}`);
+  }
+  await page.locator("#queues").waitFor();
+  const session = (await context.cookies()).find((c) => c.name === "kisum_ops");
+  if (!session) throw new Error("no kisum_ops session cookie after signing in");
+  if (!session.httpOnly || session.sameSite !== "Strict") {
+    throw new Error(`the session cookie is not HttpOnly and SameSite=Strict: ${JSON.stringify(session)}`);
+  }
+  log("signed in");
+
+  // The queue table counts the dead job.
+  const queueRow = page.locator(`#queues tbody tr[data-queue="${queue}"]`);
+  const count = (state) => text(queueRow.locator(`td[data-count="${state}"]`));
+  await until(`${queue} to show 1 dead job in #queues`, () => count("dead"), (v) => v === "1");
+  log(`#queues: ${queue} has 1 dead job`);
+
+  // Narrow the job list to the queue (cron jobs fill the first page too).
+  await until(`${queue} in the queue filter`, () => page.locator(`#f-queue option[value="${queue}"]`).count(), (n) => n === 1);
+  await page.locator("#f-queue").selectOption(queue);
+  await page.locator('#filters button[type="submit"]').click();
+  const deadRow = page.locator("#jobs tbody tr[data-job]").filter({ has: page.locator("td.state-dead") });
+  const id = await until("a dead job in #jobs", () => deadRow.first().getAttribute("data-job", { timeout: 1_000 }), (v) => !!v);
+  log(`#jobs: dead job ${id}`);
+
+  // Open it. The table is redrawn every 3 s, so the click goes to the row
+  // by its id, and is repeated until the detail shows that job.
+  const detailId = page.locator("#d-id");
+  await until(
+    `the detail of job ${id}`,
+    async () => {
+      if ((await text(detailId).catch(() => "")) !== id) {
+        await page.locator(`#jobs tbody tr[data-job="${id}"]`).click({ timeout: 2_000 });
+      }
+      return (await page.locator("#detail").isVisible()) ? text(detailId) : "(hidden)";
+    },
+    (v) => v === id,
+  );
+  await until("#d-state to be dead", () => text(page.locator("#d-state")), (v) => v === "dead");
+  log("#detail: dead");
+
+  // Retry, and wait until the worker has run it.
+  await page.locator("#retry").click({ timeout: STEP_TIMEOUT });
+  const result = await until("#action-result after Retry", () => text(page.locator("#action-result")), (v) => v !== "");
+  if (!result.startsWith("retry: now")) throw new Error(`Retry was refused: ${result}`);
+  log(`#action-result: ${result}`);
+  await until("#d-state to be done", () => text(page.locator("#d-state")), (v) => v === "done", DONE_TIMEOUT);
+  log("#detail: done");
+
+  // The operator action is in the job's audit, and the queue has no dead job.
+  await until(
+    "the retry in the operator actions",
+    () => text(page.locator("#d-audit")),
+    (v) => v.includes("retry by ops-session"),
+  );
+  await until(`${queue} to show 0 dead jobs in #queues`, () => count("dead"), (v) => v === "0");
+  await until(`${queue} to show 1 done job in #queues`, () => count("done_last_hour"), (v) => v === "1");
+  if (await page.locator("#retry").isVisible()) throw new Error("Retry is still offered for a done job");
+  log("#queues: no dead job, 1 done");
+  if (pageErrors.length) throw new Error(`errors in the page:\n  ${pageErrors.join("\n  ")}`);
+}
+
+async function main() {
+  const overall = setTimeout(() => fail(`no result after ${OVERALL_TIMEOUT / 1000} s`), OVERALL_TIMEOUT);
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      timeout: 30_000,
+      // Without these Chromium keeps reaching for Google's hosts, which a
+      // closed network refuses; /dev/shm is small in containers.
+      args: [
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+  } catch (e) {
+    fail(`could not start ${executablePath}: ${e.message}`);
+  }
+  log(`started ${executablePath} ${browser.version()}`);
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url || "page"})`);
+  });
+  page.on("pageerror", (error) => pageErrors.push(`uncaught: ${error.message}`));
+  mkdirSync(dirname(screenshot), { recursive: true });
+
+  let failure = null;
+  try {
+    await run(page, context);
+  } catch (e) {
+    failure = e;
+  }
+  try {
+    await page.screenshot({ path: screenshot, fullPage: true });
+    log(`screenshot: ${screenshot}`);
+  } catch (e) {
+    failure ??= new Error(`saving the screenshot: ${e.message}`);
+  }
+  if (consoleErrors.length) console.error(`browser console errors:\n  ${consoleErrors.join("\n  ")}`);
+  if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join("\n  ")}`);
+  await browser.close().catch(() => {});
+  clearTimeout(overall);
+  if (failure) fail(`${failure.message}\n  (page at ${page.url()}; screenshot of that state: ${screenshot})`);
+  log("passed");
+}
+
+main().catch((e) => fail(e.stack || e.message));

@@ -1,0 +1,142 @@
+//! The ops dashboard in a real browser: Debian's Chromium, driven by
+//! `tests/browser/ops-dashboard.mjs` (playwright-core), signs in with the
+//! key, retries a dead job and watches it finish, against the real API and
+//! the real worker. `./deploy/dev.sh test` installs Chromium and the script's
+//! packages; without them this test fails rather than passing unseen.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kisum_tests::{INTERNAL_KEY, TestApp, WorkerProcess, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Node, the script's packages and Chromium are there, or the test fails
+/// saying how to get them.
+fn require_browser_tools(browser_dir: &Path) {
+    let hint = "run `./deploy/dev.sh test`, which installs them (Debian's chromium, `npm ci` in tests/browser)";
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        node.is_ok_and(|s| s.success()),
+        "the browser test needs Node.js (`node` on PATH): {hint}"
+    );
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "the browser test needs playwright-core in {}/node_modules: {hint}",
+        browser_dir.display()
+    );
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "the browser test needs {CHROMIUM}: {hint}"
+    );
+}
+
+async fn call(app: &TestApp, method: Method, path: &str) -> (u16, Value) {
+    let response = app.internal(method, path).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn call_json(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = app
+        .internal(Method::POST, path)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_operator_retries_a_dead_job_from_the_dashboard_in_a_browser() {
+    let root = workspace_root();
+    let browser_dir = root.join("tests/browser");
+    require_browser_tools(&browser_dir);
+
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let (status, canary) =
+        call_json(&app, "/internal/ops/canaries", &json!({"fail_attempts": 5})).await;
+    assert_eq!(status, 201, "{canary}");
+    let dead = eventually(Duration::from_secs(60), "the canary's job dies", || async {
+        let (_, page) = call(
+            &app,
+            Method::GET,
+            "/internal/ops/jobs?queue=queue_canary&state=dead",
+        )
+        .await;
+        page["items"]
+            .as_array()
+            .and_then(|items| items.first().cloned())
+    })
+    .await;
+    let id = dead["id"].as_str().unwrap().to_owned();
+
+    let artifacts = root.join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("ops-dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let started = Instant::now();
+    let run = tokio::process::Command::new("node")
+        .arg(browser_dir.join("ops-dashboard.mjs"))
+        .current_dir(&browser_dir)
+        .env("BASE_URL", &app.base)
+        .env("OPS_KEY", INTERNAL_KEY)
+        .env("SCREENSHOT", &screenshot)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser script ends within 3 minutes")
+        .expect("node starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}) after {:.1} s\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        started.elapsed().as_secs_f64()
+    );
+    // Shown with --nocapture: the script's steps and timings.
+    println!(
+        "browser script: {:.1} s\n{stdout}{stderr}",
+        started.elapsed().as_secs_f64()
+    );
+    let size = std::fs::metadata(&screenshot)
+        .map(|m| m.len())
+        .unwrap_or_default();
+    assert!(
+        size > 0,
+        "a screenshot at {}\n--- stdout\n{stdout}",
+        screenshot.display()
+    );
+
+    // What the browser saw is what the database holds.
+    let (_, job) = call(&app, Method::GET, &format!("/internal/ops/jobs/{id}")).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["audit"][0]["action"], "retry", "{job}");
+    assert_eq!(job["audit"][0]["actor"], "ops-session", "{job}");
+    let completions: i32 =
+        sqlx::query_scalar("SELECT completions FROM queue_canaries WHERE id = $1::uuid")
+            .bind(canary["id"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(completions, 1, "the canary completed once");
+}
