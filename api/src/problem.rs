@@ -271,7 +271,12 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-            if !(status.is_client_error() || status.is_server_error()) || is_problem {
+            // Pages (the ops dashboard's sign-in) answer errors in HTML.
+            let is_page = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+            if !(status.is_client_error() || status.is_server_error()) || is_problem || is_page {
                 return response;
             }
             let code = match status {

@@ -31,7 +31,8 @@ function cell(row, text, className) {
 
 const ago = (seconds) =>
   seconds == null ? "" : seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
-const when = (t) => (t ? new Date(t).toLocaleString() : "");
+// Every time in UTC, as the schedules are.
+const when = (t) => (t ? `${new Date(t).toISOString().slice(0, 19).replace("T", " ")} UTC` : "");
 const ms = (v) => (v == null ? "" : `${v.toFixed(1)} ms`);
 
 async function loadQueues() {
@@ -91,6 +92,7 @@ async function loadJobs() {
 }
 
 async function showJob(id) {
+  if (id !== selected) $("#action-result").textContent = "";
   selected = id;
   const job = await api(`/internal/ops/jobs/${encodeURIComponent(id)}`);
   $("#detail").hidden = false;

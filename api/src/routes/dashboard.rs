@@ -19,6 +19,7 @@ const LOGIN: &str = include_str!("../ops/login.html");
 const DASHBOARD: &str = include_str!("../ops/dashboard.html");
 const SCRIPT: &str = include_str!("../ops/app.js");
 const STYLE: &str = include_str!("../ops/app.css");
+const ICON: &str = include_str!("../ops/favicon.svg");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ops/app.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/ops/favicon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
         )
 }
 

@@ -254,6 +254,14 @@ async fn the_dashboard_signs_in_with_the_key_into_a_strict_session() {
         .unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("set-cookie").is_none());
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("That key is not valid."),
+        "the sign-in page again, with the reason"
+    );
 
     let signed_in = http
         .post(app.url("/ops/login"))
@@ -290,7 +298,7 @@ async fn the_dashboard_signs_in_with_the_key_into_a_strict_session() {
             .unwrap()
             .contains(r#"data-testid="queues""#)
     );
-    for asset in ["/ops/app.js", "/ops/app.css"] {
+    for asset in ["/ops/app.js", "/ops/app.css", "/ops/favicon.svg"] {
         assert_eq!(
             http.get(app.url(asset)).send().await.unwrap().status(),
             200,
