@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use shared::auth::Permission;
+use shared::domain::booking::activity::{self, Activity};
 use shared::domain::booking::offers::{
     self, CounterIn, Offer, OfferEvent, OfferIn, OfferStatus, OfferVersion,
 };
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_offers, create_offer))
         .routes(routes!(get_offer))
         .routes(routes!(offer_versions))
+        .routes(routes!(offer_activity))
         .routes(routes!(send_offer))
         .routes(routes!(counter_offer))
         .routes(routes!(accept_offer))
@@ -106,6 +108,22 @@ async fn offer_versions(
     Ok(Json(
         offers::versions(&mut conn, caller.org_id(), id).await?,
     ))
+}
+
+/// The deal's trail: the offer's changes, its request's, and its holds'
+/// and booking's, oldest first.
+#[utoipa::path(get, path = "/api/v1/offers/{id}/activity", tag = "booking",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 200, body = Vec<Activity>), (status = 404, body = Problem)))]
+async fn offer_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Activity>>, AppError> {
+    caller.require(Permission::BookingRead)?;
+    let mut conn = state.pool.acquire().await?;
+    offers::get_for(&mut conn, caller.org_id(), id).await?;
+    Ok(Json(activity::deal_trail(&mut conn, &[id], &[]).await?))
 }
 
 async fn act(

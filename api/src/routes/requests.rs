@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use shared::auth::Permission;
+use shared::domain::booking::activity::{self, Activity};
 use shared::domain::booking::requests::{
     self, BookingRequest, BookingRequestIn, Direction, RequestStatus,
 };
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_requests, create_request))
         .routes(routes!(get_request))
+        .routes(routes!(request_activity))
         .routes(routes!(decline_request))
         .routes(routes!(withdraw_request))
 }
@@ -86,6 +88,22 @@ async fn get_request(
     let mut conn = state.pool.acquire().await?;
     let (request, _) = requests::get_for(&mut conn, caller.org_id(), id).await?;
     Ok((etag(request.version), Json(request)))
+}
+
+/// The request's trail: its changes, and those of the offers answering it
+/// and of their holds and bookings, oldest first.
+#[utoipa::path(get, path = "/api/v1/booking-requests/{id}/activity", tag = "booking",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 200, body = Vec<Activity>), (status = 404, body = Problem)))]
+async fn request_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Activity>>, AppError> {
+    caller.require(Permission::BookingRead)?;
+    let mut conn = state.pool.acquire().await?;
+    requests::get_for(&mut conn, caller.org_id(), id).await?;
+    Ok(Json(activity::deal_trail(&mut conn, &[], &[id]).await?))
 }
 
 /// The agency declines an open request.

@@ -261,6 +261,10 @@ async fn inquiry_to_booking_with_counter_hold_and_activity() {
             .iter()
             .all(|a| a["actor"].as_str().is_some_and(|s| !s.is_empty()))
     );
+    // The offer shows the same trail; a stranger sees none of it.
+    let (status, from_offer) = p.promoter.get(&app, &path("activity")).await;
+    assert_eq!((status, &from_offer), (200, &trail));
+    assert_eq!(Org::new().get(&app, &path("activity")).await.0, 404);
     assert_eq!(
         Org::new()
             .get(&app, &format!("/api/v1/bookings/{booking_id}"))
@@ -504,6 +508,32 @@ async fn requests_route_to_the_agency_and_convert_into_offers() {
         .get(&app, &format!("/api/v1/booking-requests/{id}"))
         .await;
     assert_eq!(converted["status"], "converted");
+    // The request's trail goes on into the offer answering it.
+    let (status, trail) = p
+        .promoter
+        .get(&app, &format!("/api/v1/booking-requests/{id}/activity"))
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let steps: Vec<String> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["subject_type"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        ["request:requested", "request:converted", "offer:written"]
+    );
+    let (status, _) = Org::new()
+        .get(&app, &format!("/api/v1/booking-requests/{id}/activity"))
+        .await;
+    assert_eq!(status, 404);
     let (status, body2) = p
         .agency
         .send(&app, Method::POST, "/api/v1/offers", Some(quote))

@@ -53,18 +53,34 @@ pub async fn record(conn: &mut PgConnection, change: Change<'_>) -> Result<(), D
     Ok(())
 }
 
-/// The trail of one subject, oldest first.
-pub async fn of_subject(
+/// The trail of a deal, oldest first: every change of the given offers and
+/// requests, of the offers answering those requests, of the request each
+/// offer answers, and of the holds and bookings of all those offers.
+/// Requests, offers, holds and bookings all show the same story.
+pub async fn deal_trail(
     conn: &mut PgConnection,
-    subject_type: &str,
-    subject_id: Uuid,
+    offer_ids: &[Uuid],
+    request_ids: &[Uuid],
 ) -> Result<Vec<Activity>, DomainError> {
     Ok(sqlx::query_as!(
         Activity,
-        "SELECT id, subject_type, subject_id, action, from_status, to_status, actor, details, at
-           FROM booking_activity WHERE subject_type = $1 AND subject_id = $2 ORDER BY at, id",
-        subject_type,
-        subject_id
+        r#"WITH o AS (
+               SELECT id, booking_request_id FROM offers WHERE id = ANY ($1) OR booking_request_id = ANY ($2)
+           ),
+           subjects (subject_type, subject_id) AS (
+               SELECT 'offer', id FROM o
+               UNION SELECT 'request', booking_request_id FROM o WHERE booking_request_id IS NOT NULL
+               UNION SELECT 'request', r FROM unnest($2::uuid[]) r
+               UNION SELECT 'hold', h.id FROM holds h JOIN o ON h.offer_id = o.id
+               UNION SELECT 'booking', b.id FROM bookings b JOIN o ON b.offer_id = o.id
+               UNION SELECT 'hold', b.hold_id FROM bookings b JOIN o ON b.offer_id = o.id WHERE b.hold_id IS NOT NULL
+           )
+           SELECT a.id, a.subject_type, a.subject_id, a.action, a.from_status, a.to_status, a.actor, a.details, a.at
+             FROM booking_activity a
+             JOIN subjects s ON s.subject_type = a.subject_type AND s.subject_id = a.subject_id
+            ORDER BY a.at, a.id"#,
+        offer_ids,
+        request_ids,
     )
     .fetch_all(conn)
     .await?)

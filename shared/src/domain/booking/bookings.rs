@@ -357,34 +357,13 @@ pub async fn list_for(
     Ok(Page::from_rows(bookings, page.limit, |b| b.id))
 }
 
-/// The whole trail of a booking: its own changes, its offer's and its
-/// hold's, oldest first.
+/// The whole trail of a booking: its own changes, its offer's, its
+/// request's and its holds', oldest first.
 pub async fn activity(
     conn: &mut PgConnection,
     org_id: Uuid,
     id: Uuid,
 ) -> Result<Vec<Activity>, DomainError> {
     let booking = get_for(&mut *conn, org_id, id).await?;
-    let request = sqlx::query_scalar!(
-        "SELECT booking_request_id FROM offers WHERE id = $1",
-        booking.offer_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(sqlx::query_as!(
-        Activity,
-        "SELECT id, subject_type, subject_id, action, from_status, to_status, actor, details, at
-           FROM booking_activity
-          WHERE (subject_type = 'booking' AND subject_id = $1)
-             OR (subject_type = 'offer' AND subject_id = $2)
-             OR (subject_type = 'hold' AND subject_id = $3)
-             OR (subject_type = 'request' AND subject_id = $4)
-          ORDER BY at, id",
-        booking.id,
-        booking.offer_id,
-        booking.hold_id,
-        request,
-    )
-    .fetch_all(conn)
-    .await?)
+    activity::deal_trail(conn, &[booking.offer_id], &[]).await
 }
