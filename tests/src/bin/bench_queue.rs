@@ -35,7 +35,7 @@ use kisum_tests::{TestDb, WorkerProcess};
 use serde_json::{Value, json};
 use shared::config::{Env, WorkerConfig};
 use shared::jobs::{Noop, Schedule};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 fn env_num(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -121,7 +121,7 @@ async fn enqueue(pool: &PgPool, jobs: u64, batch: u64) -> f64 {
     let started = Instant::now();
     let mut n = 0;
     while n < jobs {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
         for _ in 0..batch.min(jobs - n) {
             shared::jobs::enqueue(&mut tx, &Noop { n }, Schedule::now())
                 .await
@@ -403,6 +403,28 @@ async fn peer(server: &str) -> Option<Value> {
     }
 }
 
+/// A migrated database under a name of its own: sweeps of leftover
+/// `kisum_test_*` databases by concurrent test runs must not drop it.
+async fn own_database() -> TestDb {
+    let test = TestDb::migrated().await;
+    let name = format!("kisum_bench_queue_{}", std::process::id());
+    let (server, _) = test.url.rsplit_once('/').unwrap();
+    let url = format!("{server}/{name}");
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("ALTER DATABASE {} RENAME TO {name}", test.name),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    TestDb { name, url }
+}
+
 fn ratio(ours: &Value, theirs: &Value) -> Value {
     match (ours.as_f64(), theirs.as_f64()) {
         (Some(a), Some(b)) if b > 0.0 => json!(round(a / b, 2)),
@@ -416,7 +438,7 @@ async fn main() {
     let batch = env_num("ENQUEUE_BATCH", 1000).max(1);
     let samples = env_num("LAT_SAMPLES", 1000);
     let stages = std::env::var("STAGES").unwrap_or_else(|_| "process,latency,kill".into());
-    let db = TestDb::migrated().await;
+    let db = own_database().await;
     let pool = db.pool().await;
     let (config, vars) = worker_settings(&db.url);
     let pg: (String, String, String, String) = sqlx::query_as(
