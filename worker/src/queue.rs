@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,7 +37,7 @@ use apalis_postgres::{Config, Error, PgTask, queries};
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::types::PgHstore;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The queue storage of job type `J`; see the module docs.
 pub struct QueueStorage<J> {
@@ -276,6 +276,11 @@ impl TryFrom<FetchedJob> for PgTask {
 
 /// Claims up to a batch of due jobs of the queue, highest priority and
 /// oldest first, exactly as apalis's `get_jobs` does, in one statement.
+///
+/// The claim commits without waiting for its WAL flush: a claim lost with
+/// a Postgres crash leaves the job pending, as if never fetched, and any
+/// durable effect of running it (the job's own writes, its acknowledgement)
+/// commits later and so flushes the claim first.
 async fn fetch(pool: &PgPool, config: &Config, worker: &str) -> Result<Vec<PgTask>, Error> {
     let limit = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
     let rows = sqlx::query_as!(
@@ -290,13 +295,14 @@ async fn fetch(pool: &PgPool, config: &Config, worker: &str) -> Result<Vec<PgTas
                          ORDER BY priority DESC, run_at ASC
                          LIMIT $3
                            FOR UPDATE SKIP LOCKED))
-            RETURNING *)
+            RETURNING *),
+           claim_without_flush AS (SELECT set_config('synchronous_commit', 'off', true))
            SELECT job, id, job_type, status, attempts, max_attempts,
                   floor(extract(epoch FROM run_at))::bigint AS "run_at!",
                   floor(extract(epoch FROM lock_at))::bigint AS lock_at, lock_by,
                   floor(extract(epoch FROM done_at))::bigint AS done_at,
                   priority, idempotency_key, metadata AS "metadata: PgHstore"
-             FROM fetched
+             FROM fetched, claim_without_flush
             ORDER BY priority DESC, run_at ASC"#,
         worker,
         config.queue.as_ref(),
@@ -308,7 +314,8 @@ async fn fetch(pool: &PgPool, config: &Config, worker: &str) -> Result<Vec<PgTas
 }
 
 enum AckRequest {
-    Events(String, Vec<TaskEvent<Value>>),
+    /// A worker's events, and the permits of room they hold.
+    Events(String, Vec<TaskEvent<Value>>, usize),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -317,7 +324,8 @@ enum AckRequest {
 #[derive(Clone)]
 struct Acks {
     sender: mpsc::UnboundedSender<AckRequest>,
-    unacked: Arc<AtomicUsize>,
+    /// One permit per event that may wait to be written.
+    room: Arc<Semaphore>,
     max_unacked: usize,
     failure: Arc<OnceLock<String>>,
 }
@@ -335,14 +343,14 @@ impl Acks {
         let (sender, receiver) = mpsc::unbounded_channel();
         let acks = Self {
             sender,
-            unacked: Arc::new(AtomicUsize::new(0)),
+            room: Arc::new(Semaphore::new(max_unacked)),
             max_unacked,
             failure: Arc::new(OnceLock::new()),
         };
         tokio::spawn(write_acks(
             pool,
             receiver,
-            acks.unacked.clone(),
+            acks.room.clone(),
             acks.failure.clone(),
         ));
         acks
@@ -355,8 +363,8 @@ impl Acks {
         }
     }
 
-    /// Hands `events` to the writer; waits until all are written when
-    /// `wait` (shutdown) or when too many are outstanding.
+    /// Hands `events` to the writer, first waiting for room when too many
+    /// are outstanding; waits until all are written when `wait` (shutdown).
     async fn submit(
         &self,
         worker: &str,
@@ -364,12 +372,16 @@ impl Acks {
         wait: bool,
     ) -> Result<(), Error> {
         self.check()?;
-        let count = events.len();
-        let outstanding = self.unacked.fetch_add(count, Ordering::AcqRel) + count;
+        let permits = events.len().min(self.max_unacked);
+        self.room
+            .acquire_many(u32::try_from(permits).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| ack_failure("writer stopped"))?
+            .forget();
         self.sender
-            .send(AckRequest::Events(worker.to_owned(), events))
+            .send(AckRequest::Events(worker.to_owned(), events, permits))
             .map_err(|_| ack_failure("writer stopped"))?;
-        if wait || outstanding > self.max_unacked {
+        if wait {
             let (done, written) = oneshot::channel();
             self.sender
                 .send(AckRequest::Flush(done))
@@ -385,37 +397,44 @@ impl Acks {
 async fn write_acks(
     pool: PgPool,
     mut receiver: mpsc::UnboundedReceiver<AckRequest>,
-    unacked: Arc<AtomicUsize>,
+    room: Arc<Semaphore>,
     failure: Arc<OnceLock<String>>,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut worker = String::new();
         let mut events = Vec::new();
         let mut flushes = Vec::new();
+        let mut permits = 0;
         let mut next = Some(first);
         while let Some(request) = next {
             match request {
-                AckRequest::Events(name, batch) => {
+                AckRequest::Events(name, batch, held) => {
                     worker = name;
                     events.extend(batch);
+                    permits += held;
                 }
                 AckRequest::Flush(done) => flushes.push(done),
             }
             next = receiver.try_recv().ok();
         }
-        let count = events.len();
-        if count > 0 && failure.get().is_none() {
+        if !events.is_empty() && failure.get().is_none() {
             if let Err(error) = write_events(&pool, &worker, events).await {
                 tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
                 let _ = failure.set(error.to_string());
             }
         }
-        unacked.fetch_sub(count, Ordering::AcqRel);
+        room.add_permits(permits);
         for done in flushes {
             let _ = done.send(());
         }
     }
 }
+
+/// Results per statement. sqlx leaves Nagle's algorithm on and TLS sends
+/// at most 16 KiB per record, so a larger request goes out in two writes
+/// and the second waits for the server's delayed ACK (40 ms on Linux); 128
+/// results make about 12 KiB.
+const ACK_CHUNK: usize = 128;
 
 /// Results and starts of jobs, as apalis writes them: a job that finished
 /// is not also marked running. The `lock_by` test is written so that no
@@ -445,8 +464,8 @@ async fn write_events(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    if !results.is_empty() {
-        let payload = serde_json::to_value(&results).map_err(Error::JsonError)?;
+    for results in results.chunks(ACK_CHUNK) {
+        let payload = serde_json::to_value(results).map_err(Error::JsonError)?;
         sqlx::query!(
             "WITH r AS (
                  SELECT value ->> 'task_id' AS id, (value ->> 'attempt')::integer AS attempt,
@@ -469,8 +488,8 @@ async fn write_events(
         .execute(&mut *tx)
         .await?;
     }
-    if !started.is_empty() {
-        queries::lock_tasks(&mut *tx, &started, worker).await?;
+    for started in started.chunks(ACK_CHUNK) {
+        queries::lock_tasks(&mut *tx, started, worker).await?;
     }
     tx.commit().await?;
     Ok(())

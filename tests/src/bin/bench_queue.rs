@@ -61,6 +61,41 @@ fn load_1m() -> f64 {
         .unwrap_or(-1.0)
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPU seconds (user and system) of a process so far.
+fn process_cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Busy CPU seconds of the whole machine so far (every process, all cores).
+fn machine_busy_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+    (ticks.iter().take(8).sum::<f64>() - idle) / 100.0
+}
+
 fn log(what: &str) {
     eprintln!("[bench_queue] {what} (load {:.2})", load_1m());
 }
@@ -175,9 +210,12 @@ async fn process(
     log(&format!("process with {count} worker(s)"));
     let spawned_at = Utc::now();
     let spawned = Instant::now();
+    let busy_before = machine_busy_s();
     let mut workers: Vec<WorkerProcess> = (0..count).map(|_| spawn(&db.url, vars, &[])).collect();
     wait_drained(pool, &mut workers, Duration::from_secs(900)).await;
     let polled_s = spawned.elapsed().as_secs_f64();
+    let machine_busy = machine_busy_s() - busy_before;
+    let worker_cpu: f64 = workers.iter().map(|w| process_cpu_s(w.pid())).sum();
     for w in &mut workers {
         assert!(w.terminate().await.success(), "worker exits cleanly");
     }
@@ -211,6 +249,8 @@ async fn process(
         "per_s_after_start": rate(after_start_s),
         "per_s_done_spread": rate(spread_s),
         "drain_observed_s": round(polled_s, 2),
+        "worker_cpu_s": round(worker_cpu, 2),
+        "machine_busy_pct": round(100.0 * machine_busy / polled_s / cores() as f64, 0),
     })
 }
 
@@ -450,7 +490,7 @@ async fn main() {
     .unwrap();
     let mut report = json!({
         "bench": "queue", "jobs": jobs, "enqueue_batch": batch,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cores": cores(),
         "pg": {"version": pg.0, "fsync": pg.1, "synchronous_commit": pg.2, "shared_buffers": pg.3},
         "worker": vars.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "load_1m_start": load_1m(),
