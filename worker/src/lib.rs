@@ -61,6 +61,7 @@ fn storage<J: Job>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueSt
             .batch_size(config.buffer_size)
             .heartbeat_interval(heartbeat)
             .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
+        config.concurrency,
         state.wakeups.count(J::QUEUE),
     )
 }

@@ -10,21 +10,25 @@
 //!   which matches every job the worker has ever run.
 //! - Acknowledgements are written by a background task, everything that
 //!   finished since the last write in one statement, while the worker goes
-//!   on fetching and running jobs. At most four fetch batches of results
-//!   wait; shutdown waits until all are written; a failed write stops the
-//!   worker (its unacknowledged jobs are then re-run as orphans), as a failed
-//!   acknowledgement did before.
+//!   on fetching and running jobs. At most four batches' worth of results
+//!   wait; closing the storage (shutdown) waits until all are written; a
+//!   failed write stops the worker (its unacknowledged jobs are then re-run
+//!   as orphans), as a failed acknowledgement did before.
 //! - A fetch that comes back empty while a wake-up for its queue arrived
 //!   fetches again: the job may have committed after the fetch's snapshot,
 //!   and the wake-up that announced it is spent.
+//! - A fetch claims about 100 ms of work at the rate the worker got through
+//!   its previous batch: at least the worker's concurrency, at most the
+//!   configured batch size. Fast jobs come in large batches; slow ones are
+//!   not hoarded by one process while others idle.
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use apalis::prelude::{
     Backend, MetadataStore, Status, TaskBuilder, TaskId, TaskResult, WorkerContext,
@@ -34,6 +38,8 @@ use apalis_core::backend::finalize::Durable;
 use apalis_core::backend::persistence::{Persisted, Persistence, TaskEvent, TaskPersistLayer};
 use apalis_core::backend::{BackendConfig, WireFormatBackend};
 use apalis_postgres::{Config, Error, PgTask, queries};
+use futures::future::BoxFuture;
+use futures::ready;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::types::PgHstore;
@@ -43,23 +49,27 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub struct QueueStorage<J> {
     persisted: Persisted<QueuePersistence>,
     codec: JsonCodec,
+    /// On close, the wait for every acknowledgement to be written.
+    flushing: Option<BoxFuture<'static, Result<(), Error>>>,
     _job: PhantomData<fn() -> J>,
 }
 
 impl<J> QueueStorage<J> {
-    /// `wakeups` counts the wake-ups of this queue (see `wakeup::Wakeups`).
-    /// Must be called inside the runtime: it starts the acknowledgement
-    /// writer.
-    pub fn new(pool: &PgPool, config: Config, wakeups: Arc<AtomicU64>) -> Self {
+    /// `wakeups` counts the wake-ups of this queue (see `wakeup::Wakeups`);
+    /// `concurrency` is how many of its jobs the worker runs at once. Must
+    /// be called inside the runtime: it starts the acknowledgement writer.
+    pub fn new(pool: &PgPool, config: Config, concurrency: usize, wakeups: Arc<AtomicU64>) -> Self {
         let acks = Acks::spawn(pool.clone(), config.batch_size.saturating_mul(4).max(64));
         Self {
             persisted: Persisted::new(QueuePersistence {
                 pool: pool.clone(),
+                fetch_size: Arc::new(FetchSize::new(concurrency, config.batch_size)),
                 config,
                 wakeups,
                 acks,
             }),
             codec: JsonCodec::default(),
+            flushing: None,
             _job: PhantomData,
         }
     }
@@ -91,7 +101,16 @@ impl<J> Backend for QueueStorage<J> {
         cx: &mut Context<'_>,
         worker: &WorkerContext,
     ) -> Poll<Result<(), Error>> {
-        self.persisted.poll_close(cx, worker)
+        if self.flushing.is_none() {
+            ready!(self.persisted.poll_close(cx, worker))?;
+            let acks = self.persisted.acks.clone();
+            self.flushing = Some(Box::pin(async move { acks.flush().await }));
+        }
+        match self.flushing.as_mut().map(|f| f.as_mut().poll(cx)) {
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(result)) => Poll::Ready(result),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -132,6 +151,7 @@ impl<J> WireFormatBackend for QueueStorage<J> {
 struct QueuePersistence {
     pool: PgPool,
     config: Config,
+    fetch_size: Arc<FetchSize>,
     wakeups: Arc<AtomicU64>,
     acks: Acks,
 }
@@ -171,10 +191,13 @@ impl Persistence for QueuePersistence {
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<PgTask>, Error> {
         self.acks.check()?;
+        let started = Instant::now();
+        let size = self.fetch_size.next(started);
         loop {
             let seen = self.wakeups.load(Ordering::Acquire);
-            let tasks = fetch(&self.pool, &self.config, worker.name()).await?;
+            let tasks = fetch(&self.pool, &self.config, worker.name(), size).await?;
             if !tasks.is_empty() || self.wakeups.load(Ordering::Acquire) == seen {
+                self.fetch_size.fetched(started, tasks.len());
                 return Ok(tasks);
             }
         }
@@ -185,9 +208,7 @@ impl Persistence for QueuePersistence {
         events: Vec<TaskEvent<Value>>,
         worker: &WorkerContext,
     ) -> Result<(), Error> {
-        self.acks
-            .submit(worker.name(), events, worker.is_shutting_down())
-            .await
+        self.acks.submit(worker.name(), events).await
     }
 
     async fn reenqueue_abandoned(
@@ -218,6 +239,49 @@ impl Persistence for QueuePersistence {
         queries::push_tasks(&mut *tx, self.config.queue.as_ref(), tasks).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// How much work a fetch claims.
+const FETCH_WINDOW: Duration = Duration::from_millis(100);
+
+/// The size of the next fetch, from how fast the previous batch went.
+struct FetchSize {
+    min: usize,
+    max: usize,
+    /// The size, and when the previous fetch started and how many it got.
+    state: Mutex<(usize, Option<(Instant, usize)>)>,
+}
+
+impl FetchSize {
+    fn new(concurrency: usize, batch_size: usize) -> Self {
+        let min = concurrency.clamp(1, batch_size.max(1));
+        Self {
+            min,
+            max: batch_size.max(1),
+            state: Mutex::new((min, None)),
+        }
+    }
+
+    /// The size of a fetch starting `now`.
+    fn next(&self, now: Instant) -> usize {
+        let Ok(mut state) = self.state.lock() else {
+            return self.min;
+        };
+        if let Some((at, got)) = state.1.take()
+            && got > 0
+        {
+            let secs = now.duration_since(at).as_secs_f64().max(1e-6);
+            let want = got as f64 / secs * FETCH_WINDOW.as_secs_f64();
+            state.0 = (want.min(self.max as f64) as usize).clamp(self.min, self.max);
+        }
+        state.0
+    }
+
+    fn fetched(&self, started: Instant, got: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 = Some((started, got));
+        }
     }
 }
 
@@ -281,8 +345,13 @@ impl TryFrom<FetchedJob> for PgTask {
 /// a Postgres crash leaves the job pending, as if never fetched, and any
 /// durable effect of running it (the job's own writes, its acknowledgement)
 /// commits later and so flushes the claim first.
-async fn fetch(pool: &PgPool, config: &Config, worker: &str) -> Result<Vec<PgTask>, Error> {
-    let limit = i64::try_from(config.batch_size).unwrap_or(i64::MAX);
+async fn fetch(
+    pool: &PgPool,
+    config: &Config,
+    worker: &str,
+    size: usize,
+) -> Result<Vec<PgTask>, Error> {
+    let limit = i64::try_from(size).unwrap_or(i64::MAX);
     let rows = sqlx::query_as!(
         FetchedJob,
         r#"WITH fetched AS (
@@ -364,13 +433,8 @@ impl Acks {
     }
 
     /// Hands `events` to the writer, first waiting for room when too many
-    /// are outstanding; waits until all are written when `wait` (shutdown).
-    async fn submit(
-        &self,
-        worker: &str,
-        events: Vec<TaskEvent<Value>>,
-        wait: bool,
-    ) -> Result<(), Error> {
+    /// are outstanding.
+    async fn submit(&self, worker: &str, events: Vec<TaskEvent<Value>>) -> Result<(), Error> {
         self.check()?;
         let permits = events.len().min(self.max_unacked);
         self.room
@@ -380,16 +444,17 @@ impl Acks {
             .forget();
         self.sender
             .send(AckRequest::Events(worker.to_owned(), events, permits))
+            .map_err(|_| ack_failure("writer stopped"))
+    }
+
+    /// Waits until everything submitted so far is written.
+    async fn flush(&self) -> Result<(), Error> {
+        let (done, written) = oneshot::channel();
+        self.sender
+            .send(AckRequest::Flush(done))
             .map_err(|_| ack_failure("writer stopped"))?;
-        if wait {
-            let (done, written) = oneshot::channel();
-            self.sender
-                .send(AckRequest::Flush(done))
-                .map_err(|_| ack_failure("writer stopped"))?;
-            written.await.map_err(|_| ack_failure("writer stopped"))?;
-            self.check()?;
-        }
-        Ok(())
+        written.await.map_err(|_| ack_failure("writer stopped"))?;
+        self.check()
     }
 }
 
@@ -417,11 +482,12 @@ async fn write_acks(
             }
             next = receiver.try_recv().ok();
         }
-        if !events.is_empty() && failure.get().is_none() {
-            if let Err(error) = write_events(&pool, &worker, events).await {
-                tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
-                let _ = failure.set(error.to_string());
-            }
+        if !events.is_empty()
+            && failure.get().is_none()
+            && let Err(error) = write_events(&pool, &worker, events).await
+        {
+            tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
+            let _ = failure.set(error.to_string());
         }
         room.add_permits(permits);
         for done in flushes {
