@@ -474,7 +474,7 @@ impl WorkerConfig {
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             concurrency,
-            buffer_size: env.parsed("WORKER_BUFFER_SIZE", 500usize)?.max(1),
+            buffer_size: env.parsed("WORKER_BUFFER_SIZE", 1000usize)?.max(1),
             poll_interval,
             heartbeat,
             orphan_timeout,
