@@ -24,7 +24,7 @@
 //! (10000), `KILL_WORK_MS` (10000), `QUEUE_PEER` (the peer script; `none`
 //! skips it), `STAGES` (default `process,latency,kill`). The workers get the
 //! worker settings of this process's environment (`WORKER_*`,
-//! `DATABASE_MAX_CONNECTIONS`), else the worker's defaults.
+//! `DATABASE_MAX_CONNECTIONS`, `PGSSLMODE`), else the worker's defaults.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -104,7 +104,7 @@ fn log(what: &str) {
 /// worker's defaults, spelled out so the harness's test settings never apply.
 fn worker_settings(database_url: &str) -> (WorkerConfig, Vec<(String, String)>) {
     let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("WORKER_") || k.starts_with("DATABASE_"))
+        .filter(|(k, _)| k.starts_with("WORKER_") || k.starts_with("DATABASE_") || k == "PGSSLMODE")
         .collect();
     vars.push(("DATABASE_URL".into(), database_url.into()));
     let config = WorkerConfig::from_env(&Env::from_map(vars.clone())).expect("worker settings");
