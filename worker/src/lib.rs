@@ -4,6 +4,7 @@
 //! process's jobs are re-run elsewhere, and graceful shutdown.
 
 pub mod jobs;
+mod queue;
 mod wakeup;
 
 use std::str::FromStr;
@@ -14,7 +15,7 @@ use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
-use apalis_postgres::{Config, PostgresStorage};
+use apalis_postgres::Config;
 use shared::config::WorkerConfig;
 use shared::jobs::{ExpirySweep, Job, Maintenance};
 use sqlx::PgPool;
@@ -47,18 +48,21 @@ pub fn instance_name() -> String {
 }
 
 /// The queue storage of job type `J`, configured for this worker.
-fn storage<J: Job>(config: &WorkerConfig, pool: &PgPool) -> PostgresStorage<J> {
+fn storage<J: Job>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueStorage<J> {
     let heartbeat = config.heartbeat;
     let missed = config
         .orphan_timeout
         .as_secs()
         .div_ceil(heartbeat.as_secs().max(1));
-    PostgresStorage::<J>::new(pool).with_config(
+    queue::QueueStorage::new(
+        &state.pool,
         Config::default()
             .queue(J::QUEUE)
             .batch_size(config.buffer_size)
             .heartbeat_interval(heartbeat)
             .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
+        config.concurrency,
+        state.wakeups.count(J::QUEUE),
     )
 }
 
@@ -115,7 +119,7 @@ macro_rules! register_queue {
         let state: WorkerState = $state.clone();
         let policy = retry_policy::<$job>()?;
         $monitor.register(move |restarts| {
-            let backend = storage::<$job>(&config, &state.pool).poll_with_strategy(
+            let backend = storage::<$job>(&config, &state).poll_with_strategy(
                 Strategy::new()
                     .stream(state.wakeups.stream(<$job as Job>::QUEUE))
                     .interval(config.poll_interval),

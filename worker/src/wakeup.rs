@@ -8,9 +8,15 @@
 //! which keeps a wake-up that arrives while the worker is busy. After the
 //! listener reconnects, every queue is woken, since notifications sent
 //! while it was down are lost.
+//!
+//! Each queue also counts its wake-ups: apalis spends a wake-up on whatever
+//! fetch is in flight, even one whose snapshot predates the job, so the
+//! queue's storage compares the count before and after an empty fetch and
+//! fetches again when it moved (see `queue`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::Stream;
@@ -23,7 +29,22 @@ const CHANNEL: &str = "apalis::job::insert";
 
 #[derive(Clone)]
 pub struct Wakeups {
-    queues: Arc<HashMap<&'static str, Arc<Notify>>>,
+    queues: Arc<HashMap<&'static str, Queue>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    notify: Arc<Notify>,
+    count: Arc<AtomicU64>,
+}
+
+impl Queue {
+    /// Counts first, so a fetch that sees the wake-up's effect cannot miss
+    /// its count.
+    fn wake(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_one();
+    }
 }
 
 #[derive(Deserialize)]
@@ -35,12 +56,7 @@ impl Wakeups {
     /// Starts the listener task for `queues`.
     pub fn spawn(pool: PgPool, queues: &[&'static str]) -> Self {
         let wakeups = Self {
-            queues: Arc::new(
-                queues
-                    .iter()
-                    .map(|q| (*q, Arc::new(Notify::new())))
-                    .collect(),
-            ),
+            queues: Arc::new(queues.iter().map(|q| (*q, Queue::default())).collect()),
         };
         tokio::spawn(wakeups.clone().listen(pool));
         wakeups
@@ -51,17 +67,25 @@ impl Wakeups {
         let notify = self
             .queues
             .get(queue)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Notify::new()));
+            .map(|q| q.notify.clone())
+            .unwrap_or_default();
         Box::pin(futures::stream::unfold(notify, |notify| async move {
             notify.notified().await;
             Some(((), notify))
         }))
     }
 
+    /// How many wake-ups `queue` has had.
+    pub fn count(&self, queue: &str) -> Arc<AtomicU64> {
+        self.queues
+            .get(queue)
+            .map(|q| q.count.clone())
+            .unwrap_or_default()
+    }
+
     fn wake_all(&self) {
-        for notify in self.queues.values() {
-            notify.notify_one();
+        for queue in self.queues.values() {
+            queue.wake();
         }
     }
 
@@ -88,8 +112,8 @@ impl Wakeups {
             let notification = listener.recv().await?;
             match serde_json::from_str::<InsertEvent>(notification.payload()) {
                 Ok(event) => {
-                    if let Some(notify) = self.queues.get(event.job_type.as_str()) {
-                        notify.notify_one();
+                    if let Some(queue) = self.queues.get(event.job_type.as_str()) {
+                        queue.wake();
                     }
                 }
                 Err(error) => tracing::debug!(%error, "unreadable job notification"),
