@@ -1,7 +1,7 @@
 //! Queue benchmark: the real worker binary on the no-op queue against real
 //! Postgres. Reports:
-//! - enqueue: 100,000 `Noop` jobs through `shared::jobs::enqueue`, 1,000 per
-//!   transaction;
+//! - enqueue: 100,000 `Noop` jobs through `shared::jobs::enqueue_many`,
+//!   1,000 per statement;
 //! - processing, with 1 and then 2 worker processes (separate runs, each on
 //!   100,000 fresh jobs): jobs/s from spawning the workers to the last
 //!   `done_at`, from the first fetch (`lock_at`) to the last `done_at`, and
@@ -150,20 +150,18 @@ async fn exec(pool: &PgPool, sql: &'static str) {
     sqlx::raw_sql(sql).execute(pool).await.unwrap();
 }
 
-/// Enqueues `jobs` no-op jobs, `batch` per transaction; returns seconds.
+/// Enqueues `jobs` no-op jobs, `batch` per statement
+/// (`shared::jobs::enqueue_many`); returns seconds.
 async fn enqueue(pool: &PgPool, jobs: u64, batch: u64) -> f64 {
     let mut conn = pool.acquire().await.unwrap();
     let started = Instant::now();
     let mut n = 0;
     while n < jobs {
-        let mut tx = conn.begin().await.unwrap();
-        for _ in 0..batch.min(jobs - n) {
-            shared::jobs::enqueue(&mut tx, &Noop { n }, Schedule::now())
-                .await
-                .unwrap();
-            n += 1;
-        }
-        tx.commit().await.unwrap();
+        let chunk: Vec<Noop> = (n..jobs.min(n + batch)).map(|n| Noop { n }).collect();
+        n += chunk.len() as u64;
+        shared::jobs::enqueue_many(&mut conn, &chunk, None)
+            .await
+            .unwrap();
     }
     started.elapsed().as_secs_f64()
 }

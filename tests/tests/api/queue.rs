@@ -240,3 +240,31 @@ async fn maintenance_prunes_expired_idempotency_records() {
     .await;
     assert_eq!(keys, vec!["fresh".to_owned()]);
 }
+
+#[tokio::test]
+async fn jobs_enqueued_in_bulk_commit_together_and_all_run() {
+    let app = TestApp::spawn().await;
+    let jobs: Vec<shared::jobs::Noop> = (0..250).map(|n| shared::jobs::Noop { n }).collect();
+    let mut tx = app.pool.begin().await.unwrap();
+    let inserted = shared::jobs::enqueue_many(&mut tx, &jobs, None)
+        .await
+        .unwrap();
+    assert_eq!(inserted, 250);
+    tx.rollback().await.unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::jobs::enqueue_many(&mut conn, &jobs, None)
+        .await
+        .unwrap();
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let done: i64 = eventually(Duration::from_secs(20), "every job runs", || async {
+        let (done, all): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'Done'), count(*) FROM apalis.jobs WHERE job_type = 'noop'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (done == all).then_some(all)
+    })
+    .await;
+    assert_eq!(done, 250, "the rolled-back batch left nothing behind");
+}
