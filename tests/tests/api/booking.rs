@@ -39,6 +39,22 @@ fn versus() -> Value {
     })
 }
 
+/// An activity trail as `subject:action` steps.
+fn steps(trail: &Value) -> Vec<String> {
+    trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["subject_type"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// A promoter bid, countered by the agency, accepted by the promoter.
 async fn accepted_offer(app: &TestApp, p: &Parties) -> Value {
     let (status, offer) = p
@@ -231,18 +247,7 @@ async fn inquiry_to_booking_with_counter_hold_and_activity() {
         .agency
         .get(&app, &format!("/api/v1/bookings/{booking_id}/activity"))
         .await;
-    let steps: Vec<String> = trail
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{}:{}",
-                a["subject_type"].as_str().unwrap(),
-                a["action"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let steps = steps(&trail);
     assert_eq!(
         steps,
         [
@@ -514,18 +519,7 @@ async fn requests_route_to_the_agency_and_convert_into_offers() {
         .get(&app, &format!("/api/v1/booking-requests/{id}/activity"))
         .await;
     assert_eq!(status, 200, "{trail}");
-    let steps: Vec<String> = trail
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{}:{}",
-                a["subject_type"].as_str().unwrap(),
-                a["action"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let steps = steps(&trail);
     assert_eq!(
         steps,
         ["request:requested", "request:converted", "offer:written"]
