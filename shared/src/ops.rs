@@ -328,6 +328,14 @@ impl Action {
             Self::Cancel => "cancel",
         }
     }
+
+    /// The state the action leaves the job in.
+    fn to_state(self) -> &'static str {
+        match self {
+            Self::Retry => "pending",
+            Self::Cancel => "killed",
+        }
+    }
 }
 
 /// Applies `action` to a job and audits it, in the caller's transaction.
@@ -395,14 +403,13 @@ pub async fn act(
             .await?;
         }
     }
-    let after = job(&mut *conn, id).await?;
     sqlx::query!(
         "INSERT INTO ops_audit (job_id, queue, action, from_status, to_status, actor) VALUES ($1, $2, $3, $4, $5, $6)",
         id,
         before.job_type,
         action.as_str(),
         before.state,
-        after.summary.state,
+        action.to_state(),
         actor,
     )
     .execute(&mut *conn)

@@ -552,6 +552,38 @@ impl WorkerProcess {
     }
 }
 
+/// An internal-key call: the status and the JSON body (null when none).
+pub async fn internal_call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = app.internal(method, path);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("the API answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Waits (a worker must be running) until `queue` has a dead job in the ops
+/// API, and returns it.
+pub async fn dead_job(app: &TestApp, queue: &str) -> serde_json::Value {
+    let path = format!("/internal/ops/jobs?queue={queue}&state=dead");
+    eventually(std::time::Duration::from_secs(60), "a job dies", || async {
+        let (_, page) = internal_call(app, reqwest::Method::GET, &path, None).await;
+        page["items"]
+            .as_array()
+            .and_then(|items| items.first().cloned())
+    })
+    .await
+}
+
 /// Polls `check` until it returns `Some`, or panics after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use kisum_tests::{INTERNAL_KEY, Org, TestApp, WorkerProcess, eventually};
+use kisum_tests::{INTERNAL_KEY, Org, TestApp, WorkerProcess, dead_job, eventually, internal_call};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn call(app: &TestApp, method: Method, path: &str) -> (u16, Value) {
-    let response = app.internal(method, path).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    internal_call(app, method, path, None).await
 }
 
 fn queue<'a>(queues: &'a Value, name: &str) -> &'a Value {
@@ -26,18 +24,13 @@ fn queue<'a>(queues: &'a Value, name: &str) -> &'a Value {
 async fn the_job_api_counts_lists_retries_and_cancels() {
     let app = TestApp::spawn().await;
     // A canary failing every attempt ends dead; a job for tomorrow waits.
-    let (status, canary) = {
-        let response = app
-            .internal(Method::POST, "/internal/ops/canaries")
-            .json(&json!({"fail_attempts": 5}))
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json::<Value>().await.unwrap(),
-        )
-    };
+    let (status, canary) = internal_call(
+        &app,
+        Method::POST,
+        "/internal/ops/canaries",
+        Some(&json!({"fail_attempts": 5})),
+    )
+    .await;
     assert_eq!(status, 201, "{canary}");
     let mut conn = app.pool.acquire().await.unwrap();
     shared::jobs::enqueue(
@@ -59,18 +52,7 @@ async fn the_job_api_counts_lists_retries_and_cancels() {
     );
 
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
-    let dead = eventually(Duration::from_secs(60), "the canary's job dies", || async {
-        let (_, page) = call(
-            &app,
-            Method::GET,
-            "/internal/ops/jobs?queue=queue_canary&state=dead",
-        )
-        .await;
-        page["items"]
-            .as_array()
-            .and_then(|items| items.first().cloned())
-    })
-    .await;
+    let dead = dead_job(&app, "queue_canary").await;
     let id = dead["id"].as_str().unwrap().to_owned();
     let (status, detail) = call(&app, Method::GET, &format!("/internal/ops/jobs/{id}")).await;
     assert_eq!(status, 200);

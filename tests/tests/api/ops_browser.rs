@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use kisum_tests::{INTERNAL_KEY, TestApp, WorkerProcess, eventually};
+use kisum_tests::{INTERNAL_KEY, TestApp, WorkerProcess, dead_job, internal_call};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -46,20 +46,7 @@ fn require_browser_tools(browser_dir: &Path) {
 }
 
 async fn call(app: &TestApp, method: Method, path: &str) -> (u16, Value) {
-    let response = app.internal(method, path).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn call_json(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let response = app
-        .internal(Method::POST, path)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    internal_call(app, method, path, None).await
 }
 
 #[tokio::test]
@@ -70,21 +57,15 @@ async fn an_operator_retries_a_dead_job_from_the_dashboard_in_a_browser() {
 
     let app = TestApp::spawn().await;
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
-    let (status, canary) =
-        call_json(&app, "/internal/ops/canaries", &json!({"fail_attempts": 5})).await;
-    assert_eq!(status, 201, "{canary}");
-    let dead = eventually(Duration::from_secs(60), "the canary's job dies", || async {
-        let (_, page) = call(
-            &app,
-            Method::GET,
-            "/internal/ops/jobs?queue=queue_canary&state=dead",
-        )
-        .await;
-        page["items"]
-            .as_array()
-            .and_then(|items| items.first().cloned())
-    })
+    let (status, canary) = internal_call(
+        &app,
+        Method::POST,
+        "/internal/ops/canaries",
+        Some(&json!({"fail_attempts": 5})),
+    )
     .await;
+    assert_eq!(status, 201, "{canary}");
+    let dead = dead_job(&app, "queue_canary").await;
     let id = dead["id"].as_str().unwrap().to_owned();
 
     let artifacts = root.join("target/test-artifacts");
