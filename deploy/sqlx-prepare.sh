@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVER=${SQLX_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
-DB=kisum_sqlx_prepare
+DB=${SQLX_PREPARE_DB:-kisum_sqlx_prepare}
 export DATABASE_URL="$SERVER/$DB"
 export PGOPTIONS="-c client_min_messages=warning"
 psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
