@@ -2,6 +2,7 @@
 //! and migrations, auth primitives, the error type, job payloads and the
 //! domain rules. A rule lives here once; binaries only call it.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod db;

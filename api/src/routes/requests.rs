@@ -8,7 +8,7 @@ use serde::Deserialize;
 use shared::auth::Permission;
 use shared::domain::booking::activity::{self, Activity};
 use shared::domain::booking::requests::{
-    self, BookingRequest, BookingRequestIn, Direction, RequestStatus,
+    self, BookingRequest, BookingRequestIn, RequestDirection, RequestEvent,
 };
 use shared::pagination::Page;
 use utoipa::IntoParams;
@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct RequestQuery {
     /// `incoming` (to my agency) or `outgoing` (from my promoter companies); both when absent.
-    pub role: Option<Direction>,
+    pub role: Option<RequestDirection>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -122,7 +122,7 @@ async fn decline_request(
         caller.org_id(),
         caller.user_id(),
         id,
-        RequestStatus::Declined,
+        RequestEvent::Decline,
     )
     .await?;
     tx.commit().await?;
@@ -145,7 +145,7 @@ async fn withdraw_request(
         caller.org_id(),
         caller.user_id(),
         id,
-        RequestStatus::Withdrawn,
+        RequestEvent::Withdraw,
     )
     .await?;
     tx.commit().await?;

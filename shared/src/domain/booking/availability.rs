@@ -15,8 +15,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::holds::booking_agency;
 use crate::DomainError;
+use crate::access::{AgencyOf, booking_agency};
 use crate::domain::claims::territory::{self, Territory, TerritoryIn};
 use crate::domain::directory::artists;
 use crate::pagination::{Page, PageRequest};
@@ -224,7 +224,7 @@ async fn require_agency(
     artist_id: Uuid,
     org_id: Uuid,
 ) -> Result<Uuid, DomainError> {
-    booking_agency(conn, artist_id, org_id)
+    booking_agency(conn, artist_id, AgencyOf::Org(org_id), None)
         .await?
         .ok_or(DomainError::Forbidden(
             "only the artist's booking agency writes availability",
@@ -284,7 +284,7 @@ pub async fn of_artist(
 ) -> Result<Vec<Availability>, DomainError> {
     check_range(from, to)?;
     artists::get(&mut *conn, artist_id).await?;
-    let agency = booking_agency(&mut *conn, artist_id, org_id)
+    let agency = booking_agency(&mut *conn, artist_id, AgencyOf::Org(org_id), None)
         .await?
         .is_some();
     let ids = sqlx::query_scalar!(
@@ -310,7 +310,7 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> Result<Availability, DomainError> {
     let current = load(&mut *conn, id).await?;
-    if booking_agency(&mut *conn, current.artist_id, org_id)
+    if booking_agency(&mut *conn, current.artist_id, AgencyOf::Org(org_id), None)
         .await?
         .is_none()
     {
@@ -366,7 +366,7 @@ pub async fn update(
 
 pub async fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(), DomainError> {
     let current = load(&mut *conn, id).await?;
-    if booking_agency(&mut *conn, current.artist_id, org_id)
+    if booking_agency(&mut *conn, current.artist_id, AgencyOf::Org(org_id), None)
         .await?
         .is_none()
     {
@@ -549,14 +549,14 @@ pub async fn calendar(
         .collect();
     let rows = sqlx::query!(
         r#"SELECT 'hold' AS "kind!", h.id, h.hold_date AS "day!", h.status, h.priority AS "priority?",
-                  EXISTS (SELECT 1 FROM artists_company_claims c WHERE c.org_id = $4 AND c.status = 'approved'
-                           AND c.company_id IN (h.agency_company_id, h.promoter_company_id)) AS "party!"
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $4
+                           AND oc.company_id IN (h.agency_company_id, h.promoter_company_id)) AS "party!"
              FROM holds h
             WHERE h.artist_id = $1 AND h.hold_date BETWEEN $2 AND $3 AND h.status IN ('active', 'challenged')
            UNION ALL
            SELECT 'booking', b.id, b.event_date, b.status, NULL,
-                  EXISTS (SELECT 1 FROM artists_company_claims c WHERE c.org_id = $4 AND c.status = 'approved'
-                           AND c.company_id IN (b.agency_company_id, b.promoter_company_id))
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $4
+                           AND oc.company_id IN (b.agency_company_id, b.promoter_company_id))
              FROM bookings b
             WHERE b.artist_id = $1 AND b.event_date BETWEEN $2 AND $3 AND b.status = 'confirmed'"#,
         artist_id,

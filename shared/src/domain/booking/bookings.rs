@@ -15,8 +15,11 @@ use uuid::Uuid;
 
 use super::activity::{self, Activity, Change};
 use super::deal::Deal;
-use super::offers::{self, party_of};
+use super::holds::{HoldEvent, HoldStatus};
+use super::offers;
 use crate::DomainError;
+use crate::access::{self, Parties};
+use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -29,12 +32,33 @@ pub enum BookingStatus {
     Completed,
 }
 
+/// What happens to a confirmed booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingEvent {
+    Cancel,
+    /// The show happened (on or after its date).
+    Complete,
+}
+
 impl BookingStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Confirmed => "confirmed",
             Self::Cancelled => "cancelled",
             Self::Completed => "completed",
+        }
+    }
+
+    /// The one transition function of a booking: a confirmed booking is
+    /// cancelled or completed, and then it is final.
+    pub fn apply(self, event: BookingEvent) -> Result<Self, DomainError> {
+        match (self, event) {
+            (Self::Confirmed, BookingEvent::Cancel) => Ok(Self::Cancelled),
+            (Self::Confirmed, BookingEvent::Complete) => Ok(Self::Completed),
+            (from, _) => Err(DomainError::conflict(
+                "invalid_transition",
+                format!("the booking is {} and cannot change", from.as_str()),
+            )),
         }
     }
 }
@@ -73,8 +97,56 @@ pub struct CancelIn {
 
 const SUBJECT: &str = "booking";
 
+struct Row {
+    id: Uuid,
+    offer_id: Uuid,
+    artist_id: Uuid,
+    agency_company_id: Uuid,
+    promoter_company_id: Uuid,
+    event_date: NaiveDate,
+    hold_id: Option<Uuid>,
+    allow_same_day: bool,
+    deal: Json<Deal>,
+    status: BookingStatus,
+    cancel_reason: Option<String>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Booking {
+    fn from(row: Row) -> Self {
+        Booking {
+            id: row.id,
+            offer_id: row.offer_id,
+            artist_id: row.artist_id,
+            agency_company_id: row.agency_company_id,
+            promoter_company_id: row.promoter_company_id,
+            event_date: row.event_date,
+            hold_id: row.hold_id,
+            allow_same_day: row.allow_same_day,
+            deal: row.deal.0,
+            status: row.status,
+            cancel_reason: row.cancel_reason,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl Booking {
+    pub fn parties(&self) -> Parties {
+        Parties {
+            agency: self.agency_company_id,
+            promoter: self.promoter_company_id,
+        }
+    }
+}
+
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Booking, DomainError> {
-    let row = sqlx::query!(
+    sqlx::query_as!(
+        Row,
         r#"SELECT id, offer_id, artist_id, agency_company_id, promoter_company_id, event_date, hold_id, allow_same_day,
                   deal AS "deal: Json<Deal>", status AS "status: BookingStatus", cancel_reason, version, created_at, updated_at
              FROM bookings WHERE id = $1"#,
@@ -82,23 +154,8 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Booking, DomainError>
     )
     .fetch_optional(conn)
     .await?
-    .ok_or(DomainError::NotFound)?;
-    Ok(Booking {
-        id: row.id,
-        offer_id: row.offer_id,
-        artist_id: row.artist_id,
-        agency_company_id: row.agency_company_id,
-        promoter_company_id: row.promoter_company_id,
-        event_date: row.event_date,
-        hold_id: row.hold_id,
-        allow_same_day: row.allow_same_day,
-        deal: row.deal.0,
-        status: row.status,
-        cancel_reason: row.cancel_reason,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+    .map(Booking::from)
+    .ok_or(DomainError::NotFound)
 }
 
 /// A booking the org is party to (404 otherwise).
@@ -108,17 +165,8 @@ pub async fn get_for(
     id: Uuid,
 ) -> Result<Booking, DomainError> {
     let booking = load(&mut *conn, id).await?;
-    match party_of(
-        &mut *conn,
-        booking.agency_company_id,
-        booking.promoter_company_id,
-        org_id,
-    )
-    .await?
-    {
-        Some(_) => Ok(booking),
-        None => Err(DomainError::NotFound),
-    }
+    access::require_party(&mut *conn, org_id, booking.parties()).await?;
+    Ok(booking)
 }
 
 /// Confirms an accepted offer into a booking.
@@ -143,26 +191,27 @@ pub async fn confirm(
             "this offer is already confirmed",
         ));
     }
-    // Serialise with hold changes on that date.
-    let key = format!("hold:{}:{}", offer.artist_id, offer.event_date);
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7205))",
-        key
-    )
-    .execute(&mut *conn)
-    .await?;
-    let hold = sqlx::query_scalar!(
-        "SELECT id FROM holds
-          WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')
-            AND (offer_id = $3 OR (offer_id IS NULL AND promoter_company_id = $4))
-          ORDER BY (offer_id = $3) DESC NULLS LAST, priority LIMIT 1",
+    super::lock_artist_date(&mut *conn, offer.artist_id, offer.event_date).await?;
+    let live = sqlx::query!(
+        r#"SELECT id, status AS "status: HoldStatus", version, offer_id, promoter_company_id, priority
+             FROM holds
+            WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')
+            ORDER BY priority"#,
         offer.artist_id,
         offer.event_date,
-        offer.id,
-        offer.promoter_company_id,
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    // The offer's own hold, else the promoter's best hold without an offer.
+    let hold = live
+        .iter()
+        .find(|h| h.offer_id == Some(offer.id))
+        .or_else(|| {
+            live.iter().find(|h| {
+                h.offer_id.is_none() && h.promoter_company_id == offer.promoter_company_id
+            })
+        })
+        .map(|h| h.id);
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO bookings (id, offer_id, artist_id, agency_company_id, promoter_company_id, event_date, hold_id,
@@ -181,33 +230,42 @@ pub async fn confirm(
     )
     .execute(&mut *conn)
     .await?;
-    let ended = sqlx::query!(
-        "UPDATE holds SET status = CASE WHEN id = $3 THEN 'converted' ELSE 'released' END,
-                version = version + 1, updated_at = now(), ended_at = now()
-          WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')
-            AND (id = $3 OR NOT $4)
-          RETURNING id, status",
-        offer.artist_id,
-        offer.event_date,
-        hold,
-        offer.allow_same_day,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for h in ended {
+    // The booked hold converts; unless same-day shows are allowed, the
+    // other live holds on the date are released.
+    for h in &live {
+        let event = if Some(h.id) == hold {
+            HoldEvent::Convert
+        } else if offer.allow_same_day {
+            continue;
+        } else {
+            HoldEvent::Release
+        };
+        let to = h.status.apply(event)?;
+        let rows = sqlx::query!(
+            "UPDATE holds SET status = $2, version = version + 1, updated_at = now(), ended_at = now()
+              WHERE id = $1 AND status = $3 AND version = $4",
+            h.id,
+            to as HoldStatus,
+            h.status as HoldStatus,
+            h.version,
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        guarded(rows, None)?;
         activity::record(
             &mut *conn,
             Change {
                 artist_id: offer.artist_id,
                 subject_type: "hold",
                 subject_id: h.id,
-                action: if h.status == "converted" {
+                action: if event == HoldEvent::Convert {
                     "converted"
                 } else {
                     "released"
                 },
-                from: Some("active"),
-                to: Some(&h.status),
+                from: Some(h.status.as_str()),
+                to: Some(to.as_str()),
                 actor,
                 details: serde_json::json!({"booking_id": id, "reason": "the date was booked"}),
             },
@@ -236,42 +294,36 @@ async fn change(
     org_id: Uuid,
     actor: &str,
     id: Uuid,
-    to: BookingStatus,
+    event: BookingEvent,
     reason: Option<String>,
-    expected_version: Option<i32>,
+    if_match: Option<i32>,
 ) -> Result<Booking, DomainError> {
-    get_for(&mut *conn, org_id, id).await?;
-    sqlx::query_scalar!("SELECT id FROM bookings WHERE id = $1 FOR UPDATE", id)
-        .fetch_one(&mut *conn)
-        .await?;
-    // Read again under the lock: a change committed meanwhile decides.
-    let booking = load(&mut *conn, id).await?;
-    if expected_version.is_some_and(|v| v != booking.version) {
-        return Err(DomainError::StaleVersion);
-    }
-    if booking.status != BookingStatus::Confirmed {
-        return Err(DomainError::conflict(
-            "invalid_transition",
-            format!(
-                "the booking is {} and cannot change",
-                booking.status.as_str()
-            ),
-        ));
-    }
-    if to == BookingStatus::Completed && booking.event_date > Utc::now().date_naive() {
+    let booking = get_for(&mut *conn, org_id, id).await?;
+    precondition(if_match, booking.version)?;
+    let to = booking.status.apply(event)?;
+    if event == BookingEvent::Complete && booking.event_date > Utc::now().date_naive() {
         return Err(DomainError::conflict(
             "booking_in_future",
             "a booking is completed on or after its date",
         ));
     }
-    sqlx::query!(
-        "UPDATE bookings SET status = $2, cancel_reason = $3, version = version + 1, updated_at = now() WHERE id = $1",
+    let rows = sqlx::query!(
+        "UPDATE bookings SET status = $2, cancel_reason = $3, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $4 AND version = $5",
         id,
         to as BookingStatus,
         reason,
+        booking.status as BookingStatus,
+        if_match.unwrap_or(booking.version),
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if rows == 0 {
+        // Changed meanwhile: say what it is now when the change no longer fits.
+        load(&mut *conn, id).await?.status.apply(event)?;
+    }
+    guarded(rows, if_match)?;
     activity::record(
         &mut *conn,
         Change {
@@ -279,7 +331,7 @@ async fn change(
             subject_type: SUBJECT,
             subject_id: id,
             action: to.as_str(),
-            from: Some("confirmed"),
+            from: Some(booking.status.as_str()),
             to: Some(to.as_str()),
             actor,
             details: serde_json::json!({"reason": reason}),
@@ -305,7 +357,7 @@ pub async fn cancel(
         org_id,
         actor,
         id,
-        BookingStatus::Cancelled,
+        BookingEvent::Cancel,
         reason,
         expected_version,
     )
@@ -324,36 +376,36 @@ pub async fn complete(
         org_id,
         actor,
         id,
-        BookingStatus::Completed,
+        BookingEvent::Complete,
         None,
         expected_version,
     )
     .await
 }
 
-/// Bookings the org is party to, newest first.
+/// Bookings the org is party to, newest first, in one query.
 pub async fn list_for(
     conn: &mut PgConnection,
     org_id: Uuid,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Booking>, DomainError> {
-    let ids = sqlx::query_scalar!(
-        "SELECT b.id FROM bookings b
-          WHERE EXISTS (SELECT 1 FROM artists_company_claims c
-                         WHERE c.org_id = $1 AND c.status = 'approved'
-                           AND c.company_id IN (b.agency_company_id, b.promoter_company_id))
-            AND ($2::uuid IS NULL OR b.id < $2)
-          ORDER BY b.id DESC LIMIT $3",
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT b.id, b.offer_id, b.artist_id, b.agency_company_id, b.promoter_company_id, b.event_date, b.hold_id,
+                  b.allow_same_day, b.deal AS "deal: Json<Deal>", b.status AS "status: BookingStatus", b.cancel_reason,
+                  b.version, b.created_at, b.updated_at
+             FROM bookings b
+            WHERE EXISTS (SELECT 1 FROM org_companies oc
+                           WHERE oc.org_id = $1 AND oc.company_id IN (b.agency_company_id, b.promoter_company_id))
+              AND ($2::uuid IS NULL OR b.id < $2)
+            ORDER BY b.id DESC LIMIT $3"#,
         org_id,
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    let mut bookings = Vec::with_capacity(ids.len());
-    for id in ids {
-        bookings.push(load(&mut *conn, id).await?);
-    }
+    let bookings = rows.into_iter().map(Booking::from).collect();
     Ok(Page::from_rows(bookings, page.limit, |b| b.id))
 }
 
@@ -366,4 +418,22 @@ pub async fn activity(
 ) -> Result<Vec<Activity>, DomainError> {
     let booking = get_for(&mut *conn, org_id, id).await?;
     activity::deal_trail(conn, &[booking.offer_id], &[]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_transitions() {
+        use BookingEvent::*;
+        use BookingStatus::*;
+        assert_eq!(Confirmed.apply(Cancel).unwrap(), Cancelled);
+        assert_eq!(Confirmed.apply(Complete).unwrap(), Completed);
+        for ended in [Cancelled, Completed] {
+            for event in [Cancel, Complete] {
+                assert!(ended.apply(event).is_err(), "{ended:?} {event:?}");
+            }
+        }
+    }
 }

@@ -18,7 +18,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::activity::{self, Change};
+use super::{lock_artist_date, try_lock_artist_date};
 use crate::DomainError;
+use crate::access::{self, AgencyOf, Parties, Party};
+use crate::domain::{guarded, precondition};
 use crate::jobs::{self, HoldExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -120,47 +123,6 @@ pub struct HoldFilter {
 
 const SUBJECT: &str = "hold";
 
-/// Serialises hold changes of one (artist, date).
-/// The advisory lock that orders every change to an artist's holds on a
-/// date.
-fn date_lock_key(artist_id: Uuid, date: NaiveDate) -> String {
-    format!("hold:{artist_id}:{date}")
-}
-
-async fn lock_date(
-    conn: &mut PgConnection,
-    artist_id: Uuid,
-    date: NaiveDate,
-) -> Result<(), DomainError> {
-    let key = date_lock_key(artist_id, date);
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7205))",
-        key
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The company through which `org_id` books `artist_id`: one it owns with
-/// a booking roster link.
-pub async fn booking_agency(
-    conn: &mut PgConnection,
-    artist_id: Uuid,
-    org_id: Uuid,
-) -> Result<Option<Uuid>, DomainError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT l.company_id FROM roster_links l
-           JOIN artists_company_claims c ON c.company_id = l.company_id AND c.status = 'approved'
-          WHERE l.artist_id = $1 AND l.role = 'booking' AND c.org_id = $2
-          ORDER BY l.created_at LIMIT 1",
-        artist_id,
-        org_id
-    )
-    .fetch_optional(conn)
-    .await?)
-}
-
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Hold, DomainError> {
     sqlx::query_as!(
         Hold,
@@ -174,42 +136,28 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Hold, DomainError> {
     .ok_or(DomainError::NotFound)
 }
 
-/// Which side of a hold an org is on, if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Agency,
-    Promoter,
-}
-
-async fn side(
-    conn: &mut PgConnection,
-    hold: &Hold,
-    org_id: Uuid,
-) -> Result<Option<Side>, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $3 AND status = 'approved') AS "agency!",
-                  EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND org_id = $3 AND status = 'approved') AS "promoter!""#,
-        hold.agency_company_id,
-        hold.promoter_company_id,
-        org_id,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(if row.agency {
-        Some(Side::Agency)
-    } else if row.promoter {
-        Some(Side::Promoter)
-    } else {
-        None
-    })
-}
-
 /// A hold the org is party to (404 otherwise).
 pub async fn get_for(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Hold, DomainError> {
+    Ok(get_with_party(conn, org_id, id).await?.0)
+}
+
+/// A hold the org is party to, with its side (404 otherwise).
+async fn get_with_party(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<(Hold, Party), DomainError> {
     let hold = load(&mut *conn, id).await?;
-    match side(&mut *conn, &hold, org_id).await? {
-        Some(_) => Ok(hold),
-        None => Err(DomainError::NotFound),
+    let party = access::require_party(&mut *conn, org_id, hold.parties()).await?;
+    Ok((hold, party))
+}
+
+impl Hold {
+    pub fn parties(&self) -> Parties {
+        Parties {
+            agency: self.agency_company_id,
+            promoter: self.promoter_company_id,
+        }
     }
 }
 
@@ -247,24 +195,16 @@ pub async fn place(
     if !known {
         return Err(DomainError::invalid("artist_id", "is not a known artist"));
     }
-    let agency = booking_agency(&mut *conn, input.artist_id, org_id)
+    let agency = access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Org(org_id), None)
         .await?
         .ok_or_else(|| DomainError::Forbidden("holds are placed by the artist's booking agency"))?;
-    let promoter_kind = sqlx::query_scalar!(
-        "SELECT kind FROM companies WHERE id = $1",
-        input.promoter_company_id
+    access::promoter_company(
+        &mut *conn,
+        org_id,
+        input.promoter_company_id,
+        "promoter_company_id",
     )
-    .fetch_optional(&mut *conn)
     .await?;
-    if !matches!(
-        promoter_kind.as_deref(),
-        Some("promoter" | "venue" | "other")
-    ) {
-        return Err(DomainError::invalid(
-            "promoter_company_id",
-            "must be a promoter or venue company",
-        ));
-    }
     if let Some(offer_id) = input.offer_id {
         let offer = match super::offers::get_for(&mut *conn, org_id, offer_id).await {
             Ok((offer, _)) => offer,
@@ -283,7 +223,7 @@ pub async fn place(
             ));
         }
     }
-    lock_date(&mut *conn, input.artist_id, input.date).await?;
+    lock_artist_date(&mut *conn, input.artist_id, input.date).await?;
     let priority = sqlx::query_scalar!(
         r#"SELECT COALESCE(max(priority), 0) + 1 AS "next!" FROM holds
             WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')"#,
@@ -344,9 +284,8 @@ pub async fn list_for(
         r#"SELECT h.id, h.artist_id, h.hold_date AS date, h.agency_company_id, h.promoter_company_id, h.offer_id, h.priority,
                   h.status AS "status: HoldStatus", h.expires_at, h.note, h.version, h.created_at, h.updated_at
              FROM holds h
-            WHERE EXISTS (SELECT 1 FROM artists_company_claims c
-                           WHERE c.org_id = $1 AND c.status = 'approved'
-                             AND c.company_id IN (h.agency_company_id, h.promoter_company_id))
+            WHERE EXISTS (SELECT 1 FROM org_companies oc
+                           WHERE oc.org_id = $1 AND oc.company_id IN (h.agency_company_id, h.promoter_company_id))
               AND ($2::uuid IS NULL OR h.artist_id = $2)
               AND ($3::date IS NULL OR h.hold_date = $3)
               AND ($4::text IS NULL OR h.status = $4)
@@ -364,21 +303,28 @@ pub async fn list_for(
     Ok(Page::from_rows(rows, page.limit, |h| h.id))
 }
 
-/// Ends a live hold (`Release` or `Expire`) and moves the holds below it up.
+/// Ends a live hold (`Release` or `Expire`) and moves the holds below it
+/// up. `if_match` is the version the caller named, if any.
 async fn end(
     conn: &mut PgConnection,
     hold: &Hold,
     event: HoldEvent,
     actor: &str,
+    if_match: Option<i32>,
 ) -> Result<(), DomainError> {
     let to = hold.status.apply(event)?;
-    sqlx::query!(
-        "UPDATE holds SET status = $2, version = version + 1, updated_at = now(), ended_at = now() WHERE id = $1",
+    let rows = sqlx::query!(
+        "UPDATE holds SET status = $2, version = version + 1, updated_at = now(), ended_at = now()
+          WHERE id = $1 AND status = $3 AND version = $4",
         hold.id,
         to as HoldStatus,
+        hold.status as HoldStatus,
+        if_match.unwrap_or(hold.version),
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, if_match)?;
     activity::record(
         &mut *conn,
         Change {
@@ -452,18 +398,23 @@ pub async fn release(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> Result<Hold, DomainError> {
-    let hold = get_for(&mut *conn, org_id, id).await?;
-    if side(&mut *conn, &hold, org_id).await? != Some(Side::Agency) {
+    let (hold, party) = get_with_party(&mut *conn, org_id, id).await?;
+    if party != Party::Agency {
         return Err(DomainError::Forbidden(
             "holds are released by the artist's booking agency",
         ));
     }
-    lock_date(&mut *conn, hold.artist_id, hold.date).await?;
+    lock_artist_date(&mut *conn, hold.artist_id, hold.date).await?;
     let hold = load(&mut *conn, id).await?;
-    if expected_version.is_some_and(|v| v != hold.version) {
-        return Err(DomainError::StaleVersion);
-    }
-    end(&mut *conn, &hold, HoldEvent::Release, actor).await?;
+    precondition(expected_version, hold.version)?;
+    end(
+        &mut *conn,
+        &hold,
+        HoldEvent::Release,
+        actor,
+        expected_version,
+    )
+    .await?;
     load(conn, id).await
 }
 
@@ -478,14 +429,14 @@ pub async fn expire_if_due(
     let Ok(hold) = load(&mut *conn, id).await else {
         return Ok(false);
     };
-    lock_date(&mut *conn, hold.artist_id, hold.date).await?;
+    lock_artist_date(&mut *conn, hold.artist_id, hold.date).await?;
     let hold = load(&mut *conn, id).await?;
     if !hold.status.is_live() {
         return Ok(false);
     }
     let now = Utc::now();
     if hold.expires_at <= now {
-        end(conn, &hold, HoldEvent::Expire, actor).await?;
+        end(conn, &hold, HoldEvent::Expire, actor, None).await?;
         return Ok(true);
     }
     let deadline = sqlx::query_scalar!("SELECT challenge_deadline FROM holds WHERE id = $1", id)
@@ -493,7 +444,7 @@ pub async fn expire_if_due(
         .await?;
     if hold.status == HoldStatus::Challenged && deadline.is_some_and(|d| d <= now) {
         // The first hold did not confirm in time: it loses its place.
-        end(conn, &hold, HoldEvent::Release, actor).await?;
+        end(conn, &hold, HoldEvent::Release, actor, None).await?;
         return Ok(true);
     }
     Ok(false)
@@ -521,13 +472,7 @@ pub async fn expire_due(
     .await?;
     let mut expired = 0;
     for hold in due {
-        let key = date_lock_key(hold.artist_id, hold.hold_date);
-        let locked = sqlx::query_scalar!(
-            r#"SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7205)) AS "locked!""#,
-            key
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+        let locked = try_lock_artist_date(&mut *conn, hold.artist_id, hold.hold_date).await?;
         if locked && expire_if_due(&mut *conn, hold.id, actor).await? {
             expired += 1;
         }
@@ -546,7 +491,7 @@ pub async fn challenge(
     window: Duration,
 ) -> Result<Hold, DomainError> {
     let challenger = get_for(&mut *conn, org_id, id).await?;
-    lock_date(&mut *conn, challenger.artist_id, challenger.date).await?;
+    lock_artist_date(&mut *conn, challenger.artist_id, challenger.date).await?;
     let challenger = load(&mut *conn, id).await?;
     if !challenger.status.is_live() || challenger.priority == 1 {
         return Err(DomainError::conflict(
@@ -585,16 +530,20 @@ pub async fn challenge(
     let first = load(&mut *conn, first_id).await?;
     let to = first.status.apply(HoldEvent::Challenge)?;
     let deadline = Utc::now() + window;
-    sqlx::query!(
+    let rows = sqlx::query!(
         "UPDATE holds SET status = $2, challenge_deadline = $3, challenged_by = $4, version = version + 1, updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = $5 AND version = $6",
         first.id,
         to as HoldStatus,
         deadline,
         challenger.id,
+        first.status as HoldStatus,
+        first.version,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     jobs::enqueue(
         &mut *conn,
         &HoldExpiry { hold_id: first.id },

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::activity::{self, Change};
 use super::deal::Deal;
-use super::holds::booking_agency;
+pub use crate::access::Party;
+use crate::access::{self, AgencyOf, Parties};
+use crate::domain::{guarded, precondition};
 use crate::jobs::{self, OfferExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -29,15 +31,6 @@ pub enum OfferStatus {
     Declined,
     Withdrawn,
     Expired,
-}
-
-/// Which party an org is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum Party {
-    Agency,
-    Promoter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,31 +223,6 @@ async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Offer, Do
     Ok(row.into())
 }
 
-/// The party `org_id` is on for an offer or booking between these companies.
-pub async fn party_of(
-    conn: &mut PgConnection,
-    agency: Uuid,
-    promoter: Uuid,
-    org_id: Uuid,
-) -> Result<Option<Party>, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $3 AND status = 'approved') AS "agency!",
-                  EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND org_id = $3 AND status = 'approved') AS "promoter!""#,
-        agency,
-        promoter,
-        org_id,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(if row.agency {
-        Some(Party::Agency)
-    } else if row.promoter {
-        Some(Party::Promoter)
-    } else {
-        None
-    })
-}
-
 /// An offer the org is party to, with its side (404 otherwise).
 pub async fn get_for(
     conn: &mut PgConnection,
@@ -262,16 +230,16 @@ pub async fn get_for(
     id: Uuid,
 ) -> Result<(Offer, Party), DomainError> {
     let offer = load(&mut *conn, id, false).await?;
-    match party_of(
-        &mut *conn,
-        offer.agency_company_id,
-        offer.promoter_company_id,
-        org_id,
-    )
-    .await?
-    {
-        Some(party) => Ok((offer, party)),
-        None => Err(DomainError::NotFound),
+    let party = access::require_party(&mut *conn, org_id, offer.parties()).await?;
+    Ok((offer, party))
+}
+
+impl Offer {
+    pub fn parties(&self) -> Parties {
+        Parties {
+            agency: self.agency_company_id,
+            promoter: self.promoter_company_id,
+        }
     }
 }
 
@@ -309,24 +277,28 @@ pub async fn create(
         check.add("venue.capacity", "must be positive");
     }
     check.finish()?;
-    let promoter_owned = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $2 AND status = 'approved') AS "owned!""#,
+    let promoter_owned = access::promoter_company(
+        &mut *conn,
+        org_id,
         input.promoter_company_id,
-        org_id
+        "promoter_company_id",
     )
-    .fetch_one(&mut *conn)
     .await?;
-    let own_agency = booking_agency(&mut *conn, input.artist_id, org_id).await?;
+    let city = input.venue.city_id;
+    let own_agency =
+        access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Org(org_id), city).await?;
     let (party, agency) = match (own_agency, promoter_owned) {
         (Some(agency), _) => (Party::Agency, agency),
         (None, true) => {
-            let agency = sqlx::query_scalar!(
-                "SELECT company_id FROM roster_links WHERE artist_id = $1 AND role = 'booking' ORDER BY created_at LIMIT 1",
-                input.artist_id
-            )
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| DomainError::invalid("artist_id", "the artist has no booking agency to make an offer to"))?;
+            let agency =
+                access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Anyone, city)
+                    .await?
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            "artist_id",
+                            "the artist has no booking agency to make an offer to",
+                        )
+                    })?;
             (Party::Promoter, agency)
         }
         (None, false) => {
@@ -335,21 +307,6 @@ pub async fn create(
             ));
         }
     };
-    let promoter_kind = sqlx::query_scalar!(
-        "SELECT kind FROM companies WHERE id = $1",
-        input.promoter_company_id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if !matches!(
-        promoter_kind.as_deref(),
-        Some("promoter" | "venue" | "other")
-    ) {
-        return Err(DomainError::invalid(
-            "promoter_company_id",
-            "must be a promoter or venue company",
-        ));
-    }
     let status = if input.send {
         OfferStatus::Sent
     } else {
@@ -438,19 +395,17 @@ async fn record(
     .await
 }
 
-/// Applies `event` by `org_id`, checking party, turn, version and expiry.
+/// Applies `event` by `org_id`, checking party, turn and expiry; the
+/// caller's guarded update checks state and version.
 async fn transition(
     conn: &mut PgConnection,
     org_id: Uuid,
     id: Uuid,
     event: OfferEvent,
-    expected_version: Option<i32>,
+    if_match: Option<i32>,
 ) -> Result<(Offer, OfferStatus), DomainError> {
-    let (_, party) = get_for(&mut *conn, org_id, id).await?;
-    let offer = load(&mut *conn, id, true).await?;
-    if expected_version.is_some_and(|v| v != offer.version) {
-        return Err(DomainError::StaleVersion);
-    }
+    let (offer, party) = get_for(&mut *conn, org_id, id).await?;
+    precondition(if_match, offer.version)?;
     let to = offer.status.apply(event)?;
     if !may(event, party, offer.written_by) {
         return Err(DomainError::Forbidden(match event {
@@ -473,14 +428,42 @@ async fn transition(
     Ok((offer, to))
 }
 
-async fn set_status(conn: &mut PgConnection, id: Uuid, to: OfferStatus) -> Result<(), DomainError> {
-    sqlx::query!(
-        "UPDATE offers SET status = $2, version = version + 1, updated_at = now() WHERE id = $1",
-        id,
-        to as OfferStatus
+/// The guarded transition of an offer read as `offer`: changes nothing
+/// unless the offer is still in that state and version (or the version the
+/// caller named).
+async fn set_status(
+    conn: &mut PgConnection,
+    offer: &Offer,
+    event: OfferEvent,
+    to: OfferStatus,
+    if_match: Option<i32>,
+) -> Result<(), DomainError> {
+    let rows = sqlx::query!(
+        "UPDATE offers SET status = $2, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $3 AND version = $4",
+        offer.id,
+        to as OfferStatus,
+        offer.status as OfferStatus,
+        if_match.unwrap_or(offer.version),
     )
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    changed_meanwhile(conn, offer.id, event, rows).await?;
+    guarded(rows, if_match)
+}
+
+/// After a guarded update that changed nothing: the offer's state now, when
+/// the event no longer fits it.
+async fn changed_meanwhile(
+    conn: &mut PgConnection,
+    id: Uuid,
+    event: OfferEvent,
+    rows: u64,
+) -> Result<(), DomainError> {
+    if rows == 0 {
+        load(conn, id, false).await?.status.apply(event)?;
+    }
     Ok(())
 }
 
@@ -494,7 +477,7 @@ pub async fn act(
     expected_version: Option<i32>,
 ) -> Result<Offer, DomainError> {
     let (offer, to) = transition(&mut *conn, org_id, id, event, expected_version).await?;
-    set_status(&mut *conn, id, to).await?;
+    set_status(&mut *conn, &offer, event, to, expected_version).await?;
     if event == OfferEvent::Send {
         schedule_expiry(&mut *conn, id, offer.expires_at).await?;
     }
@@ -542,11 +525,25 @@ pub async fn counter(
     let mut check = Check::new();
     let note = check.opt_text("note", input.note.as_deref(), 2000);
     check.finish()?;
-    let author = match offer.written_by {
-        Party::Agency => Party::Promoter,
-        Party::Promoter => Party::Agency,
-    };
+    let author = offer.written_by.other();
     let number = offer.current_version + 1;
+    let rows = sqlx::query!(
+        "UPDATE offers SET status = $2, current_version = $3, written_by_side = $4, expires_at = $5,
+                version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $6 AND version = $7",
+        id,
+        to as OfferStatus,
+        number,
+        author as Party,
+        expires_at,
+        offer.status as OfferStatus,
+        expected_version.unwrap_or(offer.version),
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    changed_meanwhile(&mut *conn, id, OfferEvent::Counter, rows).await?;
+    guarded(rows, expected_version)?;
     sqlx::query!(
         "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by, note) VALUES ($1, $2, $3, $4, $5, $6)",
         id,
@@ -555,18 +552,6 @@ pub async fn counter(
         author as Party,
         actor,
         note,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "UPDATE offers SET status = $2, current_version = $3, written_by_side = $4, expires_at = $5,
-                version = version + 1, updated_at = now()
-          WHERE id = $1",
-        id,
-        to as OfferStatus,
-        number,
-        author as Party,
-        expires_at,
     )
     .execute(&mut *conn)
     .await?;
@@ -673,32 +658,33 @@ pub async fn versions(
         .collect())
 }
 
-/// Offers the org is party to, newest first.
+/// Offers the org is party to, newest first, in one query.
 pub async fn list_for(
     conn: &mut PgConnection,
     org_id: Uuid,
     status: Option<OfferStatus>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Offer>, DomainError> {
-    let ids = sqlx::query_scalar!(
-        "SELECT o.id FROM offers o
-          WHERE EXISTS (SELECT 1 FROM artists_company_claims c
-                         WHERE c.org_id = $1 AND c.status = 'approved'
-                           AND c.company_id IN (o.agency_company_id, o.promoter_company_id))
-            AND ($2::text IS NULL OR o.status = $2)
-            AND ($3::uuid IS NULL OR o.id < $3)
-          ORDER BY o.id DESC LIMIT $4",
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT o.id, o.artist_id, o.promoter_company_id, o.agency_company_id, o.booking_request_id, o.event_date,
+                  o.venue AS "venue: Json<Venue>", o.allow_same_day, o.status AS "status: OfferStatus",
+                  v.deal AS "deal: Json<Deal>", o.current_version, o.written_by_side AS "written_by_side: Party",
+                  o.expires_at, o.version, o.created_at, o.updated_at
+             FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.number = o.current_version
+            WHERE EXISTS (SELECT 1 FROM org_companies oc
+                           WHERE oc.org_id = $1 AND oc.company_id IN (o.agency_company_id, o.promoter_company_id))
+              AND ($2::text IS NULL OR o.status = $2)
+              AND ($3::uuid IS NULL OR o.id < $3)
+            ORDER BY o.id DESC LIMIT $4"#,
         org_id,
         status.map(OfferStatus::as_str),
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    let mut offers = Vec::with_capacity(ids.len());
-    for id in ids {
-        offers.push(load(&mut *conn, id, false).await?);
-    }
+    let offers = rows.into_iter().map(Offer::from).collect();
     Ok(Page::from_rows(offers, page.limit, |o| o.id))
 }
 

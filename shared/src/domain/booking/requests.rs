@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::activity::{self, Change};
-use super::offers::{Party, Venue, party_of};
+use super::offers::Venue;
 use crate::DomainError;
+use crate::access::{self, AgencyOf, Parties, Party};
+use crate::domain::guarded;
 use crate::jobs::{self, RequestExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -19,7 +21,7 @@ use crate::validate::Check;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum RequestStatus {
+pub enum BookingRequestStatus {
     Open,
     Converted,
     Declined,
@@ -27,7 +29,20 @@ pub enum RequestStatus {
     Expired,
 }
 
-impl RequestStatus {
+/// What happens to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestEvent {
+    /// An offer answers it.
+    Convert,
+    /// The agency says no.
+    Decline,
+    /// The promoter takes it back.
+    Withdraw,
+    /// Nobody answered in time.
+    Expire,
+}
+
+impl BookingRequestStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -37,12 +52,40 @@ impl RequestStatus {
             Self::Expired => "expired",
         }
     }
+
+    /// The one transition function of a request: only an open request
+    /// changes, and every change ends it.
+    pub fn apply(self, event: RequestEvent) -> Result<Self, DomainError> {
+        use BookingRequestStatus::*;
+        match (self, event) {
+            (Open, RequestEvent::Convert) => Ok(Converted),
+            (Open, RequestEvent::Decline) => Ok(Declined),
+            (Open, RequestEvent::Withdraw) => Ok(Withdrawn),
+            (Open, RequestEvent::Expire) => Ok(Expired),
+            (from, _) => Err(DomainError::conflict(
+                "invalid_transition",
+                format!("the request is {} and can no longer change", from.as_str()),
+            )),
+        }
+    }
+}
+
+impl RequestEvent {
+    /// Who may cause it: the agency declines, the promoter withdraws;
+    /// conversion and expiry are checked by their own paths.
+    pub fn allowed_for(self, party: Party) -> bool {
+        match self {
+            Self::Decline => party == Party::Agency,
+            Self::Withdraw => party == Party::Promoter,
+            Self::Convert | Self::Expire => false,
+        }
+    }
 }
 
 /// Which way a request goes for my org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub enum RequestDirection {
     /// To my agency.
     Incoming,
     /// From my promoter companies.
@@ -60,7 +103,7 @@ pub struct BookingRequest {
     pub message: Option<String>,
     /// The promoter asks the agency to hold the date.
     pub wants_hold: bool,
-    pub status: RequestStatus,
+    pub status: BookingRequestStatus,
     /// An open request not answered by then expires.
     pub expires_at: DateTime<Utc>,
     pub version: i32,
@@ -92,31 +135,54 @@ pub const DEFAULT_TTL_DAYS: i64 = 14;
 
 const SUBJECT: &str = "request";
 
+struct Row {
+    id: Uuid,
+    artist_id: Uuid,
+    promoter_company_id: Uuid,
+    agency_company_id: Uuid,
+    event_date: NaiveDate,
+    venue: Json<Venue>,
+    message: Option<String>,
+    wants_hold: bool,
+    status: BookingRequestStatus,
+    expires_at: DateTime<Utc>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for BookingRequest {
+    fn from(row: Row) -> Self {
+        BookingRequest {
+            id: row.id,
+            artist_id: row.artist_id,
+            promoter_company_id: row.promoter_company_id,
+            agency_company_id: row.agency_company_id,
+            event_date: row.event_date,
+            venue: row.venue.0,
+            message: row.message,
+            wants_hold: row.wants_hold,
+            status: row.status,
+            expires_at: row.expires_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<BookingRequest, DomainError> {
-    let row = sqlx::query!(
+    sqlx::query_as!(
+        Row,
         r#"SELECT id, artist_id, promoter_company_id, agency_company_id, event_date, venue AS "venue: Json<Venue>",
-                  message, wants_hold, status AS "status: RequestStatus", expires_at, version, created_at, updated_at
+                  message, wants_hold, status AS "status: BookingRequestStatus", expires_at, version, created_at, updated_at
              FROM booking_requests WHERE id = $1"#,
         id
     )
     .fetch_optional(conn)
     .await?
-    .ok_or(DomainError::NotFound)?;
-    Ok(BookingRequest {
-        id: row.id,
-        artist_id: row.artist_id,
-        promoter_company_id: row.promoter_company_id,
-        agency_company_id: row.agency_company_id,
-        event_date: row.event_date,
-        venue: row.venue.0,
-        message: row.message,
-        wants_hold: row.wants_hold,
-        status: row.status,
-        expires_at: row.expires_at,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+    .map(BookingRequest::from)
+    .ok_or(DomainError::NotFound)
 }
 
 /// A request the org is party to, with its side (404 otherwise).
@@ -126,16 +192,16 @@ pub async fn get_for(
     id: Uuid,
 ) -> Result<(BookingRequest, Party), DomainError> {
     let request = load(&mut *conn, id).await?;
-    match party_of(
-        &mut *conn,
-        request.agency_company_id,
-        request.promoter_company_id,
-        org_id,
-    )
-    .await?
-    {
-        Some(party) => Ok((request, party)),
-        None => Err(DomainError::NotFound),
+    let party = access::require_party(&mut *conn, org_id, request.parties()).await?;
+    Ok((request, party))
+}
+
+impl BookingRequest {
+    pub fn parties(&self) -> Parties {
+        Parties {
+            agency: self.agency_company_id,
+            promoter: self.promoter_company_id,
+        }
     }
 }
 
@@ -172,35 +238,31 @@ pub async fn create(
         None => latest.min(now + Duration::days(DEFAULT_TTL_DAYS)),
     };
     check.finish()?;
-    let company = sqlx::query!(
-        r#"SELECT c.kind, EXISTS (SELECT 1 FROM artists_company_claims cl
-                                    WHERE cl.company_id = c.id AND cl.org_id = $2 AND cl.status = 'approved') AS "owned!"
-             FROM companies c WHERE c.id = $1"#,
+    let owned = access::promoter_company(
+        &mut *conn,
+        org_id,
         input.promoter_company_id,
-        org_id
+        "promoter_company_id",
     )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| DomainError::invalid("promoter_company_id", "is not a known company"))?;
-    if !company.owned {
+    .await?;
+    if !owned {
         return Err(DomainError::Forbidden(
             "requests are sent by a promoter company your org owns",
         ));
     }
-    if !matches!(company.kind.as_str(), "promoter" | "venue" | "other") {
-        return Err(DomainError::invalid(
-            "promoter_company_id",
-            "must be a promoter or venue company",
-        ));
-    }
-    let agency = sqlx::query_scalar!(
-        "SELECT l.company_id FROM roster_links l JOIN artists a ON a.id = l.artist_id AND a.archived_at IS NULL
-          WHERE l.artist_id = $1 AND l.role = 'booking' ORDER BY l.created_at LIMIT 1",
-        input.artist_id
+    let agency = access::booking_agency(
+        &mut *conn,
+        input.artist_id,
+        AgencyOf::Anyone,
+        input.venue.city_id,
     )
-    .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| DomainError::invalid("artist_id", "the artist has no booking agency to send a request to"))?;
+    .ok_or_else(|| {
+        DomainError::invalid(
+            "artist_id",
+            "the artist has no booking agency to send a request to",
+        )
+    })?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO booking_requests (id, artist_id, promoter_company_id, agency_company_id, event_date, venue, message,
@@ -231,7 +293,7 @@ pub async fn create(
         id,
         "requested",
         None,
-        RequestStatus::Open,
+        BookingRequestStatus::Open,
         actor,
     )
     .await?;
@@ -243,8 +305,8 @@ async fn record(
     artist_id: Uuid,
     id: Uuid,
     action: &str,
-    from: Option<RequestStatus>,
-    to: RequestStatus,
+    from: Option<BookingRequestStatus>,
+    to: BookingRequestStatus,
     actor: &str,
 ) -> Result<(), DomainError> {
     activity::record(
@@ -254,7 +316,7 @@ async fn record(
             subject_type: SUBJECT,
             subject_id: id,
             action,
-            from: from.map(RequestStatus::as_str),
+            from: from.map(BookingRequestStatus::as_str),
             to: Some(to.as_str()),
             actor,
             details: serde_json::json!({}),
@@ -263,35 +325,36 @@ async fn record(
     .await
 }
 
-/// Requests my org sends or receives, newest first.
+/// Requests my org sends or receives, newest first, in one query.
 pub async fn list_for(
     conn: &mut PgConnection,
     org_id: Uuid,
-    direction: Option<Direction>,
+    direction: Option<RequestDirection>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<BookingRequest>, DomainError> {
-    let incoming = direction != Some(Direction::Outgoing);
-    let outgoing = direction != Some(Direction::Incoming);
-    let ids = sqlx::query_scalar!(
-        "SELECT r.id FROM booking_requests r
-          WHERE ((($2 AND EXISTS (SELECT 1 FROM artists_company_claims c
-                                   WHERE c.company_id = r.agency_company_id AND c.org_id = $1 AND c.status = 'approved')))
-              OR ($3 AND EXISTS (SELECT 1 FROM artists_company_claims c
-                                   WHERE c.company_id = r.promoter_company_id AND c.org_id = $1 AND c.status = 'approved')))
-            AND ($4::uuid IS NULL OR r.id < $4)
-          ORDER BY r.id DESC LIMIT $5",
+    let incoming = direction != Some(RequestDirection::Outgoing);
+    let outgoing = direction != Some(RequestDirection::Incoming);
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT r.id, r.artist_id, r.promoter_company_id, r.agency_company_id, r.event_date,
+                  r.venue AS "venue: Json<Venue>", r.message, r.wants_hold, r.status AS "status: BookingRequestStatus",
+                  r.expires_at, r.version, r.created_at, r.updated_at
+             FROM booking_requests r
+            WHERE EXISTS (SELECT 1 FROM org_companies oc
+                           WHERE oc.org_id = $1
+                             AND ((($2 AND oc.company_id = r.agency_company_id))
+                                  OR ($3 AND oc.company_id = r.promoter_company_id)))
+              AND ($4::uuid IS NULL OR r.id < $4)
+            ORDER BY r.id DESC LIMIT $5"#,
         org_id,
         incoming,
         outgoing,
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    let mut requests = Vec::with_capacity(ids.len());
-    for id in ids {
-        requests.push(load(&mut *conn, id).await?);
-    }
+    let requests = rows.into_iter().map(BookingRequest::from).collect();
     Ok(Page::from_rows(requests, page.limit, |r| r.id))
 }
 
@@ -301,41 +364,57 @@ pub async fn close(
     org_id: Uuid,
     actor: &str,
     id: Uuid,
-    to: RequestStatus,
+    event: RequestEvent,
 ) -> Result<BookingRequest, DomainError> {
     let (request, party) = get_for(&mut *conn, org_id, id).await?;
-    let allowed = matches!(
-        (to, party),
-        (RequestStatus::Declined, Party::Agency) | (RequestStatus::Withdrawn, Party::Promoter)
-    );
-    if !allowed {
+    if !event.allowed_for(party) {
         return Err(DomainError::Forbidden(
             "the agency declines a request; the promoter withdraws it",
         ));
     }
-    let changed = sqlx::query!(
-        "UPDATE booking_requests SET status = $2, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'open' AND expires_at > now()",
-        id,
-        to as RequestStatus,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(not_open(&request, "invalid_transition"));
-    }
+    let to = transition(&mut *conn, &request, event).await?;
     record(
         &mut *conn,
         request.artist_id,
         id,
         to.as_str(),
-        Some(RequestStatus::Open),
+        Some(request.status),
         to,
         actor,
     )
     .await?;
     load(conn, id).await
+}
+
+/// The guarded transition of a request read as `request`; an open
+/// request past its expiry can no longer be answered.
+async fn transition(
+    conn: &mut PgConnection,
+    request: &BookingRequest,
+    event: RequestEvent,
+) -> Result<BookingRequestStatus, DomainError> {
+    let to = request.status.apply(event)?;
+    let live = event == RequestEvent::Expire || request.expires_at > Utc::now();
+    if !live {
+        return Err(DomainError::conflict(
+            "request_expired",
+            "the request expired unanswered",
+        ));
+    }
+    let rows = sqlx::query!(
+        "UPDATE booking_requests SET status = $2, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $3 AND version = $4
+            AND (CASE WHEN $2 = 'expired' THEN expires_at <= now() ELSE expires_at > now() END)",
+        request.id,
+        to as BookingRequestStatus,
+        request.status as BookingRequestStatus,
+        request.version,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
+    Ok(to)
 }
 
 /// Marks an open request converted by an offer answering it; checks the
@@ -356,42 +435,26 @@ pub async fn convert(
             "is a request for another artist or promoter",
         ));
     }
-    let changed = sqlx::query!(
-        "UPDATE booking_requests SET status = 'converted', version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'open' AND expires_at > now()",
-        id
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(not_open(&request, "request_not_open"));
+    if request.status != BookingRequestStatus::Open {
+        return Err(DomainError::conflict(
+            "request_not_open",
+            format!(
+                "the request is {} and can no longer change",
+                request.status.as_str()
+            ),
+        ));
     }
+    let to = transition(&mut *conn, &request, RequestEvent::Convert).await?;
     record(
         conn,
         artist_id,
         id,
         "converted",
-        Some(RequestStatus::Open),
-        RequestStatus::Converted,
+        Some(request.status),
+        to,
         actor,
     )
     .await
-}
-
-/// Why a request read before an update that changed nothing cannot change.
-fn not_open(request: &BookingRequest, code: &'static str) -> DomainError {
-    if request.status == RequestStatus::Open {
-        DomainError::conflict("request_expired", "the request expired unanswered")
-    } else {
-        DomainError::conflict(
-            code,
-            format!(
-                "the request is {} and can no longer change",
-                request.status.as_str()
-            ),
-        )
-    }
 }
 
 /// Expires the request if it is still open and due; true when it did.
@@ -401,24 +464,25 @@ pub async fn expire_if_due(
     id: Uuid,
     actor: &str,
 ) -> Result<bool, DomainError> {
-    let artist = sqlx::query_scalar!(
-        "UPDATE booking_requests SET status = 'expired', version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'open' AND expires_at <= now()
-          RETURNING artist_id",
-        id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(artist_id) = artist else {
+    let Ok(request) = load(&mut *conn, id).await else {
         return Ok(false);
+    };
+    if request.status != BookingRequestStatus::Open || request.expires_at > Utc::now() {
+        return Ok(false);
+    }
+    let to = match transition(&mut *conn, &request, RequestEvent::Expire).await {
+        Ok(to) => to,
+        // Answered or expired by another run meanwhile.
+        Err(DomainError::Conflict { .. }) => return Ok(false),
+        Err(e) => return Err(e),
     };
     record(
         conn,
-        artist_id,
+        request.artist_id,
         id,
         "expired",
-        Some(RequestStatus::Open),
-        RequestStatus::Expired,
+        Some(request.status),
+        to,
         actor,
     )
     .await?;
@@ -433,4 +497,37 @@ pub async fn overdue(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, D
     )
     .fetch_all(conn)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_transitions() {
+        use BookingRequestStatus::*;
+        use RequestEvent::*;
+        assert_eq!(Open.apply(Convert).unwrap(), Converted);
+        assert_eq!(Open.apply(Decline).unwrap(), Declined);
+        assert_eq!(Open.apply(Withdraw).unwrap(), Withdrawn);
+        assert_eq!(Open.apply(Expire).unwrap(), Expired);
+        for ended in [Converted, Declined, Withdrawn, Expired] {
+            for event in [Convert, Decline, Withdraw, Expire] {
+                assert!(ended.apply(event).is_err(), "{ended:?} {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_agency_declines_and_the_promoter_withdraws() {
+        use RequestEvent::*;
+        assert!(Decline.allowed_for(Party::Agency));
+        assert!(!Decline.allowed_for(Party::Promoter));
+        assert!(Withdraw.allowed_for(Party::Promoter));
+        assert!(!Withdraw.allowed_for(Party::Agency));
+        for party in [Party::Agency, Party::Promoter] {
+            assert!(!Convert.allowed_for(party));
+            assert!(!Expire.allowed_for(party));
+        }
+    }
 }

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Decision, RequestStatus, audit};
+use super::{Audit, Decision, RequestStatus, audit};
 use crate::DomainError;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -114,14 +114,16 @@ pub async fn create(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "requested",
-        None,
-        Some(RequestStatus::Pending),
-        Some(org_id),
-        user,
-        None,
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "requested",
+            from: None,
+            to: Some(RequestStatus::Pending.as_str()),
+            org_id: Some(org_id),
+            actor: user,
+            reason: None,
+        },
     )
     .await?;
     load(conn, id, false).await
@@ -184,14 +186,16 @@ pub async fn approve(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "approved",
-        Some(claim.status),
-        Some(to),
-        Some(claim.org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "approved",
+            from: Some(claim.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(claim.org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     close_competitors(&mut *conn, claim.company_id, Some(id), actor).await?;
@@ -221,14 +225,16 @@ pub async fn close_competitors(
     for loser in losers {
         audit(
             &mut *conn,
-            ENTITY,
-            loser.id,
-            "rejected",
-            Some(RequestStatus::Pending),
-            Some(RequestStatus::Rejected),
-            Some(loser.org_id),
-            actor,
-            Some(reason),
+            Audit {
+                entity_type: ENTITY,
+                entity_id: loser.id,
+                action: "rejected",
+                from: Some(RequestStatus::Pending.as_str()),
+                to: Some(RequestStatus::Rejected.as_str()),
+                org_id: Some(loser.org_id),
+                actor,
+                reason: Some(reason),
+            },
         )
         .await?;
     }
@@ -245,14 +251,16 @@ pub async fn close_competitors(
     for request in cancelled {
         audit(
             &mut *conn,
-            "provisioning_request",
-            request.id,
-            "cancelled",
-            Some(RequestStatus::Pending),
-            Some(RequestStatus::Cancelled),
-            Some(request.org_id),
-            actor,
-            Some(reason),
+            Audit {
+                entity_type: "provisioning_request",
+                entity_id: request.id,
+                action: "cancelled",
+                from: Some(RequestStatus::Pending.as_str()),
+                to: Some(RequestStatus::Cancelled.as_str()),
+                org_id: Some(request.org_id),
+                actor,
+                reason: Some(reason),
+            },
         )
         .await?;
     }
@@ -278,14 +286,16 @@ pub async fn reject(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "rejected",
-        Some(claim.status),
-        Some(to),
-        Some(claim.org_id),
-        actor,
-        reason.as_deref(),
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "rejected",
+            from: Some(claim.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(claim.org_id),
+            actor,
+            reason: reason.as_deref(),
+        },
     )
     .await?;
     load(conn, id, false).await

@@ -1,6 +1,6 @@
 //! Ownership (SPEC 5.2): in-app company claims and agency provisioning, with
 //! an audit row for every state change. Who owns what is read through
-//! `directory::ownership`.
+//! `crate::access`.
 
 pub mod company_claims;
 pub mod provisioning;
@@ -77,31 +77,37 @@ pub fn rejection_reason(reason: Option<&str>) -> Result<String, DomainError> {
     Ok(reason.unwrap_or_default())
 }
 
+/// One row of the ownership audit: an entity's change, with the states it
+/// moved between (by name; `None` where the entity has no state, such as a
+/// roster link), who did it, for which org and why. Claims, provisioning
+/// requests, representation claims and disputes, roster links and team
+/// assignments all record this one shape.
+#[derive(Clone, Copy, Debug)]
+pub struct Audit<'a> {
+    pub entity_type: &'a str,
+    pub entity_id: Uuid,
+    pub action: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub org_id: Option<Uuid>,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+}
+
 /// Appends an audit row.
-#[allow(clippy::too_many_arguments)]
-pub async fn audit(
-    conn: &mut PgConnection,
-    entity_type: &str,
-    entity_id: Uuid,
-    action: &str,
-    from: Option<RequestStatus>,
-    to: Option<RequestStatus>,
-    org_id: Option<Uuid>,
-    actor: &str,
-    reason: Option<&str>,
-) -> Result<(), DomainError> {
+pub async fn audit(conn: &mut PgConnection, entry: Audit<'_>) -> Result<(), DomainError> {
     sqlx::query!(
         "INSERT INTO ownership_audit (id, entity_type, entity_id, action, from_status, to_status, org_id, actor, reason)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         Uuid::now_v7(),
-        entity_type,
-        entity_id,
-        action,
-        from.map(RequestStatus::as_str),
-        to.map(RequestStatus::as_str),
-        org_id,
-        actor,
-        reason,
+        entry.entity_type,
+        entry.entity_id,
+        entry.action,
+        entry.from,
+        entry.to,
+        entry.org_id,
+        entry.actor,
+        entry.reason,
     )
     .execute(conn)
     .await?;

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::company_claims::{DecisionIn, close_competitors};
-use super::{Decision, RequestStatus, audit};
+use super::{Audit, Decision, RequestStatus, audit};
 use crate::DomainError;
 use crate::domain::directory::companies::{self, Company, CompanyIn, CompanyKind};
 use crate::pagination::{Page, PageRequest};
@@ -253,14 +253,16 @@ pub async fn request_takeover(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "requested",
-        None,
-        Some(RequestStatus::Pending),
-        Some(org_id),
-        user,
-        None,
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "requested",
+            from: None,
+            to: Some(RequestStatus::Pending.as_str()),
+            org_id: Some(org_id),
+            actor: user,
+            reason: None,
+        },
     )
     .await?;
     load(conn, id, false).await
@@ -290,14 +292,16 @@ pub async fn request_creation(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "requested",
-        None,
-        Some(RequestStatus::Pending),
-        Some(org_id),
-        user,
-        None,
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "requested",
+            from: None,
+            to: Some(RequestStatus::Pending.as_str()),
+            org_id: Some(org_id),
+            actor: user,
+            reason: None,
+        },
     )
     .await?;
     load(conn, id, false).await
@@ -424,14 +428,16 @@ pub async fn approve(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "approved",
-        Some(request.status),
-        Some(to),
-        Some(request.org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "approved",
+            from: Some(request.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(request.org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     close_competitors(&mut *conn, company_id, None, actor).await?;
@@ -459,14 +465,16 @@ pub async fn reject(
     .await?;
     audit(
         &mut *conn,
-        ENTITY,
-        id,
-        "rejected",
-        Some(request.status),
-        Some(to),
-        Some(request.org_id),
-        actor,
-        reason.as_deref(),
+        Audit {
+            entity_type: ENTITY,
+            entity_id: id,
+            action: "rejected",
+            from: Some(request.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(request.org_id),
+            actor,
+            reason: reason.as_deref(),
+        },
     )
     .await?;
     load(conn, id, false).await

@@ -14,11 +14,11 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::audit;
 use super::company_claims::DecisionIn;
 use super::territory::{self, Territory, TerritoryIn};
+use super::{Audit, audit};
 use crate::DomainError;
-use crate::domain::directory::ownership::{require_artist_editor, require_company_owner};
+use crate::access::{require_artist_editor, require_company_owner};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -377,14 +377,16 @@ pub async fn add_to_roster(
     .await?;
     audit(
         &mut *conn,
-        "roster_link",
-        id,
-        "linked",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: "roster_link",
+            entity_id: id,
+            action: "linked",
+            from: None,
+            to: None,
+            org_id: Some(org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     links(conn, Some(company_id), Some(input.artist_id))
@@ -415,14 +417,16 @@ pub async fn remove_from_roster(
     for id in removed {
         audit(
             &mut *conn,
-            "roster_link",
-            id,
-            "unlinked",
-            None,
-            None,
-            Some(org_id),
-            actor,
-            None,
+            Audit {
+                entity_type: "roster_link",
+                entity_id: id,
+                action: "unlinked",
+                from: None,
+                to: None,
+                org_id: Some(org_id),
+                actor,
+                reason: None,
+            },
         )
         .await?;
     }
@@ -605,14 +609,16 @@ pub async fn create_claim(
     .await?;
     audit(
         &mut *conn,
-        CLAIM,
-        id,
-        "requested",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        Some(status.as_str()),
+        Audit {
+            entity_type: CLAIM,
+            entity_id: id,
+            action: "requested",
+            from: None,
+            to: Some(status.as_str()),
+            org_id: Some(org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     if let Some(holder) = overlapping.first() {
@@ -636,14 +642,16 @@ pub async fn create_claim(
         .await?;
         audit(
             &mut *conn,
-            "representation_dispute",
-            dispute,
-            "opened",
-            None,
-            None,
-            holder_org,
-            "system",
-            Some("automatic: overlapping representation"),
+            Audit {
+                entity_type: "representation_dispute",
+                entity_id: dispute,
+                action: "opened",
+                from: None,
+                to: Some("open"),
+                org_id: holder_org,
+                actor: "system",
+                reason: Some("automatic: overlapping representation"),
+            },
         )
         .await?;
     }
@@ -672,14 +680,16 @@ pub async fn withdraw_claim(
     .await?;
     audit(
         &mut *conn,
-        CLAIM,
-        id,
-        "withdrawn",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: CLAIM,
+            entity_id: id,
+            action: "withdrawn",
+            from: Some(claim.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     load_claim(conn, id, false).await
@@ -764,16 +774,34 @@ pub async fn open_dispute(
     .execute(&mut *conn)
     .await?;
     set_status(&mut *conn, claim_id, to, actor, None).await?;
+    if to != claim.status {
+        audit(
+            &mut *conn,
+            Audit {
+                entity_type: CLAIM,
+                entity_id: claim_id,
+                action: "disputed",
+                from: Some(claim.status.as_str()),
+                to: Some(to.as_str()),
+                org_id: Some(claim.org_id),
+                actor,
+                reason: Some(&reason),
+            },
+        )
+        .await?;
+    }
     audit(
         &mut *conn,
-        "representation_dispute",
-        id,
-        "opened",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        Some(&reason),
+        Audit {
+            entity_type: "representation_dispute",
+            entity_id: id,
+            action: "opened",
+            from: None,
+            to: Some("open"),
+            org_id: Some(org_id),
+            actor,
+            reason: Some(&reason),
+        },
     )
     .await?;
     get_dispute(conn, id).await
@@ -868,26 +896,30 @@ async fn finish_approval(
     .await?;
     audit(
         &mut *conn,
-        CLAIM,
-        claim.id,
-        "approved",
-        None,
-        None,
-        Some(claim.org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: CLAIM,
+            entity_id: claim.id,
+            action: "approved",
+            from: Some(claim.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(claim.org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     audit(
         &mut *conn,
-        "roster_link",
-        link,
-        "linked",
-        None,
-        None,
-        Some(claim.org_id),
-        actor,
-        Some("representation claim approved"),
+        Audit {
+            entity_type: "roster_link",
+            entity_id: link,
+            action: "linked",
+            from: None,
+            to: None,
+            org_id: Some(claim.org_id),
+            actor,
+            reason: Some("representation claim approved"),
+        },
     )
     .await?;
     Ok(())
@@ -913,14 +945,16 @@ pub async fn reject_claim(
     .await?;
     audit(
         &mut *conn,
-        CLAIM,
-        id,
-        "rejected",
-        None,
-        None,
-        Some(claim.org_id),
-        actor,
-        reason.as_deref(),
+        Audit {
+            entity_type: CLAIM,
+            entity_id: id,
+            action: "rejected",
+            from: Some(claim.status.as_str()),
+            to: Some(to.as_str()),
+            org_id: Some(claim.org_id),
+            actor,
+            reason: reason.as_deref(),
+        },
     )
     .await?;
     load_claim(conn, id, false).await
@@ -968,14 +1002,16 @@ pub async fn resolve_dispute(
     .await?;
     audit(
         &mut *conn,
-        "representation_dispute",
-        id,
-        "resolved",
-        None,
-        None,
-        Some(claim.org_id),
-        actor,
-        Some(resolution),
+        Audit {
+            entity_type: "representation_dispute",
+            entity_id: id,
+            action: "resolved",
+            from: Some("open"),
+            to: Some("resolved"),
+            org_id: Some(claim.org_id),
+            actor,
+            reason: Some(resolution),
+        },
     )
     .await?;
     get_dispute(conn, id).await
@@ -1032,14 +1068,16 @@ pub async fn assign(
     .await?;
     audit(
         &mut *conn,
-        "team_assignment",
-        id,
-        "assigned",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: "team_assignment",
+            entity_id: id,
+            action: "assigned",
+            from: None,
+            to: None,
+            org_id: Some(org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     team(conn, artist_id)
@@ -1069,14 +1107,16 @@ pub async fn unassign(
     }
     audit(
         &mut *conn,
-        "team_assignment",
-        assignment_id,
-        "unassigned",
-        None,
-        None,
-        Some(org_id),
-        actor,
-        None,
+        Audit {
+            entity_type: "team_assignment",
+            entity_id: assignment_id,
+            action: "unassigned",
+            from: None,
+            to: None,
+            org_id: Some(org_id),
+            actor,
+            reason: None,
+        },
     )
     .await?;
     Ok(())

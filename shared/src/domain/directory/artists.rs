@@ -2,7 +2,7 @@
 //!
 //! Rules: an artist is created by an org owning an agency or management
 //! company (the acting company); it is edited by the org representing it
-//! (see `ownership::can_edit_artist`). Deleting archives: the record stays
+//! (see `access::can_edit_artist`). Deleting archives: the record stays
 //! for history but leaves the directory.
 
 use chrono::{DateTime, Utc};
@@ -12,11 +12,10 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::companies::CompanyKind;
 use super::geo::{self, resolve_genres};
-use super::ownership::require_artist_editor;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
+use crate::access::{self, require_artist_editor};
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::double_option;
 use crate::validate::Check;
@@ -130,15 +129,8 @@ async fn acting_company(
     org_id: Uuid,
     requested: Option<Uuid>,
 ) -> Result<Uuid, DomainError> {
-    let owned = sqlx::query!(
-        r#"SELECT c.id, c.kind AS "kind: CompanyKind" FROM companies c
-             JOIN artists_company_claims cl ON cl.company_id = c.id AND cl.status = 'approved'
-            WHERE cl.org_id = $1 AND c.kind IN ('agency', 'management')
-            ORDER BY c.id"#,
-        org_id
-    )
-    .fetch_all(conn)
-    .await?;
+    let mut owned = access::owned_companies(conn, org_id).await?;
+    owned.retain(|c| c.kind.creates_artists());
     match (requested, owned.as_slice()) {
         (Some(id), _) if owned.iter().any(|c| c.id == id) => Ok(id),
         (Some(_), _) => Err(DomainError::Forbidden(

@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::geo;
-use super::ownership::require_company_owner;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
+use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::double_option;
 use crate::validate::Check;
@@ -375,9 +375,9 @@ pub async fn owned_by(conn: &mut PgConnection, org_id: Uuid) -> Result<Vec<Compa
                   c.city_id, ci.name AS "city_name?", c.website, c.email, c.phone, c.description,
                   c.claimed, c.version, c.created_at, c.updated_at
              FROM companies c
-             JOIN artists_company_claims cl ON cl.company_id = c.id AND cl.status = 'approved'
+             JOIN org_companies oc ON oc.company_id = c.id
              LEFT JOIN cities ci ON ci.id = c.city_id
-            WHERE cl.org_id = $1
+            WHERE oc.org_id = $1
             ORDER BY c.kind, c.name, c.id"#,
         org_id
     )

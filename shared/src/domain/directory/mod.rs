@@ -5,7 +5,6 @@
 pub mod artists;
 pub mod companies;
 pub mod geo;
-pub mod ownership;
 pub mod people;
 pub mod platform;
 pub mod provider_refs;

@@ -7,8 +7,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ownership::require_company_owner;
 use crate::DomainError;
+use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::double_option;
 use crate::validate::Check;
@@ -144,8 +144,7 @@ pub async fn get(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Pers
              FROM people p
             WHERE p.id = $1
               AND (p.visibility = 'network' OR EXISTS (
-                    SELECT 1 FROM artists_company_claims c
-                     WHERE c.company_id = p.company_id AND c.org_id = $2 AND c.status = 'approved'))"#,
+                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $2))"#,
         id,
         org_id,
     )
@@ -181,8 +180,7 @@ pub async fn list(
               AND ($3::text IS NULL OR kisum_fold(p.name) LIKE '%' || kisum_fold($3) || '%')
               AND ($4::uuid IS NULL OR p.id > $4)
               AND (p.visibility = 'network' OR EXISTS (
-                    SELECT 1 FROM artists_company_claims c
-                     WHERE c.company_id = p.company_id AND c.org_id = $1 AND c.status = 'approved'))
+                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $1))
             ORDER BY p.id
             LIMIT $5"#,
         org_id,

@@ -6,8 +6,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ownership;
 use crate::DomainError;
+use crate::access;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -64,8 +64,8 @@ async fn require_editor(
     org_id: Uuid,
 ) -> Result<(), DomainError> {
     match owner {
-        Owner::Artist(id) => ownership::require_artist_editor(conn, id, org_id).await,
-        Owner::Company(id) => ownership::require_company_owner(conn, id, org_id).await,
+        Owner::Artist(id) => access::require_artist_editor(conn, id, org_id).await,
+        Owner::Company(id) => access::require_company_owner(conn, id, org_id).await,
     }
 }
 

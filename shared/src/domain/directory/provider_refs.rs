@@ -8,9 +8,9 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ownership;
 use super::people;
 use crate::DomainError;
+use crate::access;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -147,10 +147,10 @@ pub async fn create(
     reference.validate()?;
     match input.entity_type {
         EntityType::Artist => {
-            ownership::require_artist_editor(&mut *conn, input.entity_id, org_id).await?
+            access::require_artist_editor(&mut *conn, input.entity_id, org_id).await?
         }
         EntityType::Company => {
-            ownership::require_company_owner(&mut *conn, input.entity_id, org_id).await?
+            access::require_company_owner(&mut *conn, input.entity_id, org_id).await?
         }
         EntityType::Person => {
             people::require_person_editor(&mut *conn, input.entity_id, org_id).await?
@@ -179,8 +179,7 @@ pub async fn search(
                     SELECT 1 FROM people p
                      WHERE p.id = r.entity_id
                        AND (p.visibility = 'network' OR EXISTS (
-                             SELECT 1 FROM artists_company_claims c
-                              WHERE c.company_id = p.company_id AND c.org_id = $5 AND c.status = 'approved'))))
+                             SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $5))))
             ORDER BY r.provider, r.external_id, r.entity_type
             LIMIT 200"#,
         entity_type,

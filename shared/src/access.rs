@@ -1,0 +1,309 @@
+//! Access: which companies an org owns, and which party of a record it is.
+//!
+//! An org acts through the market companies it owns, an ownership that an
+//! approved company claim gives (`IsCompanyOwnedByOrg`). In SQL that rule is
+//! the view `org_companies (org_id, company_id)`; every query that asks
+//! "does this org own that company" reads the view, and every area asks
+//! through the functions here: ownership of a company, the right to edit an
+//! artist, the party an org is on for a booking-linked record, the artist's
+//! booking agency, and the company kinds that may stand on the promoter's
+//! side. A record the caller is no party to answers 404, never 403.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::domain::directory::companies::CompanyKind;
+
+/// The side of a booking-linked record (request, offer, hold, booking,
+/// contract, proposal) an org stands on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Party {
+    /// The artist's representing (booking) agency.
+    Agency,
+    /// The promoter company (a promoter, venue or other buyer).
+    Promoter,
+}
+
+impl Party {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agency => "agency",
+            Self::Promoter => "promoter",
+        }
+    }
+
+    /// The party across the table.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Agency => Self::Promoter,
+            Self::Promoter => Self::Agency,
+        }
+    }
+}
+
+/// The two companies of a booking-linked record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parties {
+    pub agency: Uuid,
+    pub promoter: Uuid,
+}
+
+impl CompanyKind {
+    /// Whether a company of this kind may buy shows: stand on the promoter's
+    /// side of a request, offer, hold or booking.
+    pub fn buys_shows(self) -> bool {
+        matches!(self, Self::Promoter | Self::Venue | Self::Other)
+    }
+
+    /// Whether a company of this kind may create artists in the directory.
+    pub fn creates_artists(self) -> bool {
+        matches!(self, Self::Agency | Self::Management)
+    }
+}
+
+/// Whether `org_id` owns `company_id`.
+pub async fn owns(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    company_id: Uuid,
+) -> Result<bool, DomainError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM org_companies WHERE company_id = $1 AND org_id = $2) AS "owned!""#,
+        company_id,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Ok when `org_id` owns the company; 404 when the company does not exist,
+/// 403 when it does (companies are public) but belongs to someone else.
+pub async fn require_company_owner(
+    conn: &mut PgConnection,
+    company_id: Uuid,
+    org_id: Uuid,
+) -> Result<(), DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM org_companies WHERE company_id = c.id AND org_id = $2) AS "owned!"
+             FROM companies c WHERE c.id = $1"#,
+        company_id,
+        org_id,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    if row.owned {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only the org that owns this company may change it",
+        ))
+    }
+}
+
+/// A company an org owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedCompany {
+    pub id: Uuid,
+    pub kind: CompanyKind,
+}
+
+/// The companies an org owns, by kind, name and id.
+pub async fn owned_companies(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+) -> Result<Vec<OwnedCompany>, DomainError> {
+    Ok(sqlx::query_as!(
+        OwnedCompany,
+        r#"SELECT c.id, c.kind AS "kind: CompanyKind"
+             FROM companies c JOIN org_companies oc ON oc.company_id = c.id
+            WHERE oc.org_id = $1
+            ORDER BY c.kind, c.name, c.id"#,
+        org_id
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The company on the promoter's side of a new request, offer or hold: it
+/// must exist and be of a kind that buys shows. 422 on `field` otherwise.
+/// Returns whether `org_id` owns it.
+pub async fn promoter_company(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    company_id: Uuid,
+    field: &str,
+) -> Result<bool, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT c.kind AS "kind: CompanyKind",
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = c.id AND oc.org_id = $2) AS "owned!"
+             FROM companies c WHERE c.id = $1"#,
+        company_id,
+        org_id,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| DomainError::invalid(field, "is not a known company"))?;
+    if !row.kind.buys_shows() {
+        return Err(DomainError::invalid(
+            field,
+            "must be a promoter or venue company",
+        ));
+    }
+    Ok(row.owned)
+}
+
+/// Which party `org_id` is on for a record between these companies, if
+/// any. An org owning both sides acts as the agency.
+pub async fn party_of(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    parties: Parties,
+) -> Result<Option<Party>, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM org_companies WHERE company_id = $1 AND org_id = $3) AS "agency!",
+                  EXISTS (SELECT 1 FROM org_companies WHERE company_id = $2 AND org_id = $3) AS "promoter!""#,
+        parties.agency,
+        parties.promoter,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.agency {
+        Some(Party::Agency)
+    } else if row.promoter {
+        Some(Party::Promoter)
+    } else {
+        None
+    })
+}
+
+/// The party `org_id` is on; 404 when it is none, so other tenants' ids
+/// cannot be probed.
+pub async fn require_party(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    parties: Parties,
+) -> Result<Party, DomainError> {
+    party_of(conn, org_id, parties)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// Whether `org_id` may edit `artist_id`: it owns a company that
+/// represents the artist (a roster link), or the company that created it.
+pub async fn can_edit_artist(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    org_id: Uuid,
+) -> Result<bool, DomainError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM artists a JOIN org_companies oc ON oc.company_id = a.created_by_company_id
+              WHERE a.id = $1 AND oc.org_id = $2
+             UNION ALL
+             SELECT 1 FROM roster_links l JOIN org_companies oc ON oc.company_id = l.company_id
+              WHERE l.artist_id = $1 AND oc.org_id = $2
+           ) AS "editable!""#,
+        artist_id,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Ok when `org_id` may edit the artist; 404 when the artist does not
+/// exist (or is archived), 403 otherwise.
+pub async fn require_artist_editor(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    org_id: Uuid,
+) -> Result<(), DomainError> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM artists WHERE id = $1 AND archived_at IS NULL) AS "exists!""#,
+        artist_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
+        return Err(DomainError::NotFound);
+    }
+    if can_edit_artist(conn, artist_id, org_id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only the artist's representing company may change it",
+        ))
+    }
+}
+
+/// Whose booking agency to look for.
+#[derive(Clone, Copy, Debug)]
+pub enum AgencyOf {
+    /// Any company (a promoter addressing the artist's agency).
+    Anyone,
+    /// Only companies this org owns (the agency acting for the artist).
+    Org(Uuid),
+}
+
+/// The artist's booking agency: a company with a `booking` roster link for
+/// the artist, which must exist and not be archived. A link whose territory
+/// covers the event's city (`city_id`, when given) comes first, then a
+/// worldwide one, then the oldest; roster links carry no dates, so the
+/// agency answers for every date. `None` when there is none.
+pub async fn booking_agency(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    of: AgencyOf,
+    city_id: Option<i64>,
+) -> Result<Option<Uuid>, DomainError> {
+    let org_id = match of {
+        AgencyOf::Anyone => None,
+        AgencyOf::Org(org) => Some(org),
+    };
+    Ok(sqlx::query_scalar!(
+        r#"SELECT l.company_id
+             FROM roster_links l
+             JOIN artists a ON a.id = l.artist_id AND a.archived_at IS NULL
+             LEFT JOIN cities ci ON ci.id = $3
+            WHERE l.artist_id = $1 AND l.role = 'booking'
+              AND ($2::uuid IS NULL OR EXISTS (
+                    SELECT 1 FROM org_companies oc WHERE oc.company_id = l.company_id AND oc.org_id = $2))
+            ORDER BY EXISTS (SELECT 1 FROM unnest(l.areas) area
+                              WHERE area IN (ci.country_code::text, ci.region_code)) DESC,
+                     l.worldwide DESC, l.created_at, l.company_id
+            LIMIT 1"#,
+        artist_id,
+        org_id,
+        city_id,
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parties_face_each_other() {
+        assert_eq!(Party::Agency.other(), Party::Promoter);
+        assert_eq!(Party::Promoter.other(), Party::Agency);
+    }
+
+    #[test]
+    fn only_buyers_stand_on_the_promoter_side() {
+        use CompanyKind::*;
+        for kind in [Promoter, Venue, Other] {
+            assert!(kind.buys_shows(), "{kind:?}");
+        }
+        for kind in [Agency, Management, Label] {
+            assert!(!kind.buys_shows(), "{kind:?}");
+        }
+    }
+}
