@@ -106,6 +106,33 @@ pub async fn require_company_owner(
     }
 }
 
+/// The org that owns `company_id`, if any.
+pub async fn owner_of(
+    conn: &mut PgConnection,
+    company_id: Uuid,
+) -> Result<Option<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT org_id AS "org_id!" FROM org_companies WHERE company_id = $1"#,
+        company_id
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The agency an org owns (at most one, a unique index), if any.
+pub async fn owned_agency(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+) -> Result<Option<Uuid>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT c.id FROM companies c JOIN org_companies oc ON oc.company_id = c.id
+          WHERE oc.org_id = $1 AND c.kind = 'agency'",
+        org_id
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// A company an org owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OwnedCompany {

@@ -94,7 +94,9 @@ async fn list_team(
 ) -> Result<Json<Vec<TeamAssignment>>, AppError> {
     caller.require(Permission::RosterRead)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(representation::team(&mut conn, id).await?))
+    Ok(Json(
+        representation::team(&mut conn, caller.org_id(), id).await?,
+    ))
 }
 
 /// Assigns a person of the org's company to the artist's team.

@@ -185,17 +185,8 @@ impl Row {
     }
 }
 
-async fn owned_agency(conn: &mut PgConnection, org_id: Uuid) -> Result<Option<Uuid>, DomainError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT company_id FROM artists_company_claims WHERE org_id = $1 AND status = 'approved' AND is_agency",
-        org_id
-    )
-    .fetch_optional(conn)
-    .await?)
-}
-
 async fn refuse_if_agency_owned(conn: &mut PgConnection, org_id: Uuid) -> Result<(), DomainError> {
-    if owned_agency(conn, org_id).await?.is_some() {
+    if crate::access::owned_agency(conn, org_id).await?.is_some() {
         return Err(DomainError::conflict(
             "org_already_has_agency",
             "this org already owns an agency",
@@ -482,7 +473,7 @@ pub async fn reject(
 
 /// Whether the org has an agency, a pending request, or nothing.
 pub async fn my_agency(conn: &mut PgConnection, org_id: Uuid) -> Result<MyAgency, DomainError> {
-    if let Some(company_id) = owned_agency(&mut *conn, org_id).await? {
+    if let Some(company_id) = crate::access::owned_agency(&mut *conn, org_id).await? {
         return Ok(MyAgency {
             state: AgencyState::Agency,
             company: Some(companies::get(conn, company_id).await?),

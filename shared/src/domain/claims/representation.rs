@@ -531,7 +531,7 @@ async fn has_standing(
 ) -> Result<Option<Uuid>, DomainError> {
     let links = sqlx::query!(
         "SELECT l.company_id, l.worldwide, l.areas FROM roster_links l
-           JOIN artists_company_claims c ON c.company_id = l.company_id AND c.status = 'approved' AND c.org_id = $2
+           JOIN org_companies oc ON oc.company_id = l.company_id AND oc.org_id = $2
           WHERE l.artist_id = $1 AND l.role = $3 AND l.company_id <> $4",
         claim.artist_id,
         org_id,
@@ -551,7 +551,7 @@ async fn has_standing(
     }
     Ok(sqlx::query_scalar!(
         "SELECT t.company_id FROM team_assignments t
-           JOIN artists_company_claims c ON c.company_id = t.company_id AND c.status = 'approved' AND c.org_id = $2
+           JOIN org_companies oc ON oc.company_id = t.company_id AND oc.org_id = $2
           WHERE t.artist_id = $1 AND t.company_id <> $3
           LIMIT 1",
         claim.artist_id,
@@ -622,12 +622,7 @@ pub async fn create_claim(
     )
     .await?;
     if let Some(holder) = overlapping.first() {
-        let holder_org = sqlx::query_scalar!(
-            "SELECT org_id FROM artists_company_claims WHERE company_id = $1 AND status = 'approved'",
-            holder
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+        let holder_org = crate::access::owner_of(&mut *conn, *holder).await?;
         let dispute = Uuid::now_v7();
         sqlx::query!(
             "INSERT INTO representation_disputes (id, claim_id, opened_by_company_id, opened_by_org, reason, status)
@@ -1017,9 +1012,11 @@ pub async fn resolve_dispute(
     get_dispute(conn, id).await
 }
 
-/// The artist's team.
+/// The artist's team as `org_id` may see it: assignments of people it may
+/// see (network contacts, and its own companies' people).
 pub async fn team(
     conn: &mut PgConnection,
+    org_id: Uuid,
     artist_id: Uuid,
 ) -> Result<Vec<TeamAssignment>, DomainError> {
     artist_exists(&mut *conn, artist_id).await?;
@@ -1027,8 +1024,12 @@ pub async fn team(
         TeamAssignment,
         r#"SELECT t.id, t.artist_id, t.company_id, t.person_id, p.name AS person_name, t.role AS "role: TeamRole", t.created_at
              FROM team_assignments t JOIN people p ON p.id = t.person_id
-            WHERE t.artist_id = $1 ORDER BY t.role, p.name"#,
-        artist_id
+            WHERE t.artist_id = $1
+              AND (p.visibility = 'network' OR EXISTS (
+                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $2))
+            ORDER BY t.role, p.name"#,
+        artist_id,
+        org_id,
     )
     .fetch_all(conn)
     .await?)
@@ -1046,14 +1047,16 @@ pub async fn assign(
     require_artist_editor(&mut *conn, artist_id, org_id).await?;
     let company_id = sqlx::query_scalar!(
         "SELECT p.company_id FROM people p
-           JOIN artists_company_claims c ON c.company_id = p.company_id AND c.status = 'approved' AND c.org_id = $2
+           JOIN org_companies oc ON oc.company_id = p.company_id AND oc.org_id = $2
           WHERE p.id = $1",
         input.person_id,
         org_id
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| DomainError::invalid("person_id", "must be a person of a company your org owns"))?;
+    .ok_or_else(|| {
+        DomainError::invalid("person_id", "must be a person of a company your org owns")
+    })?;
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO team_assignments (id, artist_id, company_id, person_id, role, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1080,7 +1083,7 @@ pub async fn assign(
         },
     )
     .await?;
-    team(conn, artist_id)
+    team(conn, org_id, artist_id)
         .await?
         .into_iter()
         .find(|t| t.id == id)
