@@ -22,3 +22,4 @@ mod ownership;
 mod queue;
 mod representation;
 mod shortlists;
+mod typescript_client;
