@@ -39,6 +39,7 @@ enum Who {
 }
 
 const ALL: &[Who] = &[Agency, Promoter, Outsider];
+const PARTIES: &[Who] = &[Agency, Promoter];
 
 /// What a call must answer. Whatever it is, nothing changes.
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +53,10 @@ enum Want {
     Refused(&'static [u16]),
     /// 401: a user token never opens machine routes.
     Unauthorized,
+    /// A calendar read by a non-party (SPEC 5.3): 200, the parties' holds
+    /// and bookings only as `busy` days without id, status or priority,
+    /// and at least one of them.
+    BusyOnly,
 }
 
 const FORBIDDEN: Want = Want::Refused(&[403]);
@@ -716,12 +721,22 @@ fn routes(w: &World) -> Routes {
             FORBIDDEN,
         ),
     );
-    let mut calendar = reads(format!(
-        "/api/v1/artists/{artist}/calendar?from={}&to={}",
-        day(0),
-        day(90)
-    ));
-    calendar.extend(reads(format!("/api/v1/artists/{artist}/calendar")));
+    let mut calendar = Vec::new();
+    for path in [
+        format!(
+            "/api/v1/artists/{artist}/calendar?from={}&to={}",
+            day(0),
+            day(90)
+        ),
+        format!("/api/v1/artists/{artist}/calendar"),
+    ] {
+        calendar.extend(
+            PARTIES
+                .iter()
+                .map(|who| call(*who, path.clone(), None, Want::Reads)),
+        );
+        calendar.push(call(Outsider, path, None, Want::BusyOnly));
+    }
     add("GET", "/api/v1/artists/{id}/calendar", calendar);
     let patch = Some(json!({"notes": "changed"}));
     let mut window = private_to(
@@ -1205,6 +1220,20 @@ fn verdict(w: &World, c: &Call, status: u16, body: &str) -> Option<String> {
             return wrong(&format!("one of {allowed:?}"));
         }
         Want::Unauthorized if status != 401 => return wrong("401"),
+        Want::BusyOnly => {
+            let entries = json.as_array().cloned().unwrap_or_default();
+            let detailed = |e: &Value| {
+                !matches!(e["kind"].as_str(), Some("busy" | "availability"))
+                    || e["kind"] == "busy"
+                        && !(e["id"].is_null() && e["status"].is_null() && e["priority"].is_null())
+            };
+            if status != 200 || entries.iter().any(detailed) {
+                return wrong("200 with busy days only");
+            }
+            if !entries.iter().any(|e| e["kind"] == "busy") {
+                return wrong("the parties' hold and booking as busy days");
+            }
+        }
         _ => {}
     }
     let seen: Vec<&str> = w
