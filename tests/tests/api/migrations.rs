@@ -5,6 +5,12 @@
 //! changed or disappeared, and when a migration file is not listed. Adding
 //! the line of a new migration is the only edit the list allows:
 //! `cd migrations && sha256sum <file>.sql >> checksums.sha256`.
+//!
+//! Plain SHA-256 of the file's bytes rather than sqlx's own checksum
+//! (SHA-384 of the SQL text): `sha256sum -c checksums.sha256` checks it
+//! without a build, any changed byte shows (sqlx can be told to ignore
+//! whitespace), and it does not move when sqlx changes its checksum rules.
+//! That the compiled migrator holds exactly these files is checked too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
