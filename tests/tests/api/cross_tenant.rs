@@ -17,8 +17,9 @@
 //! - `/internal/*` and `/metrics` answer 401 to a user token;
 //! - a route that cannot be arranged is in [`LISTED`] with the reason.
 //!
-//! Every call must leave the domain tables as they were, and every answer
-//! must leave out the ids of records the caller may not see. An operation
+//! Every call must leave the domain tables as they were, every answer must
+//! leave out the ids of records the caller may not see, and a hidden record
+//! must answer exactly like an id that names nothing. An operation
 //! of the document that is neither arranged nor listed fails the test, and
 //! so does a table row for an operation the document no longer has.
 
@@ -368,6 +369,11 @@ impl World {
             "offer_sent",
             post(app, promoter, offers, offer_body(&p, day(61), true)).await,
         );
+        let id = post(app, promoter, offers, offer_body(&p, day(65), true)).await;
+        let counter = json!({"deal": deal(), "note": "our terms"});
+        let path = format!("/api/v1/offers/{id}/counter");
+        must(app, agency, Method::POST, &path, counter).await;
+        ids.insert("offer_countered", id);
         for name in ["offer_ready", "offer_booked"] {
             let date = if name == "offer_ready" {
                 day(62)
@@ -398,6 +404,7 @@ impl World {
             "request",
             "offer_draft",
             "offer_sent",
+            "offer_countered",
             "offer_ready",
             "offer_booked",
             "hold",
@@ -797,7 +804,14 @@ fn routes(w: &World) -> Routes {
             })
             .collect::<Vec<_>>()
     };
-    let every = ["offer_draft", "offer_sent", "offer_ready", "offer_booked"];
+    let every = [
+        "offer_draft",
+        "offer_sent",
+        "offer_countered",
+        "offer_ready",
+        "offer_booked",
+    ];
+    let answerable = ["offer_sent", "offer_countered"];
     add("GET", "/api/v1/offers/{id}", offers("", &every, None));
     add(
         "GET",
@@ -817,12 +831,12 @@ fn routes(w: &World) -> Routes {
     add(
         "POST",
         "/api/v1/offers/{id}/accept",
-        offers("/accept", &["offer_sent"], None),
+        offers("/accept", &answerable, None),
     );
     add(
         "POST",
         "/api/v1/offers/{id}/decline",
-        offers("/decline", &["offer_sent"], None),
+        offers("/decline", &answerable, None),
     );
     add(
         "POST",
@@ -833,7 +847,7 @@ fn routes(w: &World) -> Routes {
     add(
         "POST",
         "/api/v1/offers/{id}/counter",
-        offers("/counter", &["offer_sent"], Some(counter)),
+        offers("/counter", &answerable, Some(counter)),
     );
     let hold = |name: &str, tail: &str| format!("/api/v1/holds/{}{tail}", id(name));
     add(
@@ -1245,6 +1259,38 @@ fn verdict(w: &World, c: &Call, status: u16, body: &str) -> Option<String> {
     (!seen.is_empty()).then(|| format!("{status}, the answer shows {seen:?}: {body}"))
 }
 
+/// A hidden record must answer exactly like an id that names nothing
+/// (status, code and detail), so ids of other tenants cannot be probed.
+async fn unlike_unknown(
+    app: &TestApp,
+    w: &World,
+    c: &Call,
+    method: &str,
+    answer: &str,
+) -> Option<String> {
+    let real = w.ids.values().find(|id| c.path.contains(id.as_str()))?;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let mut request = w.org(c.who).req(
+        app,
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        &c.path.replace(real.as_str(), &unknown),
+    );
+    if let Some(body) = &c.body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let probe: Value = response.json().await.unwrap_or(Value::Null);
+    let answer: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    let shape = |v: &Value, id: &str| {
+        let detail = v["detail"].as_str().unwrap_or_default().replace(id, "{id}");
+        (v["status"].clone(), v["code"].clone(), detail)
+    };
+    let (hidden, missing) = (shape(&answer, real), shape(&probe, &unknown));
+    (hidden != missing || status != 404)
+        .then(|| format!("answers {hidden:?}, but an unknown id answers {status} {missing:?}"))
+}
+
 /// The operations of the served document, as (method, path template).
 async fn documented(app: &TestApp) -> BTreeSet<(String, String)> {
     let doc: Value = app
@@ -1347,6 +1393,11 @@ async fn no_route_shows_or_changes_another_tenants_records() {
             let text = response.text().await.unwrap_or_default();
             let name = format!("{:?} {method} {} ({template})", c.who, c.path);
             if let Some(why) = verdict(&w, c, status, &text) {
+                failures.push(format!("{name}: {why}"));
+            }
+            if matches!(c.want, Want::Hidden)
+                && let Some(why) = unlike_unknown(&app, &w, c, method, &text).await
+            {
                 failures.push(format!("{name}: {why}"));
             }
             if matches!(c.want, Want::Reads) {
