@@ -1291,8 +1291,9 @@ async fn unlike_unknown(
         .then(|| format!("answers {hidden:?}, but an unknown id answers {status} {missing:?}"))
 }
 
-/// The operations of the served document, as (method, path template).
-async fn documented(app: &TestApp) -> BTreeSet<(String, String)> {
+/// The operations of the served document, as (method, path template),
+/// each with whether it requires a request body.
+async fn documented(app: &TestApp) -> BTreeMap<(String, String), bool> {
     let doc: Value = app
         .get("/api/v1/openapi.json")
         .send()
@@ -1301,13 +1302,14 @@ async fn documented(app: &TestApp) -> BTreeSet<(String, String)> {
         .json()
         .await
         .unwrap();
-    let mut operations = BTreeSet::new();
+    let mut operations = BTreeMap::new();
     for (path, item) in doc["paths"].as_object().expect("paths in the document") {
         for method in [
             "get", "put", "post", "delete", "patch", "head", "options", "trace",
         ] {
-            if item.get(method).is_some() {
-                operations.insert((method.to_ascii_uppercase(), path.clone()));
+            if let Some(operation) = item.get(method) {
+                let body = operation["requestBody"]["required"] == true;
+                operations.insert((method.to_ascii_uppercase(), path.clone()), body);
             }
         }
     }
@@ -1324,17 +1326,23 @@ async fn no_route_shows_or_changes_another_tenants_records() {
 
     let mut failures = Vec::new();
     let listed: BTreeSet<(&str, &str)> = LISTED.iter().map(|(m, p, _)| (*m, *p)).collect();
-    for (method, path) in &operations {
+    for ((method, path), takes_body) in &operations {
         let key = (method.as_str(), path.as_str());
-        if !table.contains_key(&key) && !listed.contains(&key) {
-            failures.push(format!(
+        match table.get(&key) {
+            None if !listed.contains(&key) => failures.push(format!(
                 "{method} {path}: in the document but neither arranged in cross_tenant::routes \
                  nor listed in LISTED"
-            ));
+            )),
+            Some(calls) if *takes_body && calls.iter().any(|c| c.body.is_none()) => {
+                failures.push(format!(
+                    "{method} {path}: requires a body, and a call of its table row sends none"
+                ));
+            }
+            _ => {}
         }
     }
     for (method, path) in table.keys().chain(listed.iter()) {
-        if !operations.contains(&(method.to_string(), path.to_string())) {
+        if !operations.contains_key(&(method.to_string(), path.to_string())) {
             failures.push(format!(
                 "{method} {path}: arranged or listed, but not in the document"
             ));
