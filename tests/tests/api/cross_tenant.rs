@@ -81,7 +81,7 @@ fn call(who: Who, path: String, body: Option<Value>, want: Want) -> Call {
     }
 }
 
-/// Operations deliberately not called, with the reason.
+/// Operations deliberately not called: (method, path template, why).
 const LISTED: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "liveness probe: no auth, no tenant data"),
     ("GET", "/readyz", "readiness probe: no auth, no tenant data"),
@@ -107,7 +107,8 @@ struct World {
     p: BookingParties,
     outsider: Org,
     ids: HashMap<&'static str, String>,
-    /// Ids each caller may not see (in any answer).
+    /// The private records, by name, with the callers allowed to see them;
+    /// no answer to anyone else may contain their ids.
     hidden: HashMap<&'static str, Vec<Who>>,
 }
 
@@ -193,7 +194,10 @@ async fn must(app: &TestApp, org: &Org, method: Method, path: &str, body: Value)
 
 async fn post(app: &TestApp, org: &Org, path: &str, body: Value) -> String {
     let answer = must(app, org, Method::POST, path, body).await;
-    answer["id"].as_str().unwrap_or_default().to_owned()
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("setup {path}: an id in {answer}"))
+        .to_owned()
 }
 
 async fn post_empty(app: &TestApp, org: &Org, path: &str) {
