@@ -205,25 +205,36 @@ install_chromium() {
 # Debian's Chromium with playwright-core. Whatever cannot be installed makes
 # that test fail, saying so; the rest of the suite still runs.
 install_browser_test_deps() {
-  local dir="$ROOT/tests/browser" stamp sum
+  local dir="$ROOT/tests/browser"
   if [ ! -x /usr/bin/chromium ]; then
     install_chromium || log "Chromium could not be installed (apt-get, as root or with sudo); the browser test will fail"
   fi
+  npm_ci_when_changed "$dir" "the browser test"
+}
+
+# npm ci in a test's package folder, again only when its lock file changed
+# since the last install (a stamp keeps the lock file's hash).
+npm_ci_when_changed() {
+  local dir="$1" what="$2" stamp sum
   if ! command -v npm >/dev/null 2>&1; then
-    log "npm is missing (install Node.js 20 or later); the browser test will fail"
+    log "npm is missing (install Node.js 20 or later); $what will fail"
     return 0
   fi
-  # npm ci again only when the lock file changed since the last install.
   stamp="$dir/node_modules/.package-lock.sha256"
   sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [ ! -d "$dir/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-    log "installing the browser test's packages (npm ci in tests/browser)"
+    log "installing the packages of $what (npm ci in ${dir#"$ROOT"/})"
     if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
       echo "$sum" > "$stamp"
     else
-      log "npm ci failed in tests/browser; the browser test will fail"
+      log "npm ci failed in ${dir#"$ROOT"/}; $what will fail"
     fi
   fi
+}
+
+# openapi-typescript and typescript, pinned, for the TypeScript client check.
+install_typescript_test_deps() {
+  npm_ci_when_changed "$ROOT/tests/typescript" "the TypeScript client check"
 }
 
 cmd_test() {
@@ -237,6 +248,7 @@ cmd_test() {
   export TEST_DATABASE_URL="$TEST_SERVER/postgres"
   unset DATABASE_URL
   install_browser_test_deps
+  install_typescript_test_deps
   log "building"
   cargo build --workspace --bins --tests
   log "testing against $TEST_SERVER"

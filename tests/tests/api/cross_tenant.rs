@@ -1,0 +1,1450 @@
+//! Cross-tenant guard (SPEC 3: "a record the caller may not see answers
+//! 404"), driven by the served OpenAPI document so a new route cannot slip
+//! by unnoticed.
+//!
+//! Two parties (an agency org representing an artist, a promoter org) build
+//! records in every area through the API. Then every operation of
+//! `GET /api/v1/openapi.json` is looked up in [`routes`], keyed by
+//! (method, path template), never by operationId:
+//! - a route taking an id is called by an outsider org (role owner, owning
+//!   companies of its own) on the parties' records, with a valid body for
+//!   writes: a private record answers 404, a network-wide one the answer
+//!   listed for it; records private to one party are also called by the
+//!   other party;
+//! - a list (no id) is read by the outsider and by each party, and must
+//!   not contain a record the reader may not see;
+//! - a create (no id) naming another tenant's record must be refused;
+//! - `/internal/*` and `/metrics` answer 401 to a user token;
+//! - a route that cannot be arranged is in [`LISTED`] with the reason.
+//!
+//! Every call must leave the domain tables as they were, every answer must
+//! leave out the ids of records the caller may not see, and a hidden record
+//! must answer exactly like an id that names nothing. An operation
+//! of the document that is neither arranged nor listed fails the test, and
+//! so does a table row for an operation the document no longer has.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Duration, NaiveDate, Utc};
+use kisum_tests::{BookingParties, Org, TestApp, internal_call};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use Who::{Agency, Outsider, Promoter};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Agency,
+    Promoter,
+    Outsider,
+}
+
+const ALL: &[Who] = &[Agency, Promoter, Outsider];
+const PARTIES: &[Who] = &[Agency, Promoter];
+
+/// What a call must answer. Whatever it is, nothing changes.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// 404 `not_found`: the record is not there for this caller.
+    Hidden,
+    /// 200, and the body leaves out what the caller may not see.
+    Reads,
+    /// One of these refusals (a network-wide record the caller may see but
+    /// not change, or a create naming another tenant's record).
+    Refused(&'static [u16]),
+    /// 401: a user token never opens machine routes.
+    Unauthorized,
+    /// A calendar read by a non-party (SPEC 5.3): 200, the parties' holds
+    /// and bookings only as `busy` days without id, status or priority,
+    /// and at least one of them.
+    BusyOnly,
+}
+
+const FORBIDDEN: Want = Want::Refused(&[403]);
+/// A create naming another tenant's record: not allowed (403), or the
+/// record is unknown to the caller (404, or 422 on the field naming it).
+const FOREIGN: Want = Want::Refused(&[403, 404, 422]);
+
+struct Call {
+    who: Who,
+    path: String,
+    body: Option<Value>,
+    want: Want,
+}
+
+fn call(who: Who, path: String, body: Option<Value>, want: Want) -> Call {
+    Call {
+        who,
+        path,
+        body,
+        want,
+    }
+}
+
+/// Operations deliberately not called: (method, path template, why).
+const LISTED: &[(&str, &str, &str)] = &[
+    ("GET", "/healthz", "liveness probe: no auth, no tenant data"),
+    ("GET", "/readyz", "readiness probe: no auth, no tenant data"),
+    (
+        "POST",
+        "/api/v1/artists-companies",
+        "creates a company of the caller's own; names no other tenant's record",
+    ),
+    (
+        "POST",
+        "/api/v1/artists-companies/creation-requests",
+        "asks for an agency of the caller's own; names no other tenant's record",
+    ),
+    (
+        "POST",
+        "/api/v1/shortlists",
+        "creates a shortlist of the caller's own; names no other tenant's record",
+    ),
+];
+
+/// Records by name, the two parties and the outsider.
+struct World {
+    p: BookingParties,
+    outsider: Org,
+    ids: HashMap<&'static str, String>,
+    /// The private records, by name, with the callers allowed to see them;
+    /// no answer to anyone else may contain their ids.
+    hidden: HashMap<&'static str, Vec<Who>>,
+}
+
+impl World {
+    fn id(&self, name: &str) -> &str {
+        self.ids
+            .get(name)
+            .unwrap_or_else(|| panic!("no record named {name}"))
+    }
+
+    fn org(&self, who: Who) -> &Org {
+        match who {
+            Agency => &self.p.agency,
+            Promoter => &self.p.promoter,
+            Outsider => &self.outsider,
+        }
+    }
+
+    /// The ids `who` may not see, with their names.
+    fn hidden_from(&self, who: Who) -> Vec<(&'static str, &str)> {
+        self.hidden
+            .iter()
+            .filter(|(_, seen_by)| !seen_by.contains(&who))
+            .map(|(name, _)| (*name, self.id(name)))
+            .collect()
+    }
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn day(offset: i64) -> NaiveDate {
+    today() + Duration::days(offset)
+}
+
+fn deal() -> Value {
+    json!({
+        "type": "versus", "currency": "EUR", "guarantee_amount": 1_000_000,
+        "percentage": 80.0, "percentage_basis": "net", "ticket_price": 3500, "capacity": 1500
+    })
+}
+
+fn offer_body(p: &BookingParties, date: NaiveDate, send: bool) -> Value {
+    json!({
+        "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": date,
+        "venue": {"name": "Paradiso", "capacity": 1500}, "deal": deal(),
+        "expires_at": Utc::now() + Duration::days(7), "send": send,
+    })
+}
+
+fn request_body(p: &BookingParties) -> Value {
+    json!({
+        "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": day(60),
+        "venue": {"name": "Melkweg", "capacity": 700}, "message": "Saturday?"
+    })
+}
+
+fn hold_body(p: &BookingParties, date: NaiveDate) -> Value {
+    json!({
+        "artist_id": p.artist, "date": date, "promoter_company_id": p.promoter_company,
+        "expires_at": Utc::now() + Duration::days(3)
+    })
+}
+
+fn window_body(published: bool) -> Value {
+    json!({
+        "starts_on": day(20), "ends_on": day(29), "status": "available",
+        "territory": {"countries": ["NL"]}, "min_fee": 500_000, "currency": "EUR",
+        "published": published
+    })
+}
+
+/// A setup call that must succeed; its answer.
+async fn must(app: &TestApp, org: &Org, method: Method, path: &str, body: Value) -> Value {
+    let (status, answer) = org.send(app, method, path, Some(body)).await;
+    assert!(
+        (200..300).contains(&status),
+        "setup {path}: {status} {answer}"
+    );
+    answer
+}
+
+async fn post(app: &TestApp, org: &Org, path: &str, body: Value) -> String {
+    let answer = must(app, org, Method::POST, path, body).await;
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("setup {path}: an id in {answer}"))
+        .to_owned()
+}
+
+async fn post_empty(app: &TestApp, org: &Org, path: &str) {
+    let (status, answer) = org.send(app, Method::POST, path, None).await;
+    assert!(
+        (200..300).contains(&status),
+        "setup {path}: {status} {answer}"
+    );
+}
+
+async fn internal(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, answer) = internal_call(app, Method::POST, path, Some(&body)).await;
+    assert!(
+        (200..300).contains(&status),
+        "setup {path}: {status} {answer}"
+    );
+    answer
+}
+
+impl World {
+    async fn build(app: &TestApp) -> Self {
+        let p = kisum_tests::booking_parties(app, "Tenant Agency", "Tenant Artist", &[]).await;
+        let outsider = Org::new();
+        let mut ids: HashMap<&'static str, String> = HashMap::new();
+        let mut hidden: HashMap<&'static str, Vec<Who>> = HashMap::new();
+        let (agency, promoter) = (&p.agency, &p.promoter);
+        let artist = p.artist.clone();
+        let agency_company = p.agency_company.clone();
+
+        // The outsider owns companies of its own and a contact of its own.
+        let companies = "/api/v1/artists-companies";
+        let own = json!({"kind": "promoter", "name": "Outsider Promotions"});
+        ids.insert(
+            "outsider_company",
+            post(app, &outsider, companies, own).await,
+        );
+        let own = json!({"kind": "management", "name": "Outsider Management"});
+        ids.insert("outsider_mgmt", post(app, &outsider, companies, own).await);
+        let own = json!({"company_id": ids["outsider_mgmt"], "name": "Oscar Outsider"});
+        ids.insert(
+            "outsider_person",
+            post(app, &outsider, "/api/v1/people", own).await,
+        );
+
+        // Directory records of the agency.
+        let body = json!({"name": "Second Act", "company_id": agency_company});
+        ids.insert("artist2", post(app, agency, "/api/v1/artists", body).await);
+        let accounts = format!("/api/v1/artists/{artist}/platform-accounts");
+        let body = json!({"platform": "instagram", "handle": "tenantartist"});
+        ids.insert("artist_account", post(app, agency, &accounts, body).await);
+        let accounts = format!("/api/v1/artists-companies/{agency_company}/platform-accounts");
+        let body = json!({"platform": "instagram", "handle": "tenantagency"});
+        ids.insert("company_account", post(app, agency, &accounts, body).await);
+        let body = json!({"provider": "musicbrainz", "external_id": "mbid-tenant",
+                          "entity_type": "artist", "entity_id": artist});
+        ids.insert(
+            "reference",
+            post(app, agency, "/api/v1/provider-references", body).await,
+        );
+        let profile = format!("/api/v1/artists/{artist}/profile");
+        must(
+            app,
+            agency,
+            Method::PUT,
+            &profile,
+            json!({"bio": "On tour."}),
+        )
+        .await;
+        let body = json!({"company_id": agency_company, "name": "Ana Private"});
+        ids.insert(
+            "agency_person",
+            post(app, agency, "/api/v1/people", body).await,
+        );
+        hidden.insert("agency_person", vec![Agency]);
+        let body =
+            json!({"company_id": agency_company, "name": "Net Worker", "visibility": "network"});
+        ids.insert(
+            "network_person",
+            post(app, agency, "/api/v1/people", body).await,
+        );
+        let team = format!("/api/v1/artists/{artist}/team");
+        let body = json!({"person_id": ids["agency_person"], "role": "responsible_agent"});
+        ids.insert("assignment", post(app, agency, &team, body).await);
+        let windows = format!("/api/v1/artists/{artist}/availabilities");
+        ids.insert(
+            "window_published",
+            post(app, agency, &windows, window_body(true)).await,
+        );
+        ids.insert(
+            "window_hidden",
+            post(app, agency, &windows, window_body(false)).await,
+        );
+        hidden.insert("window_hidden", vec![Agency]);
+        let body = json!({"name": "Agency picks"});
+        ids.insert(
+            "agency_shortlist",
+            post(app, agency, "/api/v1/shortlists", body).await,
+        );
+        hidden.insert("agency_shortlist", vec![Agency]);
+
+        // Records of the promoter org: a contact, a shortlist, a company
+        // claim, an agency creation request, representation claims.
+        let body = json!({"company_id": p.promoter_company, "name": "Piet Private"});
+        ids.insert(
+            "promoter_person",
+            post(app, promoter, "/api/v1/people", body).await,
+        );
+        hidden.insert("promoter_person", vec![Promoter]);
+        let body = json!({"name": "Promoter picks"});
+        ids.insert(
+            "promoter_shortlist",
+            post(app, promoter, "/api/v1/shortlists", body).await,
+        );
+        hidden.insert("promoter_shortlist", vec![Promoter]);
+        let venue = internal(
+            app,
+            "/internal/artists-companies",
+            json!({"kind": "venue", "name": "Unclaimed Hall"}),
+        )
+        .await;
+        ids.insert("venue", venue["id"].as_str().unwrap().to_owned());
+        let body = json!({"company_id": ids["venue"], "message": "We run it"});
+        ids.insert(
+            "company_claim",
+            post(app, promoter, "/api/v1/company-claims", body).await,
+        );
+        hidden.insert("company_claim", vec![Promoter]);
+        let body = json!({"spec": {"name": "Promoter Booking Arm"}});
+        ids.insert(
+            "provisioning_request",
+            post(
+                app,
+                promoter,
+                "/api/v1/artists-companies/creation-requests",
+                body,
+            )
+            .await,
+        );
+        hidden.insert("provisioning_request", vec![Promoter]);
+        let body = json!({"kind": "management", "name": "Promoter Management"});
+        ids.insert("promoter_mgmt", post(app, promoter, companies, body).await);
+        let claims = "/api/v1/representation-claims";
+        let body = json!({"artist_id": artist, "company_id": ids["promoter_mgmt"],
+                          "role": "booking", "territory": {"countries": ["FR"]}});
+        let disputed = must(app, promoter, Method::POST, claims, body).await;
+        assert_eq!(disputed["status"], "disputed", "{disputed}");
+        ids.insert(
+            "claim_disputed",
+            disputed["id"].as_str().unwrap().to_owned(),
+        );
+        hidden.insert("claim_disputed", vec![Agency, Promoter]);
+        let body = json!({"artist_id": artist, "company_id": ids["promoter_mgmt"],
+                          "role": "management", "territory": {"worldwide": true}});
+        ids.insert("claim_pending", post(app, promoter, claims, body).await);
+        hidden.insert("claim_pending", vec![Agency, Promoter]);
+        let (_, disputes) = agency.get(app, "/api/v1/representation-disputes").await;
+        let dispute = disputes["items"][0]["id"].as_str().unwrap().to_owned();
+        ids.insert("dispute", dispute);
+        hidden.insert("dispute", vec![Agency, Promoter]);
+
+        // The deal between them: a request, offers, holds, a booking.
+        let both = || vec![Agency, Promoter];
+        ids.insert(
+            "request",
+            post(app, promoter, "/api/v1/booking-requests", request_body(&p)).await,
+        );
+        let offers = "/api/v1/offers";
+        ids.insert(
+            "offer_draft",
+            post(app, promoter, offers, offer_body(&p, day(60), false)).await,
+        );
+        ids.insert(
+            "offer_sent",
+            post(app, promoter, offers, offer_body(&p, day(61), true)).await,
+        );
+        let id = post(app, promoter, offers, offer_body(&p, day(65), true)).await;
+        let counter = json!({"deal": deal(), "note": "our terms"});
+        let path = format!("/api/v1/offers/{id}/counter");
+        must(app, agency, Method::POST, &path, counter).await;
+        ids.insert("offer_countered", id);
+        for name in ["offer_ready", "offer_booked"] {
+            let date = if name == "offer_ready" {
+                day(62)
+            } else {
+                day(63)
+            };
+            let id = post(app, promoter, offers, offer_body(&p, date, true)).await;
+            post_empty(app, agency, &format!("/api/v1/offers/{id}/accept")).await;
+            ids.insert(name, id);
+        }
+        ids.insert(
+            "hold",
+            post(app, agency, "/api/v1/holds", hold_body(&p, day(30))).await,
+        );
+        let body = json!({"offer_id": ids["offer_ready"], "artist_id": artist, "date": day(62),
+                          "promoter_company_id": p.promoter_company,
+                          "expires_at": Utc::now() + Duration::days(3)});
+        ids.insert(
+            "hold_backed",
+            post(app, agency, "/api/v1/holds", body).await,
+        );
+        let body = json!({"offer_id": ids["offer_booked"]});
+        ids.insert(
+            "booking",
+            post(app, promoter, "/api/v1/bookings", body).await,
+        );
+        for name in [
+            "request",
+            "offer_draft",
+            "offer_sent",
+            "offer_countered",
+            "offer_ready",
+            "offer_booked",
+            "hold",
+            "hold_backed",
+            "booking",
+        ] {
+            hidden.insert(name, both());
+        }
+
+        // Machine records for the internal routes.
+        let canary = internal(app, "/internal/ops/canaries", json!({})).await;
+        ids.insert("canary", canary["id"].as_str().unwrap().to_owned());
+        let job: String = sqlx::query_scalar("SELECT id::text FROM apalis.jobs LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        ids.insert("job", job);
+
+        Self {
+            p,
+            outsider,
+            ids,
+            hidden,
+        }
+    }
+}
+
+type Routes = BTreeMap<(&'static str, &'static str), Vec<Call>>;
+
+/// Every arranged operation, by (method, path template), with its calls.
+fn routes(w: &World) -> Routes {
+    let artist = w.p.artist.as_str();
+    let agency = w.p.agency_company.as_str();
+    let id = |name: &str| w.id(name).to_owned();
+    let mut t: Routes = BTreeMap::new();
+    let mut add = |method: &'static str, template: &'static str, calls: Vec<Call>| {
+        assert!(
+            t.insert((method, template), calls).is_none(),
+            "{method} {template} arranged twice"
+        );
+    };
+    let outsider =
+        |path: String, body: Option<Value>, want: Want| vec![call(Outsider, path, body, want)];
+    // A read of a network-wide record: by everyone, each seeing only what
+    // it may.
+    let reads = |path: String| {
+        ALL.iter()
+            .map(|who| call(*who, path.clone(), None, Want::Reads))
+            .collect::<Vec<_>>()
+    };
+    // A record private to `owner`: hidden from the other party and the
+    // outsider.
+    let private_to = |owner: Who, path: String, body: Option<Value>| {
+        ALL.iter()
+            .filter(|who| **who != owner)
+            .map(|who| call(*who, path.clone(), body.clone(), Want::Hidden))
+            .collect::<Vec<_>>()
+    };
+    let hidden = |path: String, body: Option<Value>| outsider(path, body, Want::Hidden);
+    let machine = |path: String, body: Option<Value>| outsider(path, body, Want::Unauthorized);
+
+    // Directory (SPEC 5.1): network-wide reads, writes only by the owner.
+    add(
+        "GET",
+        "/api/v1/artists/{id}",
+        reads(format!("/api/v1/artists/{artist}")),
+    );
+    add(
+        "PATCH",
+        "/api/v1/artists/{id}",
+        outsider(
+            format!("/api/v1/artists/{artist}"),
+            Some(json!({"name": "Renamed"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/artists/{id}",
+        outsider(
+            format!("/api/v1/artists/{}", id("artist2")),
+            None,
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists/{id}/profile",
+        reads(format!("/api/v1/artists/{artist}/profile")),
+    );
+    add(
+        "PUT",
+        "/api/v1/artists/{id}/profile",
+        outsider(
+            format!("/api/v1/artists/{artist}/profile"),
+            Some(json!({"bio": "Mine now"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists/{id}/platform-accounts",
+        reads(format!("/api/v1/artists/{artist}/platform-accounts")),
+    );
+    add(
+        "POST",
+        "/api/v1/artists/{id}/platform-accounts",
+        outsider(
+            format!("/api/v1/artists/{artist}/platform-accounts"),
+            Some(json!({"platform": "spotify", "handle": "outsider-artist"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/artists/{id}/platform-accounts/{account_id}",
+        outsider(
+            format!(
+                "/api/v1/artists/{artist}/platform-accounts/{}",
+                id("artist_account")
+            ),
+            None,
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists-companies/{id}",
+        reads(format!("/api/v1/artists-companies/{agency}")),
+    );
+    add(
+        "PATCH",
+        "/api/v1/artists-companies/{id}",
+        outsider(
+            format!("/api/v1/artists-companies/{agency}"),
+            Some(json!({"name": "Taken"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists-companies/{id}/platform-accounts",
+        reads(format!(
+            "/api/v1/artists-companies/{agency}/platform-accounts"
+        )),
+    );
+    add(
+        "POST",
+        "/api/v1/artists-companies/{id}/platform-accounts",
+        outsider(
+            format!("/api/v1/artists-companies/{agency}/platform-accounts"),
+            Some(json!({"platform": "spotify", "handle": "outsider-agency"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/artists-companies/{id}/platform-accounts/{account_id}",
+        outsider(
+            format!(
+                "/api/v1/artists-companies/{agency}/platform-accounts/{}",
+                id("company_account")
+            ),
+            None,
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/geo/markets/{id}",
+        reads("/api/v1/geo/markets/benelux".to_owned()),
+    );
+
+    // People: a private contact is the owner org's alone; a network one is
+    // read by all and changed by its owner only.
+    let mut people = private_to(
+        Agency,
+        format!("/api/v1/people/{}", id("agency_person")),
+        None,
+    );
+    people.extend(private_to(
+        Promoter,
+        format!("/api/v1/people/{}", id("promoter_person")),
+        None,
+    ));
+    people.extend(reads(format!("/api/v1/people/{}", id("network_person"))));
+    add("GET", "/api/v1/people/{id}", people);
+    let patch = Some(json!({"name": "Changed"}));
+    let mut people = private_to(
+        Agency,
+        format!("/api/v1/people/{}", id("agency_person")),
+        patch.clone(),
+    );
+    people.extend(private_to(
+        Promoter,
+        format!("/api/v1/people/{}", id("promoter_person")),
+        patch.clone(),
+    ));
+    people.extend(outsider(
+        format!("/api/v1/people/{}", id("network_person")),
+        patch,
+        FORBIDDEN,
+    ));
+    add("PATCH", "/api/v1/people/{id}", people);
+    let mut people = private_to(
+        Agency,
+        format!("/api/v1/people/{}", id("agency_person")),
+        None,
+    );
+    people.extend(private_to(
+        Promoter,
+        format!("/api/v1/people/{}", id("promoter_person")),
+        None,
+    ));
+    people.extend(outsider(
+        format!("/api/v1/people/{}", id("network_person")),
+        None,
+        FORBIDDEN,
+    ));
+    add("DELETE", "/api/v1/people/{id}", people);
+
+    // Roster, team and representation (SPEC 5.2): who represents whom is
+    // network-wide; claims and disputes belong to those with standing.
+    add(
+        "GET",
+        "/api/v1/artists-companies/{id}/roster",
+        reads(format!("/api/v1/artists-companies/{agency}/roster")),
+    );
+    add(
+        "POST",
+        "/api/v1/artists-companies/{id}/roster",
+        outsider(
+            format!("/api/v1/artists-companies/{agency}/roster"),
+            Some(json!({"artist_id": id("artist2"), "role": "management",
+                        "territory": {"worldwide": true}})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/artists-companies/{id}/roster/{artist_id}",
+        outsider(
+            format!("/api/v1/artists-companies/{agency}/roster/{artist}"),
+            None,
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists/{id}/representation",
+        reads(format!("/api/v1/artists/{artist}/representation")),
+    );
+    add(
+        "GET",
+        "/api/v1/artists/{id}/team",
+        reads(format!("/api/v1/artists/{artist}/team")),
+    );
+    add(
+        "POST",
+        "/api/v1/artists/{id}/team",
+        outsider(
+            format!("/api/v1/artists/{artist}/team"),
+            Some(json!({"person_id": id("outsider_person"), "role": "assistant"})),
+            FORBIDDEN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/artists/{id}/team/{assignment_id}",
+        outsider(
+            format!("/api/v1/artists/{artist}/team/{}", id("assignment")),
+            None,
+            FORBIDDEN,
+        ),
+    );
+    let mut claim = hidden(
+        format!(
+            "/api/v1/representation-claims/{}/withdraw",
+            id("claim_pending")
+        ),
+        None,
+    );
+    claim.extend(hidden(
+        format!(
+            "/api/v1/representation-claims/{}/withdraw",
+            id("claim_disputed")
+        ),
+        None,
+    ));
+    add("POST", "/api/v1/representation-claims/{id}/withdraw", claim);
+    let reason = Some(json!({"reason": "we object"}));
+    let mut claim = hidden(
+        format!(
+            "/api/v1/representation-claims/{}/disputes",
+            id("claim_pending")
+        ),
+        reason.clone(),
+    );
+    claim.extend(hidden(
+        format!(
+            "/api/v1/representation-claims/{}/disputes",
+            id("claim_disputed")
+        ),
+        reason,
+    ));
+    add("POST", "/api/v1/representation-claims/{id}/disputes", claim);
+
+    // Availability (SPEC 5.3): published windows and the busy/free calendar
+    // are network-wide; unpublished windows are the agency's.
+    add(
+        "GET",
+        "/api/v1/artists/{id}/availabilities",
+        reads(format!("/api/v1/artists/{artist}/availabilities")),
+    );
+    add(
+        "POST",
+        "/api/v1/artists/{id}/availabilities",
+        outsider(
+            format!("/api/v1/artists/{artist}/availabilities"),
+            Some(window_body(true)),
+            FORBIDDEN,
+        ),
+    );
+    let mut calendar = Vec::new();
+    for path in [
+        format!(
+            "/api/v1/artists/{artist}/calendar?from={}&to={}",
+            day(0),
+            day(90)
+        ),
+        format!("/api/v1/artists/{artist}/calendar"),
+    ] {
+        calendar.extend(
+            PARTIES
+                .iter()
+                .map(|who| call(*who, path.clone(), None, Want::Reads)),
+        );
+        calendar.push(call(Outsider, path, None, Want::BusyOnly));
+    }
+    add("GET", "/api/v1/artists/{id}/calendar", calendar);
+    let patch = Some(json!({"notes": "changed"}));
+    let mut window = private_to(
+        Agency,
+        format!("/api/v1/availabilities/{}", id("window_hidden")),
+        patch.clone(),
+    );
+    window.extend(outsider(
+        format!("/api/v1/availabilities/{}", id("window_published")),
+        patch,
+        FORBIDDEN,
+    ));
+    add("PATCH", "/api/v1/availabilities/{id}", window);
+    let mut window = private_to(
+        Agency,
+        format!("/api/v1/availabilities/{}", id("window_hidden")),
+        None,
+    );
+    window.extend(outsider(
+        format!("/api/v1/availabilities/{}", id("window_published")),
+        None,
+        FORBIDDEN,
+    ));
+    add("DELETE", "/api/v1/availabilities/{id}", window);
+
+    // The deal (SPEC 5.4): the parties' records, 404 to anyone else.
+    let request = |tail: &str| format!("/api/v1/booking-requests/{}{tail}", id("request"));
+    add(
+        "GET",
+        "/api/v1/booking-requests/{id}",
+        hidden(request(""), None),
+    );
+    add(
+        "GET",
+        "/api/v1/booking-requests/{id}/activity",
+        hidden(request("/activity"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/booking-requests/{id}/decline",
+        hidden(request("/decline"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/booking-requests/{id}/withdraw",
+        hidden(request("/withdraw"), None),
+    );
+    let offers = |tail: &str, names: &[&str], body: Option<Value>| {
+        names
+            .iter()
+            .map(|name| {
+                call(
+                    Outsider,
+                    format!("/api/v1/offers/{}{tail}", id(name)),
+                    body.clone(),
+                    Want::Hidden,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let every = [
+        "offer_draft",
+        "offer_sent",
+        "offer_countered",
+        "offer_ready",
+        "offer_booked",
+    ];
+    let answerable = ["offer_sent", "offer_countered"];
+    add("GET", "/api/v1/offers/{id}", offers("", &every, None));
+    add(
+        "GET",
+        "/api/v1/offers/{id}/versions",
+        offers("/versions", &every, None),
+    );
+    add(
+        "GET",
+        "/api/v1/offers/{id}/activity",
+        offers("/activity", &every, None),
+    );
+    add(
+        "POST",
+        "/api/v1/offers/{id}/send",
+        offers("/send", &["offer_draft"], None),
+    );
+    add(
+        "POST",
+        "/api/v1/offers/{id}/accept",
+        offers("/accept", &answerable, None),
+    );
+    add(
+        "POST",
+        "/api/v1/offers/{id}/decline",
+        offers("/decline", &answerable, None),
+    );
+    add(
+        "POST",
+        "/api/v1/offers/{id}/withdraw",
+        offers("/withdraw", &["offer_sent", "offer_draft"], None),
+    );
+    let counter = json!({"deal": deal(), "note": "our terms"});
+    add(
+        "POST",
+        "/api/v1/offers/{id}/counter",
+        offers("/counter", &answerable, Some(counter)),
+    );
+    let hold = |name: &str, tail: &str| format!("/api/v1/holds/{}{tail}", id(name));
+    add(
+        "GET",
+        "/api/v1/holds/{id}",
+        vec![
+            call(Outsider, hold("hold", ""), None, Want::Hidden),
+            call(Outsider, hold("hold_backed", ""), None, Want::Hidden),
+        ],
+    );
+    add(
+        "POST",
+        "/api/v1/holds/{id}/release",
+        hidden(hold("hold", "/release"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/holds/{id}/challenge",
+        hidden(hold("hold_backed", "/challenge"), None),
+    );
+    let booking = |tail: &str| format!("/api/v1/bookings/{}{tail}", id("booking"));
+    add("GET", "/api/v1/bookings/{id}", hidden(booking(""), None));
+    add(
+        "GET",
+        "/api/v1/bookings/{id}/activity",
+        hidden(booking("/activity"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/bookings/{id}/cancel",
+        hidden(booking("/cancel"), Some(json!({"reason": "rain"}))),
+    );
+    add(
+        "POST",
+        "/api/v1/bookings/{id}/complete",
+        hidden(booking("/complete"), None),
+    );
+
+    // Shortlists (SPEC 5.8): each org's own.
+    let lists = |name: &str| format!("/api/v1/shortlists/{}", id(name));
+    let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
+    shortlist.extend(private_to(Promoter, lists("promoter_shortlist"), None));
+    add("GET", "/api/v1/shortlists/{id}", shortlist);
+    let patch = Some(json!({"name": "Renamed picks"}));
+    let mut shortlist = private_to(Agency, lists("agency_shortlist"), patch.clone());
+    shortlist.extend(private_to(Promoter, lists("promoter_shortlist"), patch));
+    add("PATCH", "/api/v1/shortlists/{id}", shortlist);
+    let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
+    shortlist.extend(private_to(Promoter, lists("promoter_shortlist"), None));
+    add("DELETE", "/api/v1/shortlists/{id}", shortlist);
+
+    // Lists: read by everyone; none may show what its reader may not see.
+    for path in [
+        "/api/v1/artists",
+        "/api/v1/artists-companies",
+        "/api/v1/artists-companies/requests",
+        "/api/v1/artists-companies/sleeping",
+        "/api/v1/avails/search",
+        "/api/v1/booking-requests",
+        "/api/v1/bookings",
+        "/api/v1/company-claims",
+        "/api/v1/genres",
+        "/api/v1/geo/cities",
+        "/api/v1/geo/countries",
+        "/api/v1/geo/currencies",
+        "/api/v1/geo/markets",
+        "/api/v1/holds",
+        "/api/v1/me",
+        "/api/v1/me/agency",
+        "/api/v1/me/companies",
+        "/api/v1/offers",
+        "/api/v1/people",
+        "/api/v1/representation-claims",
+        "/api/v1/representation-disputes",
+        "/api/v1/shortlists",
+    ] {
+        add("GET", path, reads(path.to_owned()));
+    }
+    // The same lists with the filters that name the parties' records.
+    let filtered = [
+        "/api/v1/booking-requests?role=incoming".to_owned(),
+        "/api/v1/booking-requests?role=outgoing".to_owned(),
+        format!("/api/v1/people?company_id={agency}"),
+        format!("/api/v1/people?company_id={}", w.p.promoter_company),
+        format!("/api/v1/holds?artist_id={artist}"),
+        format!("/api/v1/offers?artist_id={artist}"),
+        format!(
+            "/api/v1/avails/search?from={}&to={}&country=NL",
+            day(0),
+            day(90)
+        ),
+        "/api/v1/artists-companies/sleeping?q=Unclaimed".to_owned(),
+    ];
+    // Provider references are listed only for one entity or external id.
+    add(
+        "GET",
+        "/api/v1/provider-references",
+        reads(format!(
+            "/api/v1/provider-references?entity_type=artist&entity_id={artist}"
+        )),
+    );
+    add(
+        "GET",
+        "/api/v1/provider-references/lookup",
+        reads(
+            "/api/v1/provider-references/lookup?provider=musicbrainz&external_id=mbid-tenant"
+                .to_owned(),
+        ),
+    );
+    for path in filtered {
+        let (route, _) = path.split_once('?').unwrap();
+        let key = t
+            .keys()
+            .find(|(m, p)| *m == "GET" && *p == route)
+            .copied()
+            .unwrap();
+        t.get_mut(&key).unwrap().extend(reads(path.clone()));
+    }
+
+    // Creates naming another tenant's record.
+    let mut add = |method: &'static str, template: &'static str, calls: Vec<Call>| {
+        assert!(
+            t.insert((method, template), calls).is_none(),
+            "{method} {template} arranged twice"
+        );
+    };
+    let foreign = |path: &str, body: Value, want: Want| outsider(path.to_owned(), Some(body), want);
+    add(
+        "POST",
+        "/api/v1/artists",
+        foreign(
+            "/api/v1/artists",
+            json!({"name": "Planted Act", "company_id": agency}),
+            FOREIGN,
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/artists-companies/takeover-requests",
+        foreign(
+            "/api/v1/artists-companies/takeover-requests",
+            json!({"company_id": agency, "message": "ours now"}),
+            Want::Refused(&[404, 409, 422]),
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/company-claims",
+        foreign(
+            "/api/v1/company-claims",
+            json!({"company_id": w.p.promoter_company}),
+            Want::Refused(&[404, 409, 422]),
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/people",
+        foreign(
+            "/api/v1/people",
+            json!({"company_id": w.p.promoter_company, "name": "Planted"}),
+            FOREIGN,
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/provider-references",
+        foreign(
+            "/api/v1/provider-references",
+            json!({"provider": "spotify", "external_id": "planted", "entity_type": "artist", "entity_id": artist}),
+            FOREIGN,
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/representation-claims",
+        foreign(
+            "/api/v1/representation-claims",
+            json!({"artist_id": artist, "company_id": id("promoter_mgmt"), "role": "management",
+               "territory": {"countries": ["DE"]}}),
+            FOREIGN,
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/booking-requests",
+        foreign("/api/v1/booking-requests", request_body(&w.p), FOREIGN),
+    );
+    add(
+        "POST",
+        "/api/v1/offers",
+        foreign("/api/v1/offers", offer_body(&w.p, day(64), true), FOREIGN),
+    );
+    add(
+        "POST",
+        "/api/v1/holds",
+        foreign("/api/v1/holds", hold_body(&w.p, day(31)), FOREIGN),
+    );
+    add(
+        "POST",
+        "/api/v1/bookings",
+        foreign(
+            "/api/v1/bookings",
+            json!({"offer_id": id("offer_ready")}),
+            Want::Refused(&[404, 422]),
+        ),
+    );
+
+    // Machine routes: a user token never opens them.
+    let decision = Some(json!({"reason": "no"}));
+    let request = |tail: &str| {
+        format!(
+            "/internal/admin/artist-company-requests/{}{tail}",
+            id("provisioning_request")
+        )
+    };
+    add(
+        "GET",
+        "/internal/admin/artist-company-requests",
+        machine("/internal/admin/artist-company-requests".into(), None),
+    );
+    add(
+        "GET",
+        "/internal/admin/artist-company-requests/{id}",
+        machine(request(""), None),
+    );
+    add(
+        "POST",
+        "/internal/admin/artist-company-requests/{id}/approve",
+        machine(request("/approve"), None),
+    );
+    add(
+        "POST",
+        "/internal/admin/artist-company-requests/{id}/reject",
+        machine(request("/reject"), decision.clone()),
+    );
+    add(
+        "POST",
+        "/internal/artists",
+        machine("/internal/artists".into(), Some(json!({"name": "Planted"}))),
+    );
+    add(
+        "POST",
+        "/internal/artists-companies",
+        machine(
+            "/internal/artists-companies".into(),
+            Some(json!({"kind": "venue", "name": "Planted Hall"})),
+        ),
+    );
+    let claim = |tail: &str| format!("/internal/company-claims/{}{tail}", id("company_claim"));
+    add(
+        "POST",
+        "/internal/company-claims/{id}/approve",
+        machine(claim("/approve"), None),
+    );
+    add(
+        "POST",
+        "/internal/company-claims/{id}/reject",
+        machine(claim("/reject"), decision.clone()),
+    );
+    let claim = |tail: &str| {
+        format!(
+            "/internal/representation-claims/{}{tail}",
+            id("claim_pending")
+        )
+    };
+    add(
+        "POST",
+        "/internal/representation-claims/{id}/approve",
+        machine(claim("/approve"), None),
+    );
+    add(
+        "POST",
+        "/internal/representation-claims/{id}/reject",
+        machine(claim("/reject"), decision),
+    );
+    add(
+        "POST",
+        "/internal/representation-disputes/{id}/resolve",
+        machine(
+            format!(
+                "/internal/representation-disputes/{}/resolve",
+                id("dispute")
+            ),
+            Some(json!({"resolution": "claim_upheld"})),
+        ),
+    );
+    add(
+        "POST",
+        "/internal/ops/canaries",
+        machine("/internal/ops/canaries".into(), Some(json!({}))),
+    );
+    add(
+        "GET",
+        "/internal/ops/canaries/{id}",
+        machine(format!("/internal/ops/canaries/{}", id("canary")), None),
+    );
+    add(
+        "GET",
+        "/internal/ops/jobs",
+        machine("/internal/ops/jobs".into(), None),
+    );
+    add(
+        "GET",
+        "/internal/ops/jobs/{id}",
+        machine(format!("/internal/ops/jobs/{}", id("job")), None),
+    );
+    add(
+        "POST",
+        "/internal/ops/jobs/{id}/retry",
+        machine(format!("/internal/ops/jobs/{}/retry", id("job")), None),
+    );
+    add(
+        "POST",
+        "/internal/ops/jobs/{id}/cancel",
+        machine(format!("/internal/ops/jobs/{}/cancel", id("job")), None),
+    );
+    add(
+        "GET",
+        "/internal/ops/queues",
+        machine("/internal/ops/queues".into(), None),
+    );
+    add(
+        "GET",
+        "/internal/ops/schedules",
+        machine("/internal/ops/schedules".into(), None),
+    );
+    add("GET", "/metrics", machine("/metrics".into(), None));
+    t
+}
+
+/// Reference data (shipped, never changed by a tenant) and migration
+/// history are left out of the comparison.
+const UNWATCHED: &[&str] = &[
+    "_sqlx_migrations",
+    "reference_data_loads",
+    "countries",
+    "currencies",
+    "regions",
+    "cities",
+    "markets",
+    "market_countries",
+    "market_regions",
+    "genres",
+];
+
+/// A digest of every domain table (and the job queue): equal before and
+/// after means nothing changed.
+async fn snapshot(app: &TestApp) -> BTreeMap<String, String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut digests = BTreeMap::new();
+    for table in tables
+        .into_iter()
+        .filter(|t| !UNWATCHED.contains(&t.as_str()))
+        .chain(["apalis.jobs".to_owned()])
+    {
+        let sql = format!(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+        );
+        let digest: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        digests.insert(table, digest);
+    }
+    digests
+}
+
+/// What is wrong with one answer, if anything.
+fn verdict(w: &World, c: &Call, status: u16, body: &str) -> Option<String> {
+    let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let wrong = |expected: &str| Some(format!("{status}, expected {expected}: {body}"));
+    match c.want {
+        Want::Hidden if status != 404 || json["code"] != "not_found" => {
+            return wrong("404 not_found");
+        }
+        Want::Reads if status != 200 => return wrong("200"),
+        Want::Refused(allowed) if !allowed.contains(&status) => {
+            return wrong(&format!("one of {allowed:?}"));
+        }
+        Want::Unauthorized if status != 401 => return wrong("401"),
+        Want::BusyOnly => {
+            let entries = json.as_array().cloned().unwrap_or_default();
+            let detailed = |e: &Value| {
+                !matches!(e["kind"].as_str(), Some("busy" | "availability"))
+                    || e["kind"] == "busy"
+                        && !(e["id"].is_null() && e["status"].is_null() && e["priority"].is_null())
+            };
+            if status != 200 || entries.iter().any(detailed) {
+                return wrong("200 with busy days only");
+            }
+            if !entries.iter().any(|e| e["kind"] == "busy") {
+                return wrong("the parties' hold and booking as busy days");
+            }
+        }
+        _ => {}
+    }
+    let seen: Vec<&str> = w
+        .hidden_from(c.who)
+        .into_iter()
+        .filter(|(_, id)| body.contains(id))
+        .map(|(name, _)| name)
+        .collect();
+    (!seen.is_empty()).then(|| format!("{status}, the answer shows {seen:?}: {body}"))
+}
+
+/// A hidden record must answer exactly like an id that names nothing
+/// (status, code and detail), so ids of other tenants cannot be probed.
+async fn unlike_unknown(
+    app: &TestApp,
+    w: &World,
+    c: &Call,
+    method: &str,
+    answer: &str,
+) -> Option<String> {
+    let real = w.ids.values().find(|id| c.path.contains(id.as_str()))?;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let mut request = w.org(c.who).req(
+        app,
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        &c.path.replace(real.as_str(), &unknown),
+    );
+    if let Some(body) = &c.body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let probe: Value = response.json().await.unwrap_or(Value::Null);
+    let answer: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    let shape = |v: &Value, id: &str| {
+        let detail = v["detail"].as_str().unwrap_or_default().replace(id, "{id}");
+        (v["status"].clone(), v["code"].clone(), detail)
+    };
+    let (hidden, missing) = (shape(&answer, real), shape(&probe, &unknown));
+    (hidden != missing || status != 404)
+        .then(|| format!("answers {hidden:?}, but an unknown id answers {status} {missing:?}"))
+}
+
+/// The operations of the served document, as (method, path template),
+/// each with whether it requires a request body.
+async fn documented(app: &TestApp) -> BTreeMap<(String, String), bool> {
+    let doc: Value = app
+        .get("/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operations = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths in the document") {
+        for method in [
+            "get", "put", "post", "delete", "patch", "head", "options", "trace",
+        ] {
+            if let Some(operation) = item.get(method) {
+                let body = operation["requestBody"]["required"] == true;
+                operations.insert((method.to_ascii_uppercase(), path.clone()), body);
+            }
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn no_route_shows_or_changes_another_tenants_records() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let table = routes(&w);
+    let operations = documented(&app).await;
+    assert!(operations.len() > 50, "{operations:?}");
+
+    let mut failures = Vec::new();
+    let listed: BTreeSet<(&str, &str)> = LISTED.iter().map(|(m, p, _)| (*m, *p)).collect();
+    for ((method, path), takes_body) in &operations {
+        let key = (method.as_str(), path.as_str());
+        match table.get(&key) {
+            None if !listed.contains(&key) => failures.push(format!(
+                "{method} {path}: in the document but neither arranged in cross_tenant::routes \
+                 nor listed in LISTED"
+            )),
+            Some(calls) if *takes_body && calls.iter().any(|c| c.body.is_none()) => {
+                failures.push(format!(
+                    "{method} {path}: requires a body, and a call of its table row sends none"
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (method, path) in table.keys().chain(listed.iter()) {
+        if !operations.contains_key(&(method.to_string(), path.to_string())) {
+            failures.push(format!(
+                "{method} {path}: arranged or listed, but not in the document"
+            ));
+        }
+    }
+
+    // The parties can read their own records, so a 404 below is about who
+    // asks, not about a wrong id.
+    for (who, path) in [
+        (Agency, format!("/api/v1/people/{}", w.id("agency_person"))),
+        (
+            Promoter,
+            format!("/api/v1/people/{}", w.id("promoter_person")),
+        ),
+        (
+            Agency,
+            format!("/api/v1/shortlists/{}", w.id("agency_shortlist")),
+        ),
+        (
+            Promoter,
+            format!("/api/v1/shortlists/{}", w.id("promoter_shortlist")),
+        ),
+        (
+            Agency,
+            format!("/api/v1/booking-requests/{}", w.id("request")),
+        ),
+        (Promoter, format!("/api/v1/offers/{}", w.id("offer_draft"))),
+        (Agency, format!("/api/v1/offers/{}", w.id("offer_sent"))),
+        (Promoter, format!("/api/v1/holds/{}", w.id("hold"))),
+        (Agency, format!("/api/v1/holds/{}", w.id("hold_backed"))),
+        (
+            Promoter,
+            format!("/api/v1/bookings/{}/activity", w.id("booking")),
+        ),
+    ] {
+        let (status, body) = w.org(who).get(&app, &path).await;
+        assert_eq!(status, 200, "{who:?} reads its own {path}: {body}");
+    }
+
+    let mut total = 0;
+    let mut shown = BTreeSet::new();
+    for ((method, template), calls) in &table {
+        for c in calls {
+            total += 1;
+            let before = snapshot(&app).await;
+            let mut request = w.org(c.who).req(
+                &app,
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                &c.path,
+            );
+            if let Some(body) = &c.body {
+                request = request.json(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let name = format!("{:?} {method} {} ({template})", c.who, c.path);
+            if let Some(why) = verdict(&w, c, status, &text) {
+                failures.push(format!("{name}: {why}"));
+            }
+            if matches!(c.want, Want::Hidden)
+                && let Some(why) = unlike_unknown(&app, &w, c, method, &text).await
+            {
+                failures.push(format!("{name}: {why}"));
+            }
+            if matches!(c.want, Want::Reads) {
+                shown.extend(
+                    w.hidden
+                        .iter()
+                        .filter(|(name, seen_by)| {
+                            seen_by.contains(&c.who) && text.contains(w.id(name))
+                        })
+                        .map(|(name, _)| *name),
+                );
+            }
+            let after = snapshot(&app).await;
+            let changed: Vec<&String> = after
+                .iter()
+                .filter(|(table, digest)| before.get(*table) != Some(*digest))
+                .map(|(table, _)| table)
+                .collect();
+            if !changed.is_empty() {
+                failures.push(format!("{name}: changed {changed:?} (answered {status})"));
+            }
+        }
+    }
+    // Each private record shows up in some read of a caller allowed to see
+    // it, so its absence from the others' answers means something.
+    for name in w.hidden.keys().filter(|name| !shown.contains(*name)) {
+        failures.push(format!(
+            "{name}: no read shows it even to those allowed to see it"
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures in {total} calls over {} operations:\n{}",
+        failures.len(),
+        operations.len(),
+        failures.join("\n")
+    );
+}
