@@ -309,6 +309,7 @@ pub async fn create(
         check.add("venue.capacity", "must be positive");
     }
     check.finish()?;
+    super::deal::check_references(&mut *conn, Some(&input.deal), input.venue.city_id).await?;
     let promoter_owned = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $1 AND org_id = $2 AND status = 'approved') AS "owned!""#,
         input.promoter_company_id,
@@ -542,6 +543,7 @@ pub async fn counter(
     let mut check = Check::new();
     let note = check.opt_text("note", input.note.as_deref(), 2000);
     check.finish()?;
+    super::deal::check_references(&mut *conn, Some(&input.deal), None).await?;
     let author = match offer.written_by {
         Party::Agency => Party::Promoter,
         Party::Promoter => Party::Agency,

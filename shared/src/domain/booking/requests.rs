@@ -172,6 +172,7 @@ pub async fn create(
         None => latest.min(now + Duration::days(DEFAULT_TTL_DAYS)),
     };
     check.finish()?;
+    super::deal::check_references(&mut *conn, None, input.venue.city_id).await?;
     let company = sqlx::query!(
         r#"SELECT c.kind, EXISTS (SELECT 1 FROM artists_company_claims cl
                                     WHERE cl.company_id = c.id AND cl.org_id = $2 AND cl.status = 'approved') AS "owned!"
