@@ -606,12 +606,12 @@ async fn availability_routes_refuse_bad_input_and_change_nothing() {
             "notes too long" => put("/notes", json!("n".repeat(2001))), field!("notes");
             "notes with NUL" => put("/notes", json!("a\u{0}b")), field!("notes");
             "empty territory" => put("/territory", json!({})), field!("territory");
-            "unknown country" => put("/territory", json!({"countries": ["ZZ"]})),
-                field!("territory");
+            "unknown country" => put("/territory", json!({"countries": ["NL", "ZZ"]})),
+                field!("territory.countries[1]");
             "also NL" => put("/territory", json!({"worldwide": true, "countries": ["NL"]})),
                 field!("territory");
             "unknown market" => put("/territory", json!({"market_ids": [UNKNOWN]})),
-                field!("territory");
+                field!("territory.market_ids[0]");
         ],
     );
     cases.extend(edits(

@@ -109,7 +109,7 @@ async fn roster_links_refuse_overlapping_territories() {
         .await;
     assert_eq!(
         (status, body["errors"][0]["field"].as_str()),
-        (422, Some("territory"))
+        (422, Some("territory.countries[0]"))
     );
 
     let (_, representation) = b
