@@ -18,5 +18,6 @@ mod ops;
 mod ops_browser;
 mod ownership;
 mod queue;
+mod reference_data;
 mod representation;
 mod shortlists;
