@@ -24,6 +24,16 @@ enum By<'a> {
     Internal,
 }
 
+/// One request: who sends it, method, path, body, and the fields its 422
+/// must name, in order.
+type Case<'a> = (
+    By<'a>,
+    Method,
+    String,
+    Option<Value>,
+    &'static [&'static str],
+);
+
 /// Everything a refused directory write could have touched.
 async fn snapshot(pool: &PgPool) -> String {
     sqlx::query_scalar(
@@ -87,7 +97,7 @@ async fn directory_routes_refuse_unknown_reference_data_and_change_nothing() {
 
     let companies = "/api/v1/artists-companies";
     let requests = "/api/v1/artists-companies/creation-requests";
-    let cases: Vec<(By, Method, String, Option<Value>, &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         (
             By::Org(&mgmt),
             Method::POST,
