@@ -208,6 +208,54 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             "availabilities_currency_fkey",
             Field("currency", "is not an ISO 4217 currency code"),
         ),
+        (
+            "offer_versions_deal_currency_fkey",
+            Field("deal.currency", "is not an ISO 4217 currency code"),
+        ),
+        (
+            "bookings_deal_currency_fkey",
+            Field("deal.currency", "is not an ISO 4217 currency code"),
+        ),
+        (
+            "offers_venue_city_fkey",
+            Field("venue.city_id", "is not a known city"),
+        ),
+        (
+            "booking_requests_venue_city_fkey",
+            Field("venue.city_id", "is not a known city"),
+        ),
+        (
+            "artist_profiles_territories_fkey",
+            Field("territories", "names a country that is not in ISO 3166-1"),
+        ),
+        (
+            "artist_profiles_draw_by_market_fkey",
+            Field("draw_by_market", "names a market that does not exist"),
+        ),
+        (
+            "availabilities_areas_fkey",
+            Field("territory", "names a country or region that does not exist"),
+        ),
+        (
+            "availabilities_market_ids_fkey",
+            Field("territory.market_ids", "names a market that does not exist"),
+        ),
+        (
+            "roster_links_areas_fkey",
+            Field("territory", "names a country or region that does not exist"),
+        ),
+        (
+            "roster_links_market_ids_fkey",
+            Field("territory.market_ids", "names a market that does not exist"),
+        ),
+        (
+            "representation_claims_areas_fkey",
+            Field("territory", "names a country or region that does not exist"),
+        ),
+        (
+            "representation_claims_market_ids_fkey",
+            Field("territory.market_ids", "names a market that does not exist"),
+        ),
     ]
 };
 

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::text::slugify;
+use crate::{DomainError, FieldError};
 
 const COUNTRIES: &str = include_str!("../../reference/countries.tsv");
 const CURRENCIES: &str = include_str!("../../reference/currencies.tsv");
@@ -296,6 +297,126 @@ async fn load_markets(conn: &mut PgConnection, text: &str) -> anyhow::Result<usi
         .await?;
     }
     Ok(rows.len())
+}
+
+/// What a request names in the reference data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Currency,
+    Country,
+    City,
+    Market,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Currency => "currency",
+            Self::Country => "country",
+            Self::City => "city",
+            Self::Market => "market",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::Currency => "is not an ISO 4217 currency code",
+            Self::Country => "is not an ISO 3166-1 alpha-2 country code",
+            Self::City => "is not a known city",
+            Self::Market => "is not a known market",
+        }
+    }
+}
+
+/// The codes and ids one request takes from the reference data, checked
+/// together in one query, so every unknown one is a field error on the
+/// field that named it (`deal.currency`, `venue.city_id`,
+/// `territories[2]`). The database refuses the same values (foreign keys,
+/// or triggers for arrays); this check runs first so the client learns
+/// which field, and so values kept in JSON or only used as filters are
+/// checked at all. Shapes (two or three capital letters) are
+/// [`crate::validate::Check`]'s job; this only asks whether the value exists.
+#[derive(Debug, Default)]
+pub struct Refs {
+    items: Vec<(String, Kind, String)>,
+}
+
+impl Refs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(&mut self, field: impl Into<String>, kind: Kind, value: String) -> &mut Self {
+        self.items.push((field.into(), kind, value));
+        self
+    }
+
+    pub fn currency(&mut self, field: impl Into<String>, code: Option<&str>) -> &mut Self {
+        match code {
+            Some(code) => self.push(field, Kind::Currency, code.to_owned()),
+            None => self,
+        }
+    }
+
+    pub fn country(&mut self, field: impl Into<String>, code: Option<&str>) -> &mut Self {
+        match code {
+            Some(code) => self.push(field, Kind::Country, code.to_owned()),
+            None => self,
+        }
+    }
+
+    pub fn city(&mut self, field: impl Into<String>, id: Option<i64>) -> &mut Self {
+        match id {
+            Some(id) => self.push(field, Kind::City, id.to_string()),
+            None => self,
+        }
+    }
+
+    pub fn market(&mut self, field: impl Into<String>, id: Option<Uuid>) -> &mut Self {
+        match id {
+            Some(id) => self.push(field, Kind::Market, id.to_string()),
+            None => self,
+        }
+    }
+
+    /// The fields naming something that does not exist, in the order given.
+    pub async fn unknown(&self, conn: &mut PgConnection) -> Result<Vec<FieldError>, DomainError> {
+        if self.items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let kinds: Vec<&str> = self.items.iter().map(|(_, k, _)| k.as_str()).collect();
+        let values: Vec<&str> = self.items.iter().map(|(_, _, v)| v.as_str()).collect();
+        let missing = sqlx::query_scalar!(
+            r#"SELECT r.i AS "i!" FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r (kind, value, i)
+                WHERE NOT CASE r.kind
+                    WHEN 'currency' THEN EXISTS (SELECT 1 FROM currencies WHERE code = r.value::bpchar AND length(r.value) = 3)
+                    WHEN 'country' THEN EXISTS (SELECT 1 FROM countries WHERE code = r.value::bpchar AND length(r.value) = 2)
+                    WHEN 'city' THEN EXISTS (SELECT 1 FROM cities WHERE id = r.value::bigint)
+                    ELSE EXISTS (SELECT 1 FROM markets WHERE id = r.value::uuid)
+                END
+                ORDER BY r.i"#,
+            &kinds as &[&str],
+            &values as &[&str],
+        )
+        .fetch_all(conn)
+        .await?;
+        Ok(missing
+            .into_iter()
+            .filter_map(|i| usize::try_from(i - 1).ok())
+            .filter_map(|i| self.items.get(i))
+            .map(|(field, kind, _)| FieldError::new(field.clone(), kind.message()))
+            .collect())
+    }
+
+    /// Refuses the request (422 `validation_failed`) when anything named is unknown.
+    pub async fn check(&self, conn: &mut PgConnection) -> Result<(), DomainError> {
+        let errors = self.unknown(conn).await?;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Validation(errors))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ async fn windows_are_written_by_the_agency_and_published_to_others() {
         ),
         (
             json!({"starts_on": day(1), "ends_on": day(2), "status": "available", "territory": {"countries": ["ZZ"]}}),
-            "territory",
+            "territory.countries[0]",
         ),
     ];
     for (body, field) in bad {

@@ -407,7 +407,7 @@ fn deal() -> Value {
 fn offer_body(p: &BookingParties, date: NaiveDate) -> Value {
     json!({
         "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": date,
-        "venue": {"name": "Paradiso", "capacity": 1500}, "deal": deal(),
+        "venue": {"name": "Paradiso", "capacity": 1500, "city_id": 2759794}, "deal": deal(),
         "expires_at": Utc::now() + Duration::days(7), "send": true,
     })
 }
@@ -606,12 +606,14 @@ async fn availability_routes_refuse_bad_input_and_change_nothing() {
             "notes too long" => put("/notes", json!("n".repeat(2001))), field!("notes");
             "notes with NUL" => put("/notes", json!("a\u{0}b")), field!("notes");
             "empty territory" => put("/territory", json!({})), field!("territory");
-            "unknown country" => put("/territory", json!({"countries": ["ZZ"]})),
-                field!("territory");
+            "unknown country" => put("/territory", json!({"countries": ["NL", "ZZ"]})),
+                field!("territory.countries[1]");
             "also NL" => put("/territory", json!({"worldwide": true, "countries": ["NL"]})),
                 field!("territory");
             "unknown market" => put("/territory", json!({"market_ids": [UNKNOWN]})),
-                field!("territory");
+                field!("territory.market_ids[0]");
+            "country as a name" => put("/territory", json!({"countries": ["Netherlands"]})),
+                field!("territory.countries[0]");
         ],
     );
     cases.extend(edits(
@@ -630,6 +632,10 @@ async fn availability_routes_refuse_bad_input_and_change_nothing() {
             "no such currency" => put("/currency", json!("XQZ")), field!("currency");
             "notes too long" => put("/notes", json!("n".repeat(2001))), field!("notes");
             "empty territory" => put("/territory", json!({})), field!("territory");
+            "unknown country" => put("/territory", json!({"countries": ["BE", "QQ"]})),
+                field!("territory.countries[1]");
+            "unknown market" => put("/territory", json!({"market_ids": [UNKNOWN]})),
+                field!("territory.market_ids[0]");
         ],
     ));
     let note = || Body::Json(json!({"notes": "x"}));
@@ -669,6 +675,11 @@ async fn availability_routes_refuse_bad_input_and_change_nothing() {
         format!("{search}?country=Netherlands") => field!("country");
         format!("{search}?market_id={UNKNOWN}") => field!("market_id");
         format!("{search}?genre=no-such-genre") => field!("genre");
+        format!("{search}?country=ZZ") => field!("country");
+        format!("{search}?country=zz") => field!("country");
+        format!("{search}?max_fee=100&currency=ZZZ") => field!("currency");
+        format!("{search}?country=ZZ&currency=ZZZ") => field!("currency", "country");
+        format!("{search}?country=nl&max_fee=100&currency=eur") => Want::Ok(200);
     ]));
     cases.extend(malformed_bodies(Agency, POST, &windows));
     cases.extend(malformed_bodies(Agency, PATCH, &window));
@@ -729,6 +740,8 @@ async fn request_routes_refuse_bad_input_and_out_of_order_changes() {
             "unknown promoter" => put("/promoter_company_id", json!(UNKNOWN)),
                 field!("promoter_company_id");
             "unknown artist" => put("/artist_id", json!(UNKNOWN)), field!("artist_id");
+            "unknown city" => put("/venue/city_id", json!(999_999_999)), field!("venue.city_id");
+            "negative city" => put("/venue/city_id", json!(-1)), field!("venue.city_id");
         ],
     );
     let agency_company = json!(w.p.agency_company);
@@ -832,6 +845,12 @@ async fn offer_routes_refuse_bad_input_and_out_of_order_changes() {
             "negative guarantee" => put("/deal/guarantee_amount", json!(-1)),
                 field!("deal.guarantee_amount");
             "lowercase currency" => put("/deal/currency", json!("eur")), field!("deal.currency");
+            "no such currency" => put("/deal/currency", json!("ZZZ")), field!("deal.currency");
+            "retired currency" => put("/deal/currency", json!("NLG")), field!("deal.currency");
+            "unknown venue city" => put("/venue/city_id", json!(999_999_999)),
+                field!("venue.city_id");
+            "unknown city and currency" => put("/venue/city_id", json!(999_999_999))
+                .put("/deal/currency", json!("ZZZ")), field!("deal.currency", "venue.city_id");
             "long currency" => put("/deal/currency", json!("EURO")), field!("deal.currency");
             "deposit over 100" => deposit(json!(101), json!(day(10))),
                 field!("deal.deposit_percent");
@@ -927,6 +946,7 @@ async fn offer_routes_refuse_bad_input_and_out_of_order_changes() {
         "percentage over 100" => put("/deal/percentage", json!(100.5)), field!("deal.percentage");
         "negative guarantee" => put("/deal/guarantee_amount", json!(-1)),
             field!("deal.guarantee_amount");
+        "no such currency" => put("/deal/currency", json!("ZZZ")), field!("deal.currency");
         "note too long" => put("/note", json!("n".repeat(2001))), field!("note");
         "expiry in the past" => put("/expires_at", json!(Utc::now() - Duration::minutes(5))),
             field!("expires_at");

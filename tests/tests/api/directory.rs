@@ -338,7 +338,7 @@ async fn artists_are_created_by_management_and_edited_only_by_it() {
         .await;
     assert_eq!(
         (status, body["errors"][0]["field"].as_str()),
-        (422, Some("genres"))
+        (422, Some("genres[0]"))
     );
 
     assert_eq!(

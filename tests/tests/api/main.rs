@@ -20,6 +20,7 @@ mod ops;
 mod ops_browser;
 mod ownership;
 mod queue;
+mod reference_data;
 mod representation;
 mod shortlists;
 mod typescript_client;

@@ -109,7 +109,7 @@ async fn roster_links_refuse_overlapping_territories() {
         .await;
     assert_eq!(
         (status, body["errors"][0]["field"].as_str()),
-        (422, Some("territory"))
+        (422, Some("territory.countries[0]"))
     );
 
     let (_, representation) = b
@@ -528,8 +528,11 @@ async fn team_assignments_take_people_of_the_representing_company() {
         .await;
     assert_eq!((status, body["code"].as_str()), (422, Some("invalid_body")));
 
-    let (_, listed) = other.send(&app, Method::GET, &team, None).await;
+    let (_, listed) = agency_org.send(&app, Method::GET, &team, None).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The assigned contact is private to the agency: others do not see it.
+    let (_, listed) = other.send(&app, Method::GET, &team, None).await;
+    assert_eq!(listed, json!([]));
     let remove = format!("{team}/{}", assignment["id"].as_str().unwrap());
     assert_eq!(other.send(&app, Method::DELETE, &remove, None).await.0, 403);
     assert_eq!(

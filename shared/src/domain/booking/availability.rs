@@ -402,6 +402,12 @@ pub async fn search(
     let currency = check.currency("currency", query.currency.as_deref());
     let country = check.country("country", query.country.as_deref());
     check.finish()?;
+    crate::reference::Refs::new()
+        .currency("currency", currency.as_deref())
+        .country("country", country.as_deref())
+        .market("market_id", query.market_id)
+        .check(&mut *conn)
+        .await?;
     let market_areas = match query.market_id {
         Some(m) => Some(
             territory::resolve(
@@ -421,12 +427,11 @@ pub async fn search(
     let genres: Option<Vec<Uuid>> = match query.genre.as_deref() {
         Some(g) => {
             let root =
-                crate::domain::directory::geo::resolve_genres(&mut *conn, "genre", &[g.to_owned()])
-                    .await?;
+                [crate::domain::directory::geo::resolve_genre(&mut *conn, "genre", g).await?];
             Some(
                 sqlx::query_scalar!(
                     "SELECT id FROM genres WHERE id = ANY($1) OR parent_id = ANY($1)",
-                    &root
+                    &root[..]
                 )
                 .fetch_all(&mut *conn)
                 .await?,

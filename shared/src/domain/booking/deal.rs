@@ -2,9 +2,11 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use crate::FieldError;
+use crate::reference::Refs;
+use crate::{DomainError, FieldError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -174,6 +176,21 @@ impl Deal {
         }
         errors
     }
+}
+
+/// Refuses a deal currency or a venue city the reference data does not
+/// have (422 on `deal.currency`, `venue.city_id`); the database refuses
+/// them too, this names the field first.
+pub async fn check_references(
+    conn: &mut PgConnection,
+    deal: Option<&Deal>,
+    venue_city_id: Option<i64>,
+) -> Result<(), DomainError> {
+    Refs::new()
+        .currency("deal.currency", deal.map(|d| d.currency.as_str()))
+        .city("venue.city_id", venue_city_id)
+        .check(conn)
+        .await
 }
 
 /// Whether a number has at most two decimals, allowing for the binary

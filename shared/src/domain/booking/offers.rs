@@ -277,6 +277,7 @@ pub async fn create(
         check.add("venue.capacity", "must be positive");
     }
     check.finish()?;
+    super::deal::check_references(&mut *conn, Some(&input.deal), input.venue.city_id).await?;
     let promoter_owned = access::promoter_company(
         &mut *conn,
         org_id,
@@ -525,6 +526,7 @@ pub async fn counter(
     let mut check = Check::new();
     let note = check.opt_text("note", input.note.as_deref(), 2000);
     check.finish()?;
+    super::deal::check_references(&mut *conn, Some(&input.deal), None).await?;
     let author = offer.written_by.other();
     let number = offer.current_version + 1;
     let rows = sqlx::query!(

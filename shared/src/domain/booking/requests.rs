@@ -238,6 +238,7 @@ pub async fn create(
         None => latest.min(now + Duration::days(DEFAULT_TTL_DAYS)),
     };
     check.finish()?;
+    super::deal::check_references(&mut *conn, None, input.venue.city_id).await?;
     let owned = access::promoter_company(
         &mut *conn,
         org_id,

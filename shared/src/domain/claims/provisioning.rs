@@ -267,7 +267,9 @@ pub async fn request_creation(
     input: CreationIn,
 ) -> Result<ProvisioningRequest, DomainError> {
     let message = check_message(input.message.as_deref())?;
-    companies::validate(&input.spec.company()).map_err(|e| prefix_fields(e, "spec."))?;
+    companies::check_place(&mut *conn, &input.spec.company())
+        .await
+        .map_err(|e| prefix_fields(e, "spec."))?;
     refuse_if_agency_owned(&mut *conn, org_id).await?;
     let id = Uuid::now_v7();
     sqlx::query!(

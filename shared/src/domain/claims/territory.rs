@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::reference::Refs;
 
 /// A territory as requested: worldwide, or countries and/or markets.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -50,8 +51,9 @@ fn areas_overlap(a: &str, b: &str) -> bool {
         || a.strip_prefix(b).is_some_and(|r| r.starts_with('-'))
 }
 
-/// Validates and expands a requested territory; unknown countries or
-/// markets are field errors on `field`.
+/// Validates and expands a requested territory; an unknown country or
+/// market is a field error on `{field}.countries[i]` or
+/// `{field}.market_ids[i]`.
 pub async fn resolve(
     conn: &mut PgConnection,
     field: &str,
@@ -81,40 +83,29 @@ pub async fn resolve(
             "name worldwide, countries or markets",
         ));
     }
-    let known = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM countries WHERE code = ANY($1::text[])"#,
-        &countries
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut distinct = countries.clone();
+    let mut refs = Refs::new();
+    for (i, code) in countries.iter().enumerate() {
+        refs.country(format!("{field}.countries[{i}]"), Some(code));
+    }
+    for (i, id) in input.market_ids.iter().enumerate() {
+        refs.market(format!("{field}.market_ids[{i}]"), Some(*id));
+    }
+    refs.check(&mut *conn).await?;
+    let mut distinct = countries;
     distinct.sort();
     distinct.dedup();
-    if known != i64::try_from(distinct.len()).unwrap_or(i64::MAX) {
-        return Err(DomainError::invalid(
-            field,
-            "countries must be ISO 3166-1 alpha-2 codes",
-        ));
-    }
     let mut market_ids = input.market_ids.clone();
     market_ids.sort_unstable();
     market_ids.dedup();
-    let market_areas = sqlx::query!(
-        r#"SELECT (SELECT count(*) FROM markets WHERE id = ANY($1)) AS "markets!",
-                  ARRAY(SELECT country_code::text FROM market_countries WHERE market_id = ANY($1)
+    let market_areas = sqlx::query_scalar!(
+        r#"SELECT ARRAY(SELECT country_code::text FROM market_countries WHERE market_id = ANY($1)
                         UNION SELECT region_code FROM market_regions WHERE market_id = ANY($1)) AS "areas!""#,
         &market_ids
     )
     .fetch_one(&mut *conn)
     .await?;
-    if market_areas.markets != i64::try_from(market_ids.len()).unwrap_or(i64::MAX) {
-        return Err(DomainError::invalid(
-            field,
-            "market_ids must name existing markets",
-        ));
-    }
     let mut areas = distinct;
-    areas.extend(market_areas.areas);
+    areas.extend(market_areas);
     areas.sort();
     areas.dedup();
     Ok(Territory {

@@ -17,6 +17,7 @@ use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
 use crate::access::{self, require_artist_editor};
 use crate::pagination::{Page, PageRequest};
+use crate::reference::Refs;
 use crate::serde_util::double_option;
 use crate::validate::Check;
 
@@ -237,11 +238,11 @@ async fn genre_filter(
     let Some(genre) = genre else {
         return Ok(None);
     };
-    let root = resolve_genres(&mut *conn, "genre", &[genre.to_owned()]).await?;
+    let root = geo::resolve_genre(&mut *conn, "genre", genre).await?;
     Ok(Some(
         sqlx::query_scalar!(
-            "SELECT id FROM genres WHERE id = ANY($1) OR parent_id = ANY($1)",
-            &root
+            "SELECT id FROM genres WHERE id = $1 OR parent_id = $1",
+            root
         )
         .fetch_all(conn)
         .await?,
@@ -257,6 +258,13 @@ pub async fn search(
     filter: &ArtistFilter,
     page: &PageRequest<ArtistCursor>,
 ) -> Result<Page<Artist>, DomainError> {
+    // An unknown place would match nothing: say so instead (422).
+    Refs::new()
+        .country("country", filter.country.as_deref())
+        .city("city_id", filter.city_id)
+        .market("market_id", filter.market_id)
+        .check(&mut *conn)
+        .await?;
     let genres = genre_filter(&mut *conn, filter.genre.as_deref()).await?;
     let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let (after_score, after_key, after_id) = match &page.after {
@@ -597,50 +605,33 @@ pub async fn put_profile(
     if (input.fee_min.is_some() || input.fee_max.is_some()) && currency.is_none() {
         check.add("fee_currency", "is required with a fee");
     }
+    let mut refs = Refs::new();
+    refs.currency("fee_currency", currency.as_deref());
     let mut territories = Vec::new();
     for (i, t) in input.territories.iter().enumerate() {
-        if let Some(code) = check.country(&format!("territories[{i}]"), Some(t)) {
+        let field = format!("territories[{i}]");
+        if let Some(code) = check.country(&field, Some(t)) {
+            refs.country(field, Some(&code));
             territories.push(code);
         }
     }
     territories.sort();
     territories.dedup();
+    let mut markets = std::collections::HashSet::new();
     for (i, d) in input.draw_by_market.iter().enumerate() {
         if d.draw < 0 {
             check.add(&format!("draw_by_market[{i}].draw"), "must not be negative");
         }
+        if !markets.insert(d.market_id) {
+            check.add(
+                &format!("draw_by_market[{i}].market_id"),
+                "appears twice: one draw per market",
+            );
+        }
+        refs.market(format!("draw_by_market[{i}].market_id"), Some(d.market_id));
     }
     check.finish()?;
-    let unknown_countries = sqlx::query_scalar!(
-        r#"SELECT t AS "t!" FROM UNNEST($1::text[]) t WHERE NOT EXISTS (SELECT 1 FROM countries WHERE code = t)"#,
-        &territories
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if !unknown_countries.is_empty() {
-        return Err(DomainError::invalid(
-            "territories",
-            format!("unknown country codes: {}", unknown_countries.join(", ")),
-        ));
-    }
-    let market_ids: Vec<Uuid> = input.draw_by_market.iter().map(|d| d.market_id).collect();
-    let known_markets = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM markets WHERE id = ANY($1)"#,
-        &market_ids
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut distinct = market_ids.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if known_markets != i64::try_from(distinct.len()).unwrap_or(i64::MAX)
-        || distinct.len() != market_ids.len()
-    {
-        return Err(DomainError::invalid(
-            "draw_by_market",
-            "each market must exist and appear once",
-        ));
-    }
+    refs.check(&mut *conn).await?;
     let current = sqlx::query_scalar!(
         "SELECT version FROM artist_profiles WHERE artist_id = $1 FOR UPDATE",
         artist_id

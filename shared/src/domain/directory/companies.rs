@@ -16,6 +16,7 @@ use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::DomainError;
 use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
+use crate::reference::Refs;
 use crate::serde_util::double_option;
 use crate::validate::Check;
 
@@ -144,6 +145,14 @@ pub fn validate(input: &CompanyIn) -> Result<(), DomainError> {
     check_fields(input).map(|_| ())
 }
 
+/// Refuses an unknown country or city, or a city outside the country,
+/// without writing anything (a proposed agency is checked when proposed,
+/// not first when approved).
+pub async fn check_place(conn: &mut PgConnection, input: &CompanyIn) -> Result<(), DomainError> {
+    let f = check_fields(input)?;
+    geo::place(conn, f.country, f.city_id).await.map(|_| ())
+}
+
 /// Inserts an agency (unclaimed; provisioning claims it in the same
 /// transaction).
 pub async fn insert_agency(
@@ -256,6 +265,10 @@ pub async fn list(
     filter: &CompanyFilter,
     page: &PageRequest<(String, Uuid)>,
 ) -> Result<Page<Company>, DomainError> {
+    Refs::new()
+        .country("country", filter.country.as_deref())
+        .check(&mut *conn)
+        .await?;
     let (after_name, after_id) = page.after.clone().unzip();
     let rows = sqlx::query!(
         r#"SELECT c.id, c.kind AS "kind: CompanyKind", c.name, c.country_code::text AS country,

@@ -5,8 +5,9 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::DomainError;
 use crate::pagination::{Page, PageRequest};
+use crate::reference::Refs;
+use crate::{DomainError, FieldError};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Country {
@@ -100,6 +101,10 @@ pub async fn cities(
     q: Option<&str>,
     page: &PageRequest<(i32, i64)>,
 ) -> Result<Page<City>, DomainError> {
+    Refs::new()
+        .country("country", country)
+        .check(&mut *conn)
+        .await?;
     let (after_population, after_id) = page.after.unzip();
     let rows = sqlx::query_as!(
         City,
@@ -184,14 +189,45 @@ pub async fn genres(conn: &mut PgConnection) -> Result<Vec<Genre>, DomainError> 
     Ok(tree)
 }
 
-/// Genre ids for slugs or ids; unknown ones are a field error on `field`.
+/// Genre ids for slugs or ids, in one query; each unknown one is a field
+/// error on `{field}[i]`.
 pub async fn resolve_genres(
     conn: &mut PgConnection,
     field: &str,
     keys: &[String],
 ) -> Result<Vec<Uuid>, DomainError> {
+    let (ids, unknown) = lookup_genres(conn, keys).await?;
+    if !unknown.is_empty() {
+        return Err(DomainError::Validation(
+            unknown
+                .into_iter()
+                .map(|i| FieldError::new(format!("{field}[{i}]"), "is not a known genre"))
+                .collect(),
+        ));
+    }
+    Ok(ids)
+}
+
+/// The id of one genre (a filter), by slug or id; unknown is a field error
+/// on `field`.
+pub async fn resolve_genre(
+    conn: &mut PgConnection,
+    field: &str,
+    key: &str,
+) -> Result<Uuid, DomainError> {
+    let (ids, _) = lookup_genres(conn, &[key.to_owned()]).await?;
+    ids.first()
+        .copied()
+        .ok_or_else(|| DomainError::invalid(field, "is not a known genre"))
+}
+
+/// Known genre ids (sorted, distinct) and the positions of unknown keys.
+async fn lookup_genres(
+    conn: &mut PgConnection,
+    keys: &[String],
+) -> Result<(Vec<Uuid>, Vec<usize>), DomainError> {
     if keys.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let rows = sqlx::query!(
         "SELECT id, slug FROM genres WHERE slug = ANY($1) OR id::text = ANY($1)",
@@ -199,33 +235,34 @@ pub async fn resolve_genres(
     )
     .fetch_all(conn)
     .await?;
-    let unknown: Vec<&str> = keys
+    let unknown: Vec<usize> = keys
         .iter()
-        .filter(|k| {
+        .enumerate()
+        .filter(|(_, k)| {
             !rows
                 .iter()
                 .any(|r| &r.slug == *k || r.id.to_string() == **k)
         })
-        .map(String::as_str)
+        .map(|(i, _)| i)
         .collect();
-    if !unknown.is_empty() {
-        return Err(DomainError::invalid(
-            field,
-            format!("unknown genres: {}", unknown.join(", ")),
-        ));
-    }
     let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.id).collect();
     ids.sort_unstable();
     ids.dedup();
-    Ok(ids)
+    Ok((ids, unknown))
 }
 
-/// Fills the country from the city, and refuses a city of another country.
+/// Fills the country from the city, and refuses an unknown country or
+/// city (fields `country`, `city_id`) or a city of another country.
 pub async fn place(
     conn: &mut PgConnection,
     country: Option<String>,
     city_id: Option<i64>,
 ) -> Result<Option<String>, DomainError> {
+    Refs::new()
+        .country("country", country.as_deref())
+        .city("city_id", city_id)
+        .check(&mut *conn)
+        .await?;
     let Some(city_id) = city_id else {
         return Ok(country);
     };
