@@ -9,6 +9,7 @@ mod booking;
 mod booking_input;
 mod config;
 mod cors;
+mod demo;
 mod directory;
 mod health;
 mod holds;
