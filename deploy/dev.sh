@@ -154,11 +154,11 @@ dev_token() {
 # demo_guide: where to look in the demo (ids from seed-demo's DEMO_* lines).
 demo_guide() {
   local api="http://localhost:${PORT:-8080}"
+  log "demo: Northern Lights Agency (org $DEMO_ORG) and Riverside Presents (org $DEMO_PROMOTER_ORG); 24 h owner tokens:"
   cat <<EOF
-[dev] demo: Northern Lights Agency (org $DEMO_ORG) and Riverside Presents (org $DEMO_PROMOTER_ORG); 24 h owner tokens:
   export AGENCY="authorization: Bearer $(dev_token "$DEMO_ORG" owner)" AGENCY_ORG="x-org: $DEMO_ORG"
   export PROMOTER="authorization: Bearer $(dev_token "$DEMO_PROMOTER_ORG" owner)" PROMOTER_ORG="x-org: $DEMO_PROMOTER_ORG"
-  curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/booking-requests?role=incoming     # the open inquiry (and the converted ones)
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/booking-requests?role=incoming"  # the open inquiry (and the converted ones)
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/offers/$DEMO_OFFER/versions  # quote, then the promoter's counter
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/holds?artist_id=$DEMO_HOLD_ARTIST&date=$DEMO_HOLD_DATE"  # holds 1 and 2
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/bookings/$DEMO_BOOKING/activity  # request, offer, accept, hold, booking
