@@ -20,8 +20,8 @@
 //! Dates are relative to today. Domain functions make their own ids, so a
 //! second run finds what the first made by natural key (an org's agency,
 //! a company's name within its org, an artist's name on its agency's roster,
-//! an artist's deal trail, an import's provider reference) and changes
-//! nothing.
+//! a scene's artist having its request, offer, hold or booking already, the
+//! canary's requester, an import's provider reference) and changes nothing.
 
 use chrono::{Duration, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -60,7 +60,8 @@ const AGENT: &str = "demo-agent";
 const PROMOTER: &str = "demo-promoter";
 const OPERATOR: &str = "demo-operator";
 
-/// Orgs of the network around the story: a prefix, a group, an index.
+/// Orgs of the network around the story have fixed ids: a prefix, a
+/// group, an index.
 const DEMO_BASE: u128 = 0x0193_8000_0000_7000_8000_0000_0000_0000;
 
 fn demo_id(group: u128, index: usize) -> Uuid {
