@@ -151,6 +151,23 @@ dev_token() {
   echo "$header.$payload.$sig"
 }
 
+# demo_guide: where to look in the demo (ids from seed-demo's DEMO_* lines).
+demo_guide() {
+  local api="http://localhost:${PORT:-8080}"
+  log "demo: Northern Lights Agency (org $DEMO_ORG) and Riverside Presents (org $DEMO_PROMOTER_ORG); 24 h owner tokens:"
+  cat <<EOF
+  export AGENCY="authorization: Bearer $(dev_token "$DEMO_ORG" owner)" AGENCY_ORG="x-org: $DEMO_ORG"
+  export PROMOTER="authorization: Bearer $(dev_token "$DEMO_PROMOTER_ORG" owner)" PROMOTER_ORG="x-org: $DEMO_PROMOTER_ORG"
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/booking-requests?role=incoming"  # the open inquiry (and the converted ones)
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/offers/$DEMO_OFFER/versions  # quote, then the promoter's counter
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/holds?artist_id=$DEMO_HOLD_ARTIST&date=$DEMO_HOLD_DATE"  # holds 1 and 2
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/bookings/$DEMO_BOOKING/activity  # request, offer, accept, hold, booking
+  curl -H "\$PROMOTER" -H "\$PROMOTER_ORG" "$api/api/v1/avails/search?country=NL"  # published windows
+  ops dashboard: $api/ops (sign in with $(printf '%s' "$INTERNAL_API_KEYS" | cut -d, -f1)); the canary's dead job appears within seconds
+  docs: $api/api/v1/docs/
+EOF
+}
+
 cmd_run() {
   local server
   if [ -n "${DATABASE_URL:-}" ] && pg_answers "${DATABASE_URL%/*}/postgres"; then
@@ -165,12 +182,11 @@ cmd_run() {
   log "migrating $DB_NAME"
   ./target/debug/kisum-api migrate
   log "loading demo data"
-  ./target/debug/kisum-api seed-demo
-  local org=01938000-0000-7000-8000-000000000001
-  log "demo org $org; a 24 h owner token for it:"
-  printf '  export TOKEN=%s\n  curl -H "authorization: Bearer $TOKEN" -H "x-org: %s" http://localhost:%s/api/v1/me\n' \
-    "$(dev_token "$org" owner)" "$org" "${PORT:-8080}" >&2
-  log "docs: http://localhost:${PORT:-8080}/api/v1/docs/"
+  local seeded
+  seeded=$(./target/debug/kisum-api seed-demo)
+  # Only the NAME=uuid-or-date lines seed-demo prints for us.
+  eval "$(printf '%s\n' "$seeded" | grep -E '^DEMO_[A-Z_]+=[0-9a-f-]+$')"
+  demo_guide >&2
   ./target/debug/kisum-worker &
   WORKER_PID=$!
   trap 'kill "$WORKER_PID" 2>/dev/null; wait "$WORKER_PID" 2>/dev/null || true' EXIT

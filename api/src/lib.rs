@@ -6,6 +6,7 @@
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod problem;
 pub mod routes;
 
@@ -97,7 +98,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
 /// Machine routes: internal key only.
 fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(routes::ops::router())
+        .merge(ops::api::router())
         .merge(metrics::router())
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
@@ -125,7 +126,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes)
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
-        .merge(routes::dashboard::router())
+        .merge(ops::router())
         .with_state(state)
         .layer(from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))

@@ -1,6 +1,6 @@
 //! `kisum-api` serves HTTP; `kisum-api migrate` applies migrations and exits;
-//! `kisum-api seed-demo` loads demo data; `kisum-api openapi` prints the
-//! OpenAPI document.
+//! `kisum-api seed-demo` loads demo data and prints its ids as `NAME=value`
+//! lines; `kisum-api openapi` prints the OpenAPI document.
 
 use std::process::ExitCode;
 
@@ -74,7 +74,8 @@ fn print_openapi(config: ApiConfig) -> anyhow::Result<()> {
 
 async fn seed_demo(config: &DatabaseConfig) -> anyhow::Result<()> {
     let pool = shared::db::pool(config)?;
-    shared::demo::seed(&pool).await?;
+    let story = shared::demo::seed(&pool).await?;
     tracing::info!("demo data loaded");
+    print!("{}", story.env_lines());
     Ok(())
 }

@@ -1,15 +1,67 @@
-//! Demo data for local runs (`kisum-api seed-demo`) and the data generator
-//! of the benchmarks. Idempotent: records have fixed ids, so seeding twice
-//! changes nothing. Each capability adds its part here.
+//! Demo data for local runs (`kisum-api seed-demo`, run by `deploy/dev.sh
+//! run`) and the data generator of the benchmarks ([`generate_artists`]).
+//!
+//! The demo is built through the same domain functions the API handlers
+//! call, in one transaction, so every record, claim, activity row and job is
+//! what production would have made. It tells one story:
+//!
+//! - [`DEMO_ORG`] owns the agency "Northern Lights Agency" (through an
+//!   approved creation request), four artists on its roster with profiles
+//!   and published availability windows;
+//! - [`DEMO_PROMOTER_ORG`] owns a promoter company and a venue;
+//! - an open inquiry from the promoter; an offer the agency quoted and the
+//!   promoter countered; two holds (priorities 1 and 2) on one date; and a
+//!   booking confirmed from request, offer, acceptance and hold;
+//! - a queue canary that fails every attempt, so a running worker turns it
+//!   into a dead job on `/ops` within seconds.
+//!
+//! Around it, a network to search: more agencies (some claimed, some
+//! sleeping), promoters in real cities, a few hundred artists, shortlists.
+//! Dates are relative to today. Domain functions make their own ids, so a
+//! second run finds what the first made by natural key (an org's agency,
+//! a company's name within its org, an artist's name on its agency's roster,
+//! a scene's artist having its request, offer, hold or booking already, the
+//! canary's requester, an import's provider reference) and changes nothing.
 
-use sqlx::PgPool;
+use chrono::{Duration, NaiveDate, Utc};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// The demo org that `deploy/dev.sh run` mints a token for; it owns the
-/// demo agency "Northern Lights Agency" and a promoter.
+use crate::domain::booking::availability::{self, AvailabilityIn, AvailabilityStatus};
+use crate::domain::booking::bookings::{self, BookingIn};
+use crate::domain::booking::deal::{Deal, DealType, PercentageBasis};
+use crate::domain::booking::holds::{self, HoldIn};
+use crate::domain::booking::offers::{self, CounterIn, OfferEvent, OfferIn, Venue};
+use crate::domain::booking::requests::{self, BookingRequestIn};
+use crate::domain::claims::provisioning::{self, AgencySpec, AgencyState, CreationIn};
+use crate::domain::claims::representation::{self, RepresentationRole, RosterLinkIn};
+use crate::domain::claims::territory::TerritoryIn;
+use crate::domain::directory::artists::{self, ArtistIn, Link, ProfileIn};
+use crate::domain::directory::companies::{self, CompanyImport, CompanyIn, CompanyKind};
+use crate::domain::directory::provider_refs::ProviderRefIn;
+use crate::domain::shortlists::{self, ShortlistIn};
+use crate::jobs::{Job, QueueCanary};
+use crate::ops::canary::{self, CanaryIn};
+use crate::pagination::PageRequest;
+
+/// The demo agency's org: `deploy/dev.sh run` mints a token for it. It owns
+/// "Northern Lights Agency".
 pub const DEMO_ORG: Uuid = Uuid::from_u128(0x0193_8000_0000_7000_8000_0000_0000_0001);
 
-/// Demo records have fixed ids: a prefix, a group, an index.
+/// The demo promoter's org, the agency's counterpart in every deal of the
+/// story; `deploy/dev.sh run` mints a token for it too.
+pub const DEMO_PROMOTER_ORG: Uuid = Uuid::from_u128(0x0193_8000_0000_7000_8000_0000_0000_0002);
+
+/// The demo agency's name.
+pub const DEMO_AGENCY: &str = "Northern Lights Agency";
+
+/// Who acts in the demo's records (activity, claims, audit).
+const AGENT: &str = "demo-agent";
+const PROMOTER: &str = "demo-promoter";
+const OPERATOR: &str = "demo-operator";
+
+/// Orgs of the network around the story have fixed ids: a prefix, a
+/// group, an index.
 const DEMO_BASE: u128 = 0x0193_8000_0000_7000_8000_0000_0000_0000;
 
 fn demo_id(group: u128, index: usize) -> Uuid {
@@ -204,10 +256,95 @@ pub async fn generate_artists(
     Ok(inserted)
 }
 
-/// Seeds the demo network: agencies (some claimed, some sleeping),
-/// promoters in real cities, a few hundred artists, shortlists.
-pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
+/// The story's records, for the guide `deploy/dev.sh run` prints.
+#[derive(Clone, Debug)]
+pub struct Story {
+    pub agency_company_id: Uuid,
+    pub promoter_company_id: Uuid,
+    /// The open inquiry.
+    pub inquiry_id: Uuid,
+    /// The offer the agency quoted and the promoter countered.
+    pub countered_offer_id: Uuid,
+    /// The artist and date with holds 1 and 2.
+    pub held_artist_id: Uuid,
+    pub hold_date: NaiveDate,
+    /// The confirmed booking.
+    pub booking_id: Uuid,
+    /// The canary whose job ends dead.
+    pub canary_id: Uuid,
+}
+
+impl Story {
+    /// `NAME=value` lines, for a shell to pick up.
+    pub fn env_lines(&self) -> String {
+        format!(
+            "DEMO_ORG={DEMO_ORG}\nDEMO_PROMOTER_ORG={DEMO_PROMOTER_ORG}\nDEMO_AGENCY_COMPANY={}\n\
+             DEMO_PROMOTER_COMPANY={}\nDEMO_INQUIRY={}\nDEMO_OFFER={}\nDEMO_HOLD_ARTIST={}\n\
+             DEMO_HOLD_DATE={}\nDEMO_BOOKING={}\nDEMO_CANARY={}\n",
+            self.agency_company_id,
+            self.promoter_company_id,
+            self.inquiry_id,
+            self.countered_offer_id,
+            self.held_artist_id,
+            self.hold_date,
+            self.booking_id,
+            self.canary_id,
+        )
+    }
+}
+
+/// An artist of the demo agency's roster.
+struct RosterArtist {
+    name: &'static str,
+    country: &'static str,
+    genres: &'static [&'static str],
+    bio: &'static str,
+    /// Fee range in euro cents.
+    fees: (i64, i64),
+}
+
+const ROSTER: [RosterArtist; 4] = [
+    RosterArtist {
+        name: "Marit Holm",
+        country: "NO",
+        genres: &["singer-songwriter", "nordic-folk"],
+        bio: "Songs from a fishing village north of Bodø, played with a string trio.",
+        fees: (400_000, 900_000),
+    },
+    RosterArtist {
+        name: "The Neon Choir",
+        country: "GB",
+        genres: &["indie-rock", "indie-pop"],
+        bio: "Seven-piece indie band from Leeds with a brass section and a choir of friends.",
+        fees: (1_200_000, 2_500_000),
+    },
+    RosterArtist {
+        name: "Oslo Drift",
+        country: "NO",
+        genres: &["melodic-techno"],
+        bio: "Live techno duo: modular synths, a drummer, four-hour sets.",
+        fees: (800_000, 1_600_000),
+    },
+    RosterArtist {
+        name: "Kaia and the Tides",
+        country: "NL",
+        genres: &["indie-folk"],
+        bio: "Rotterdam folk band; harmonies, banjo and a sold-out club tour behind them.",
+        fees: (600_000, 1_200_000),
+    },
+];
+
+/// Countries the demo roster tours.
+const TERRITORY: [&str; 7] = ["NL", "BE", "DE", "GB", "NO", "SE", "DK"];
+
+/// Seeds the demo: the network to search, then the story (see the module
+/// documentation), in one transaction.
+pub async fn seed(pool: &PgPool) -> anyhow::Result<Story> {
     let mut tx = pool.begin().await?;
+    // Seeders queue: a second one then finds everything the first made.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('kisum-demo-seed', 0))")
+        .execute(&mut *tx)
+        .await?;
     let cities: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT id, name, country_code::text FROM cities
           WHERE country_code IN ('NL','BE','DE','GB','FR','ES','SE','DK','NO','IT','US','CA','AU','PT','AT','CH','IE','PL')
@@ -218,106 +355,620 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<()> {
     if cities.is_empty() {
         anyhow::bail!("reference data is missing: run `kisum-api migrate` first");
     }
-    let mut agencies = Vec::new();
-    for (i, words) in AGENCY_WORDS.iter().enumerate() {
-        let id = demo_id(1, i);
+    let genres: Vec<String> = sqlx::query_scalar(
+        "SELECT slug FROM genres WHERE parent_id IS NOT NULL ORDER BY position, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let promoters = network(&mut tx, &cities, &genres).await?;
+    let rival = promoters
+        .get(1)
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("the network has too few promoters"))?;
+    let story = story(&mut tx, &cities, rival).await?;
+    tx.commit().await?;
+    Ok(story)
+}
+
+/// Agencies (two in three claimed through provisioning, each with twelve
+/// artists on its roster; the rest sleeping imports), promoters in real
+/// cities and the demo promoter's shortlists. Returns the promoter
+/// companies.
+async fn network(
+    conn: &mut PgConnection,
+    cities: &[(i64, String, String)],
+    genres: &[String],
+) -> anyhow::Result<Vec<Uuid>> {
+    for (i, words) in AGENCY_WORDS.iter().enumerate().skip(1) {
         let (city_id, _, country) = &cities[(i * 7) % cities.len()];
         let name = format!("{words} {}", AGENCY_SUFFIXES[i % AGENCY_SUFFIXES.len()]);
-        let claimed = i % 3 != 2;
-        insert_company(&mut tx, id, "agency", &name, country, *city_id, claimed).await?;
-        if claimed {
-            // The first agency belongs to the demo org; others to demo orgs of their own.
-            let org = if i == 0 { DEMO_ORG } else { demo_id(2, i) };
-            claim(&mut tx, id, org).await?;
+        if i % 3 == 2 {
+            companies::import(
+                conn,
+                CompanyImport {
+                    company: company_in(CompanyKind::Agency, &name, country, *city_id),
+                    provider_reference: Some(ProviderRefIn {
+                        provider: "kisum_demo".into(),
+                        external_id: format!("agency-{i}"),
+                    }),
+                },
+            )
+            .await?;
+            continue;
         }
-        agencies.push(id);
+        let org = demo_id(2, i);
+        let agency = agency_of(conn, org, agency_spec(&name, country, *city_id, None)).await?;
+        let existing = roster_names(conn, agency).await?;
+        for k in i * 12..(i + 1) * 12 {
+            let name = artist_name(k);
+            if existing.contains(&name) {
+                continue;
+            }
+            let (city_id, _, country) = &cities[(k * 7919) % cities.len()];
+            let mut slugs = vec![genres[(k * 31) % genres.len()].clone()];
+            if k % 3 == 0 {
+                slugs.push(genres[(k * 31 + 17) % genres.len()].clone());
+            }
+            let artist = artists::create(
+                conn,
+                org,
+                ArtistIn {
+                    name,
+                    country: Some(country.clone()),
+                    city_id: Some(*city_id),
+                    genres: slugs,
+                    company_id: Some(agency),
+                },
+            )
+            .await?;
+            book_worldwide(conn, org, agency, artist.id).await?;
+        }
     }
+    let mut promoters = Vec::new();
     for (i, (city_id, city, country)) in cities.iter().take(40).enumerate() {
-        let id = demo_id(3, i);
         let name = format!("{city} {}", PROMOTER_SUFFIXES[i % PROMOTER_SUFFIXES.len()]);
-        insert_company(&mut tx, id, "promoter", &name, country, *city_id, true).await?;
-        let org = if i == 0 { DEMO_ORG } else { demo_id(4, i) };
-        claim(&mut tx, id, org).await?;
+        let input = company_in(CompanyKind::Promoter, &name, country, *city_id);
+        promoters.push(owned_company(conn, demo_id(4, i), input).await?);
     }
-    let shortlists = [
-        (
-            0x0193_8000_0000_7000_8000_0000_0000_00a1,
-            "Summer festival headliners",
-            "Main stage, July and August",
+    let page = PageRequest {
+        limit: 200,
+        after: None,
+    };
+    let existing = shortlists::list(conn, DEMO_PROMOTER_ORG, &page)
+        .await?
+        .items;
+    for (name, description) in [
+        ("Summer festival headliners", "Main stage, July and August"),
+        ("Club tour openers", "Support acts for the autumn club run"),
+        ("New Year's Eve", "Late slot, fee ceiling 20k EUR"),
+    ] {
+        if existing.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let input = ShortlistIn {
+            name: name.into(),
+            description: Some(description.into()),
+        };
+        shortlists::create(conn, DEMO_PROMOTER_ORG, PROMOTER, input).await?;
+    }
+    Ok(promoters)
+}
+
+/// The story: the demo agency and its roster, the demo promoter and its
+/// venue, then one scene per roster artist and the dead canary.
+async fn story(
+    conn: &mut PgConnection,
+    cities: &[(i64, String, String)],
+    rival: Uuid,
+) -> anyhow::Result<Story> {
+    let today = Utc::now().date_naive();
+    let (home_city, _, home_country) = city_in(cities, "NL");
+    let agency = agency_of(
+        conn,
+        DEMO_ORG,
+        agency_spec(
+            DEMO_AGENCY,
+            home_country,
+            *home_city,
+            Some(
+                "Books Nordic and Dutch songwriters, bands and live electronic acts across Europe.",
+            ),
         ),
-        (
-            0x0193_8000_0000_7000_8000_0000_0000_00a2,
-            "Club tour openers",
-            "Support acts for the autumn club run",
+    )
+    .await?;
+    let (city_id, city, country) = city_in(cities, "GB");
+    let promoter = owned_company(
+        conn,
+        DEMO_PROMOTER_ORG,
+        company_in(
+            CompanyKind::Promoter,
+            &format!("Riverside Presents {city}"),
+            country,
+            *city_id,
         ),
-        (
-            0x0193_8000_0000_7000_8000_0000_0000_00a3,
-            "New Year's Eve",
-            "Late slot, fee ceiling 20k EUR",
-        ),
-    ];
-    for (id, name, description) in shortlists {
-        sqlx::query(
-            "INSERT INTO shortlists (id, org_id, name, description, created_by)
-             VALUES ($1, $2, $3, $4, 'demo') ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    owned_company(
+        conn,
+        DEMO_PROMOTER_ORG,
+        company_in(CompanyKind::Venue, "Riverside Hall", country, *city_id),
+    )
+    .await?;
+    let venue = Venue {
+        name: Some("Riverside Hall".into()),
+        city_id: Some(*city_id),
+        capacity: Some(1800),
+    };
+    let mut roster = Vec::new();
+    let existing = representation::links(conn, Some(agency), None).await?;
+    for artist in &ROSTER {
+        let id = match existing.iter().find(|l| l.artist_name == artist.name) {
+            Some(link) => link.artist_id,
+            None => {
+                let created = artists::create(
+                    conn,
+                    DEMO_ORG,
+                    ArtistIn {
+                        name: artist.name.into(),
+                        country: Some(artist.country.into()),
+                        city_id: None,
+                        genres: artist.genres.iter().map(|g| (*g).to_owned()).collect(),
+                        company_id: Some(agency),
+                    },
+                )
+                .await?;
+                book_worldwide(conn, DEMO_ORG, agency, created.id).await?;
+                created.id
+            }
+        };
+        profile_and_windows(conn, id, artist, today).await?;
+        roster.push(id);
+    }
+    let scene = Scene {
+        promoter,
+        venue,
+        today,
+    };
+    Ok(Story {
+        agency_company_id: agency,
+        promoter_company_id: promoter,
+        inquiry_id: scene.inquiry(conn, roster[0]).await?,
+        countered_offer_id: scene.countered_offer(conn, roster[1]).await?,
+        held_artist_id: roster[2],
+        hold_date: scene.two_holds(conn, roster[2], rival).await?,
+        booking_id: scene.booking(conn, roster[3]).await?,
+        canary_id: dead_canary(conn).await?,
+    })
+}
+
+/// A profile (once) and a published availability window (when the artist
+/// has none ahead), covering every date of the story.
+async fn profile_and_windows(
+    conn: &mut PgConnection,
+    artist_id: Uuid,
+    artist: &RosterArtist,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
+    if artists::profile(conn, artist_id).await?.version == 0 {
+        let slug = crate::text::slugify(artist.name);
+        let profile = ProfileIn {
+            bio: Some(artist.bio.into()),
+            links: vec![Link {
+                label: "Website".into(),
+                url: format!("https://{slug}.example"),
+            }],
+            photos: Vec::new(),
+            fee_min: Some(artist.fees.0),
+            fee_max: Some(artist.fees.1),
+            fee_currency: Some("EUR".into()),
+            territories: TERRITORY.iter().map(|c| (*c).to_owned()).collect(),
+            draw_by_market: Vec::new(),
+        };
+        artists::put_profile(conn, DEMO_ORG, artist_id, profile, None).await?;
+    }
+    let ahead = availability::of_artist(
+        conn,
+        DEMO_ORG,
+        artist_id,
+        today,
+        today + Duration::days(365),
+    )
+    .await?;
+    if ahead.is_empty() {
+        let window = AvailabilityIn {
+            starts_on: today + Duration::days(7),
+            ends_on: today + Duration::days(120),
+            status: AvailabilityStatus::Available,
+            territory: TerritoryIn {
+                countries: TERRITORY.iter().map(|c| (*c).to_owned()).collect(),
+                ..TerritoryIn::default()
+            },
+            min_fee: Some(artist.fees.0),
+            currency: Some("EUR".into()),
+            published: true,
+            notes: Some("Club and festival season".into()),
+        };
+        availability::create(conn, DEMO_ORG, AGENT, artist_id, window).await?;
+    }
+    Ok(())
+}
+
+/// The deals of the story, between the demo agency and the demo promoter.
+/// Each scene has its own artist; an artist that already has the scene's
+/// record has had the scene.
+struct Scene {
+    promoter: Uuid,
+    venue: Venue,
+    today: NaiveDate,
+}
+
+impl Scene {
+    fn request(
+        &self,
+        artist_id: Uuid,
+        days: i64,
+        message: &str,
+        wants_hold: bool,
+    ) -> BookingRequestIn {
+        BookingRequestIn {
+            artist_id,
+            promoter_company_id: self.promoter,
+            event_date: self.today + Duration::days(days),
+            venue: self.venue.clone(),
+            message: Some(message.into()),
+            wants_hold,
+            expires_at: None,
+        }
+    }
+
+    fn offer(
+        &self,
+        request: &requests::BookingRequest,
+        deal: Deal,
+        expires_in_days: i64,
+    ) -> OfferIn {
+        OfferIn {
+            artist_id: request.artist_id,
+            promoter_company_id: self.promoter,
+            booking_request_id: Some(request.id),
+            event_date: request.event_date,
+            venue: self.venue.clone(),
+            deal,
+            expires_at: Utc::now() + Duration::days(expires_in_days),
+            allow_same_day: false,
+            send: true,
+        }
+    }
+
+    /// An open inquiry from the promoter.
+    async fn inquiry(&self, conn: &mut PgConnection, artist_id: Uuid) -> anyhow::Result<Uuid> {
+        if let Some(id) = first(
+            conn,
+            "SELECT id FROM booking_requests WHERE artist_id = $1 ORDER BY id LIMIT 1",
+            artist_id,
         )
-        .bind(Uuid::from_u128(id))
-        .bind(DEMO_ORG)
-        .bind(name)
-        .bind(description)
-        .execute(&mut *tx)
+        .await?
+        {
+            return Ok(id);
+        }
+        let input = self.request(
+            artist_id,
+            40,
+            "Seated show at Riverside Hall, 75 minutes, strings welcome. Could you hold the date?",
+            true,
+        );
+        Ok(requests::create(conn, DEMO_PROMOTER_ORG, PROMOTER, input)
+            .await?
+            .id)
+    }
+
+    /// The promoter asks, the agency quotes (version 1), the promoter
+    /// counters (version 2): the offer waits for the agency.
+    async fn countered_offer(
+        &self,
+        conn: &mut PgConnection,
+        artist_id: Uuid,
+    ) -> anyhow::Result<Uuid> {
+        if let Some(id) = first(
+            conn,
+            "SELECT id FROM offers WHERE artist_id = $1 ORDER BY id LIMIT 1",
+            artist_id,
+        )
+        .await?
+        {
+            return Ok(id);
+        }
+        let input = self.request(
+            artist_id,
+            55,
+            "Headline slot for our spring weekender.",
+            false,
+        );
+        let request = requests::create(conn, DEMO_PROMOTER_ORG, PROMOTER, input).await?;
+        let quote = flat(1_800_000, request.event_date);
+        let offer = offers::create(conn, DEMO_ORG, AGENT, self.offer(&request, quote, 10)).await?;
+        let counter = CounterIn {
+            deal: Deal {
+                kind: DealType::Versus,
+                guarantee_amount: Some(1_200_000),
+                percentage: Some(80.0),
+                percentage_basis: Some(PercentageBasis::Net),
+                ..flat(1_200_000, request.event_date)
+            },
+            note: Some("We can do 12k versus 80% of net: the hall holds 1,800.".into()),
+            expires_at: None,
+        };
+        let offer =
+            offers::counter(conn, DEMO_PROMOTER_ORG, PROMOTER, offer.id, counter, None).await?;
+        Ok(offer.id)
+    }
+
+    /// Two holds on one date: the first for another promoter, the second
+    /// for the demo promoter, which moves up if the first is released.
+    async fn two_holds(
+        &self,
+        conn: &mut PgConnection,
+        artist_id: Uuid,
+        rival: Uuid,
+    ) -> anyhow::Result<NaiveDate> {
+        let held: Option<NaiveDate> = sqlx::query_scalar(
+            "SELECT hold_date FROM holds WHERE artist_id = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(artist_id)
+        .fetch_optional(&mut *conn)
         .await?;
+        if let Some(date) = held {
+            return Ok(date);
+        }
+        let date = self.today + Duration::days(70);
+        let expires_at = Utc::now() + Duration::days(14);
+        for (promoter, note) in [
+            (
+                rival,
+                "Festival slot; they confirm once their line-up is set.",
+            ),
+            (
+                self.promoter,
+                "Riverside Hall; second in line for the date.",
+            ),
+        ] {
+            let hold = HoldIn {
+                artist_id,
+                date,
+                promoter_company_id: promoter,
+                offer_id: None,
+                expires_at,
+                note: Some(note.into()),
+            };
+            holds::place(conn, DEMO_ORG, AGENT, hold).await?;
+        }
+        Ok(date)
     }
-    tx.commit().await?;
-    // A roster per agency: twelve artists each.
-    for (i, agency) in agencies.iter().enumerate() {
-        let base = demo_id(8, 0).as_u128() + ((i as u128) << 20);
-        generate_artists(pool, base, i as i64 * 12, 12, Some(*agency)).await?;
+
+    /// Request, offer, acceptance, hold, booking: the whole trail.
+    async fn booking(&self, conn: &mut PgConnection, artist_id: Uuid) -> anyhow::Result<Uuid> {
+        if let Some(id) = first(
+            conn,
+            "SELECT id FROM bookings WHERE artist_id = $1 ORDER BY id LIMIT 1",
+            artist_id,
+        )
+        .await?
+        {
+            return Ok(id);
+        }
+        let input = self.request(
+            artist_id,
+            30,
+            "Friday night at Riverside Hall, doors at eight.",
+            true,
+        );
+        let request = requests::create(conn, DEMO_PROMOTER_ORG, PROMOTER, input).await?;
+        let offer = offers::create(
+            conn,
+            DEMO_ORG,
+            AGENT,
+            self.offer(&request, flat(900_000, request.event_date), 7),
+        )
+        .await?;
+        offers::act(
+            conn,
+            DEMO_PROMOTER_ORG,
+            PROMOTER,
+            offer.id,
+            OfferEvent::Accept,
+            None,
+        )
+        .await?;
+        let hold = HoldIn {
+            artist_id,
+            date: request.event_date,
+            promoter_company_id: self.promoter,
+            offer_id: Some(offer.id),
+            expires_at: Utc::now() + Duration::days(7),
+            note: Some("Accepted; contract on its way.".into()),
+        };
+        holds::place(conn, DEMO_ORG, AGENT, hold).await?;
+        let booking =
+            bookings::confirm(conn, DEMO_ORG, AGENT, BookingIn { offer_id: offer.id }).await?;
+        Ok(booking.id)
     }
-    Ok(())
 }
 
-async fn insert_company(
-    conn: &mut sqlx::PgConnection,
-    id: Uuid,
-    kind: &str,
-    name: &str,
-    country: &str,
-    city_id: i64,
-    claimed: bool,
-) -> anyhow::Result<()> {
+/// A canary whose job fails every attempt: with the worker running it is a
+/// dead job on `/ops` within seconds, ready to be retried from there.
+async fn dead_canary(conn: &mut PgConnection) -> anyhow::Result<Uuid> {
+    let existing: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM queue_canaries WHERE requested_by = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(OPERATOR)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let input = CanaryIn {
+        work_ms: 0,
+        fail_attempts: i32::try_from(QueueCanary::MAX_ATTEMPTS).unwrap_or(i32::MAX),
+    };
+    Ok(canary::request(conn, OPERATOR, &input).await?.id)
+}
+
+/// A flat fee in euro cents, half of it as a deposit two weeks before.
+fn flat(guarantee: i64, event_date: NaiveDate) -> Deal {
+    Deal {
+        kind: DealType::Flat,
+        currency: "EUR".into(),
+        guarantee_amount: Some(guarantee),
+        percentage: None,
+        percentage_basis: None,
+        bonuses: Vec::new(),
+        deposit_percent: Some(50.0),
+        deposit_due_date: Some(event_date - Duration::days(14)),
+        ticket_price: Some(3_500),
+        capacity: Some(1_800),
+        set_length_minutes: Some(75),
+        radius: None,
+        hospitality: Some("Dinner for the band and crew, rider as attached".into()),
+        travel: None,
+        accommodation: Some("Two nights, four rooms".into()),
+    }
+}
+
+/// The id `sql` (one `$1` parameter) finds, if any.
+async fn first(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    key: Uuid,
+) -> anyhow::Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar(sql)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The first city of `country` in the list, or the largest.
+fn city_in<'a>(cities: &'a [(i64, String, String)], country: &str) -> &'a (i64, String, String) {
+    cities.iter().find(|c| c.2 == country).unwrap_or(&cities[0])
+}
+
+fn company_in(kind: CompanyKind, name: &str, country: &str, city_id: i64) -> CompanyIn {
     let slug = crate::text::slugify(name);
-    sqlx::query(
-        "INSERT INTO companies (id, kind, name, country_code, city_id, website, email, claimed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(name)
-    .bind(country)
-    .bind(city_id)
-    .bind(format!("https://{slug}.example"))
-    .bind(format!("booking@{slug}.example"))
-    .bind(claimed)
-    .execute(conn)
-    .await?;
+    CompanyIn {
+        kind,
+        name: name.into(),
+        country: Some(country.into()),
+        city_id: Some(city_id),
+        website: Some(format!("https://{slug}.example")),
+        email: Some(format!("booking@{slug}.example")),
+        phone: None,
+        description: None,
+    }
+}
+
+fn agency_spec(name: &str, country: &str, city_id: i64, description: Option<&str>) -> AgencySpec {
+    let c = company_in(CompanyKind::Agency, name, country, city_id);
+    AgencySpec {
+        name: c.name,
+        country: c.country,
+        city_id: c.city_id,
+        website: c.website,
+        email: c.email,
+        phone: None,
+        description: description.map(str::to_owned),
+    }
+}
+
+/// The org's agency: the one it owns, or one provisioned the way operators
+/// do it (a creation request, approved).
+async fn agency_of(conn: &mut PgConnection, org: Uuid, spec: AgencySpec) -> anyhow::Result<Uuid> {
+    let mine = provisioning::my_agency(conn, org).await?;
+    if let (AgencyState::Agency, Some(company)) = (mine.state, &mine.company) {
+        return Ok(company.id);
+    }
+    let request = match mine.request {
+        Some(pending) => pending.id,
+        None => {
+            let input = CreationIn {
+                spec,
+                message: Some("Demo agency".into()),
+            };
+            provisioning::request_creation(conn, org, AGENT, input)
+                .await?
+                .id
+        }
+    };
+    provisioning::approve(conn, request, OPERATOR)
+        .await?
+        .company_id
+        .ok_or_else(|| anyhow::anyhow!("an approved provisioning request names no agency"))
+}
+
+/// The org's company of that kind and name, created as the API creates it
+/// (owned at once through an approved claim) when missing.
+async fn owned_company(
+    conn: &mut PgConnection,
+    org: Uuid,
+    input: CompanyIn,
+) -> anyhow::Result<Uuid> {
+    let owned = companies::owned_by(conn, org).await?;
+    if let Some(company) = owned
+        .iter()
+        .find(|c| c.kind == input.kind && c.name == input.name)
+    {
+        return Ok(company.id);
+    }
+    let actor = if org == DEMO_PROMOTER_ORG {
+        PROMOTER
+    } else {
+        AGENT
+    };
+    Ok(companies::create(conn, org, actor, input).await?.id)
+}
+
+async fn roster_names(conn: &mut PgConnection, agency: Uuid) -> anyhow::Result<Vec<String>> {
+    Ok(representation::links(conn, Some(agency), None)
+        .await?
+        .into_iter()
+        .map(|l| l.artist_name)
+        .collect())
+}
+
+async fn book_worldwide(
+    conn: &mut PgConnection,
+    org: Uuid,
+    agency: Uuid,
+    artist_id: Uuid,
+) -> anyhow::Result<()> {
+    let link = RosterLinkIn {
+        artist_id,
+        role: RepresentationRole::Booking,
+        territory: TerritoryIn {
+            worldwide: true,
+            ..TerritoryIn::default()
+        },
+    };
+    representation::add_to_roster(conn, org, AGENT, agency, link).await?;
     Ok(())
 }
 
-async fn claim(
-    conn: &mut sqlx::PgConnection,
-    company_id: Uuid,
-    org_id: Uuid,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO artists_company_claims (id, company_id, org_id, status, requested_by, decided_at, decided_by)
-         SELECT $1, $2, $3, 'approved', 'demo', now(), 'demo'
-          WHERE NOT EXISTS (SELECT 1 FROM artists_company_claims WHERE company_id = $2 AND status = 'approved')",
-    )
-    .bind(Uuid::from_u128(company_id.as_u128() + (1 << 40)))
-    .bind(company_id)
-    .bind(org_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// The `index`th name of the generator's scheme ("<first> <second>", a solo
+/// name, or "DJ <first>"), as [`generate_artists`] makes them.
+fn artist_name(index: usize) -> String {
+    let (firsts, seconds) = (ARTIST_FIRST.len(), ARTIST_SECOND.len());
+    let name = if index % 7 == 3 {
+        ARTIST_SOLO[(index / 7) % ARTIST_SOLO.len()].to_owned()
+    } else if index % 11 == 5 {
+        format!("DJ {}", ARTIST_FIRST[index % firsts])
+    } else {
+        format!(
+            "{} {}",
+            ARTIST_FIRST[index % firsts],
+            ARTIST_SECOND[(index / firsts) % seconds]
+        )
+    };
+    if index >= firsts * seconds {
+        format!("{name} {}", index / (firsts * seconds) + 1)
+    } else {
+        name
+    }
 }

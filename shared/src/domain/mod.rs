@@ -3,7 +3,6 @@
 //! rules of their own.
 
 pub mod booking;
-pub mod canary;
 pub mod claims;
 pub mod directory;
 pub mod shortlists;

@@ -343,10 +343,10 @@ async fn kill(
     let load = load_1m();
     log("kill -9 of the worker running a canary");
     let mut conn = pool.acquire().await.unwrap();
-    let canary = shared::domain::canary::request(
+    let canary = shared::ops::canary::request(
         &mut conn,
         "bench",
-        &shared::domain::canary::CanaryIn {
+        &shared::ops::canary::CanaryIn {
             work_ms: i32::try_from(work_ms).unwrap(),
             fail_attempts: 0,
         },

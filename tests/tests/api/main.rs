@@ -10,6 +10,7 @@ mod booking_input;
 mod config;
 mod cors;
 mod cross_tenant;
+mod demo;
 mod directory;
 mod health;
 mod holds;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kisum_tests::{TestApp, WorkerProcess, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::domain::canary::{self, Canary, CanaryIn};
+use shared::ops::canary::{self, Canary, CanaryIn};
 use uuid::Uuid;
 
 async fn canary_now(app: &TestApp, id: &str) -> Canary {

@@ -1,8 +1,8 @@
-//! Runs a queue canary (see `shared::domain::canary`).
+//! Runs a queue canary (see `shared::ops::canary`).
 
 use apalis::prelude::{BoxDynError, Data};
-use shared::domain::canary;
 use shared::jobs::QueueCanary;
+use shared::ops::canary;
 
 use crate::WorkerState;
 

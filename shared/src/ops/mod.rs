@@ -5,6 +5,9 @@
 //! apalis-postgres has no API for any of this, so the SQL lives here, once.
 //! States are those of `kisum_job_state` (migration `..._ops.sql`):
 //! `pending`, `scheduled`, `running`, `done`, `failed`, `dead`, `killed`.
+//! Queue canaries, the end-to-end check of the queue, are in [`canary`].
+
+pub mod canary;
 
 use std::str::FromStr;
 

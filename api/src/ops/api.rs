@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use shared::domain::canary::{self, Canary, CanaryIn};
+use shared::ops::canary::{self, Canary, CanaryIn};
 use shared::ops::{self, Action, JobDetail, JobFilter, JobSummary, QueueStats, ScheduleStatus};
 use shared::pagination::Page;
 use utoipa::IntoParams;

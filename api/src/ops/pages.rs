@@ -15,11 +15,11 @@ use crate::AppState;
 use crate::extract::internal::{OPS_COOKIE, cookie, has_session};
 use crate::problem::AppError;
 
-const LOGIN: &str = include_str!("../ops/login.html");
-const DASHBOARD: &str = include_str!("../ops/dashboard.html");
-const SCRIPT: &str = include_str!("../ops/app.js");
-const STYLE: &str = include_str!("../ops/app.css");
-const ICON: &str = include_str!("../ops/favicon.svg");
+const LOGIN: &str = include_str!("assets/login.html");
+const DASHBOARD: &str = include_str!("assets/dashboard.html");
+const SCRIPT: &str = include_str!("assets/app.js");
+const STYLE: &str = include_str!("assets/app.css");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 pub fn router() -> Router<AppState> {
     Router::new()
