@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use shared::Code;
 use shared::auth::{AccessError, JwtError};
 use shared::{DomainError, FieldError};
 use utoipa::ToSchema;
@@ -41,7 +42,7 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub detail: String,
     pub errors: Option<Vec<FieldError>>,
     /// Extra headers: `WWW-Authenticate`, `Retry-After`.
@@ -51,7 +52,7 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -62,22 +63,22 @@ impl AppError {
         }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: Code, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(code: Code, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail).with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"kisum-artist\""),
         )
     }
 
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(code: Code, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, detail)
     }
 
-    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unavailable(code: Code, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }
 
@@ -86,7 +87,7 @@ impl AppError {
             source: Some(source),
             ..Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
+                Code::InternalError,
                 "the request could not be completed; it has been logged",
             )
         }
@@ -128,7 +129,7 @@ impl IntoResponse for AppError {
             title: title(self.status),
             status: self.status.as_u16(),
             detail: self.detail,
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             request_id,
             errors: self.errors,
         };
@@ -148,21 +149,21 @@ impl From<DomainError> for AppError {
         match err {
             DomainError::NotFound => Self::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                Code::NotFound,
                 "no such record, or it is not visible to this org",
             ),
-            DomainError::Forbidden(detail) => Self::forbidden("forbidden", detail),
+            DomainError::Forbidden(detail) => Self::forbidden(Code::Forbidden, detail),
             DomainError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
             DomainError::StaleVersion => Self::new(
                 StatusCode::PRECONDITION_FAILED,
-                "stale_version",
+                Code::StaleVersion,
                 "the record changed since it was read; fetch it again and retry",
             ),
             DomainError::Validation(errors) => Self {
                 errors: Some(errors),
                 ..Self::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
+                    Code::ValidationFailed,
                     "the request has invalid fields",
                 )
             },
@@ -183,11 +184,11 @@ impl From<sqlx::Error> for AppError {
 impl From<JwtError> for AppError {
     fn from(err: JwtError) -> Self {
         match err {
-            JwtError::Invalid(reason) => Self::unauthorized("invalid_token", reason),
+            JwtError::Invalid(reason) => Self::unauthorized(Code::InvalidToken, reason),
             JwtError::KeysUnavailable(reason) => Self {
                 source: Some(anyhow::anyhow!(reason)),
                 ..Self::unavailable(
-                    "auth_unavailable",
+                    Code::AuthUnavailable,
                     "token signing keys cannot be fetched from Auth",
                 )
             },
@@ -199,13 +200,13 @@ impl From<AccessError> for AppError {
     fn from(err: AccessError) -> Self {
         match err {
             AccessError::NotMember => Self::forbidden(
-                "not_a_member",
+                Code::NotAMember,
                 "the caller is not a member of the org in x-org",
             ),
             AccessError::Unavailable(reason) => Self {
                 source: Some(anyhow::anyhow!(reason)),
                 ..Self::unavailable(
-                    "access_unavailable",
+                    Code::AccessUnavailable,
                     "effective access cannot be resolved from Auth; retry shortly",
                 )
             },
@@ -217,11 +218,11 @@ impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let code = match &rejection {
-            JsonRejection::JsonDataError(_) => "invalid_body",
-            JsonRejection::JsonSyntaxError(_) => "invalid_json",
-            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-            _ => "invalid_body",
+            JsonRejection::JsonDataError(_) => Code::InvalidBody,
+            JsonRejection::JsonSyntaxError(_) => Code::InvalidJson,
+            JsonRejection::MissingJsonContentType(_) => Code::UnsupportedMediaType,
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => Code::BodyTooLarge,
+            _ => Code::InvalidBody,
         };
         // serde's message names the field and the expected type; it holds no
         // internals, so it is useful to clients as is.
@@ -233,9 +234,9 @@ impl From<BytesRejection> for AppError {
     fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
+            Code::BodyTooLarge
         } else {
-            "invalid_body"
+            Code::InvalidBody
         };
         Self::new(status, code, rejection.body_text())
     }
@@ -243,13 +244,13 @@ impl From<BytesRejection> for AppError {
 
 impl From<PathRejection> for AppError {
     fn from(rejection: PathRejection) -> Self {
-        Self::bad_request("invalid_path", rejection.body_text())
+        Self::bad_request(Code::InvalidPath, rejection.body_text())
     }
 }
 
 impl From<QueryRejection> for AppError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", rejection.body_text())
+        Self::bad_request(Code::InvalidQuery, rejection.body_text())
     }
 }
 
@@ -280,13 +281,15 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
                 return response;
             }
             let code = match status {
-                StatusCode::NOT_FOUND => "route_not_found",
-                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-                StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => "request_timeout",
-                StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                s if s.is_server_error() => "internal_error",
-                _ => "bad_request",
+                StatusCode::NOT_FOUND => Code::RouteNotFound,
+                StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+                StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                    Code::RequestTimeout
+                }
+                StatusCode::PAYLOAD_TOO_LARGE => Code::BodyTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+                s if s.is_server_error() => Code::InternalError,
+                _ => Code::BadRequest,
             };
             let detail = match status {
                 StatusCode::NOT_FOUND => "no route matches this path".to_owned(),

@@ -60,8 +60,9 @@ impl CompanyKind {
         matches!(self, Self::Promoter | Self::Venue | Self::Other)
     }
 
-    /// Whether a company of this kind may create artists in the directory.
-    pub fn creates_artists(self) -> bool {
+    /// Whether a company of this kind represents artists (and so may
+    /// create them in the directory and hold roster links).
+    pub fn represents_artists(self) -> bool {
         matches!(self, Self::Agency | Self::Management)
     }
 }

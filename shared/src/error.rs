@@ -2,10 +2,13 @@
 //!
 //! Policy: domain and repository code return [`DomainError`]; the API renders
 //! it once as RFC 9457 problem+json. Database constraint violations are mapped
-//! to stable codes in one table ([`constraint_code`]), never per handler.
+//! to stable codes in one table ([`constraint_meaning`]); the codes themselves
+//! are the table of [`crate::Code`].
 //! `Internal` carries the cause for the log and shows nothing of it to clients.
 
 use serde::Serialize;
+
+use crate::Code;
 use utoipa::ToSchema;
 
 /// One invalid field of a request.
@@ -31,19 +34,19 @@ pub enum DomainError {
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("conflict ({code}): {detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: Code, detail: String },
     #[error("precondition failed: the record changed since it was read")]
     StaleVersion,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("unprocessable ({code}): {detail}")]
-    Unprocessable { code: &'static str, detail: String },
+    Unprocessable { code: Code, detail: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl DomainError {
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: Code, detail: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             detail: detail.into(),
@@ -59,7 +62,7 @@ impl DomainError {
 #[derive(Clone, Copy, Debug)]
 pub enum ConstraintMeaning {
     /// 409 with a stable code.
-    Conflict(&'static str, &'static str),
+    Conflict(Code, &'static str),
     /// 422 on one field (a reference that does not exist, a bad value).
     Field(&'static str, &'static str),
 }
@@ -73,55 +76,55 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
         (
             "idempotency_keys_pkey",
             Conflict(
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "a request with this Idempotency-Key is already recorded",
             ),
         ),
         (
             "shortlists_org_name_uniq",
             Conflict(
-                "shortlist_name_taken",
+                Code::ShortlistNameTaken,
                 "this org already has a shortlist with that name",
             ),
         ),
         (
             "artists_company_claims_approved_uniq",
             Conflict(
-                "company_already_claimed",
+                Code::CompanyAlreadyClaimed,
                 "another org already owns this company",
             ),
         ),
         (
             "representation_claims_open_uniq",
             Conflict(
-                "claim_already_open",
+                Code::ClaimAlreadyOpen,
                 "this company already has an open claim for this artist and role",
             ),
         ),
         (
             "representation_disputes_open_uniq",
             Conflict(
-                "dispute_already_open",
+                Code::DisputeAlreadyOpen,
                 "this claim already has an open dispute",
             ),
         ),
         (
             "team_assignments_uniq",
             Conflict(
-                "already_assigned",
+                Code::AlreadyAssigned,
                 "this person already has this role on the artist's team",
             ),
         ),
         (
             "bookings_one_per_artist_day",
             Conflict(
-                "date_already_booked",
+                Code::DateAlreadyBooked,
                 "the artist already has a confirmed booking on this date",
             ),
         ),
         (
             "bookings_offer_id_key",
-            Conflict("offer_already_booked", "this offer is already confirmed"),
+            Conflict(Code::OfferAlreadyBooked, "this offer is already confirmed"),
         ),
         (
             "holds_offer_fkey",
@@ -134,53 +137,53 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
         (
             "holds_live_priority_uniq",
             Conflict(
-                "hold_priority_taken",
+                Code::HoldPriorityTaken,
                 "another live hold has this priority; retry",
             ),
         ),
         (
             "artists_company_claims_pending_uniq",
             Conflict(
-                "claim_already_pending",
+                Code::ClaimAlreadyPending,
                 "this org already has a pending claim for this company",
             ),
         ),
         (
             "artists_company_claims_one_agency_per_org",
-            Conflict("org_already_has_agency", "this org already owns an agency"),
+            Conflict(Code::OrgAlreadyHasAgency, "this org already owns an agency"),
         ),
         (
             "artists_provisioning_requests_pending_org_uniq",
             Conflict(
-                "request_already_pending",
+                Code::RequestAlreadyPending,
                 "this org already has a pending agency request",
             ),
         ),
         (
             "artists_provisioning_requests_pending_takeover_uniq",
             Conflict(
-                "request_already_pending",
+                Code::RequestAlreadyPending,
                 "this org already asked to take over this agency",
             ),
         ),
         (
             "platform_accounts_artist_handle_uniq",
             Conflict(
-                "platform_handle_taken",
+                Code::PlatformHandleTaken,
                 "another artist already has this platform handle",
             ),
         ),
         (
             "platform_accounts_company_handle_uniq",
             Conflict(
-                "platform_handle_taken",
+                Code::PlatformHandleTaken,
                 "another company already has this platform handle",
             ),
         ),
         (
             "provider_references_uniq",
             Conflict(
-                "provider_reference_taken",
+                Code::ProviderReferenceTaken,
                 "this provider id already points at a record of that type",
             ),
         ),
@@ -286,7 +289,7 @@ impl From<sqlx::Error> for DomainError {
                 // foreign_key_violation on an unmapped reference
                 Some("23503") => {
                     return Self::Unprocessable {
-                        code: "unknown_reference",
+                        code: Code::UnknownReference,
                         detail: "the request refers to a record that does not exist".into(),
                     };
                 }
@@ -294,21 +297,21 @@ impl From<sqlx::Error> for DomainError {
                 // text, out-of-range number or date, too long).
                 Some(code) if code.starts_with("22") => {
                     return Self::Unprocessable {
-                        code: "invalid_value",
+                        code: Code::InvalidValue,
                         detail: "a value in the request cannot be stored (out of range or invalid characters)".into(),
                     };
                 }
                 // unique_violation, exclusion_violation
                 Some("23505" | "23P01") => {
                     return Self::conflict(
-                        "conflict",
+                        Code::Conflict,
                         "the change conflicts with an existing record",
                     );
                 }
                 // serialization_failure, deadlock_detected
                 Some("40001" | "40P01") => {
                     return Self::conflict(
-                        "concurrent_update",
+                        Code::ConcurrentUpdate,
                         "a concurrent change won; retry the request",
                     );
                 }

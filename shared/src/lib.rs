@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod codes;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -20,4 +21,5 @@ pub mod telemetry;
 pub mod text;
 pub mod validate;
 
+pub use codes::Code;
 pub use error::{DomainError, FieldError};

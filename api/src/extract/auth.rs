@@ -5,6 +5,7 @@
 //! cannot answer), then the per-org rate limit (429). Handlers read the
 //! outcome with the [`Caller`] extractor and check one permission key.
 
+use shared::Code;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ impl Caller {
             Ok(())
         } else {
             Err(AppError::forbidden(
-                "permission_denied",
+                Code::PermissionDenied,
                 format!("this action needs the {} permission", permission.key()),
             ))
         }
@@ -65,12 +66,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         AppError::unauthorized(
-            "missing_token",
+            Code::MissingToken,
             "an Authorization: Bearer token is required",
         )
     })?;
     let value = value.to_str().map_err(|_| {
-        AppError::unauthorized("invalid_token", "the Authorization header is not text")
+        AppError::unauthorized(Code::InvalidToken, "the Authorization header is not text")
     })?;
     match value.split_once(' ') {
         Some((scheme, token))
@@ -79,7 +80,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
             Ok(token.trim())
         }
         _ => Err(AppError::unauthorized(
-            "invalid_token",
+            Code::InvalidToken,
             "the Authorization header must be `Bearer <token>`",
         )),
     }
@@ -95,7 +96,7 @@ pub fn org_header(headers: &HeaderMap) -> Result<Option<Uuid>, AppError> {
         .ok()
         .and_then(|v| Uuid::parse_str(v.trim()).ok())
         .map(Some)
-        .ok_or_else(|| AppError::bad_request("invalid_org_header", "x-org must be an org UUID"))
+        .ok_or_else(|| AppError::bad_request(Code::InvalidOrgHeader, "x-org must be an org UUID"))
 }
 
 /// Middleware for tenant routes; see the module docs for the order of checks.
@@ -109,7 +110,7 @@ pub async fn require_org(
         .verify(bearer_token(request.headers())?)
         .await?;
     let org_id = org_header(request.headers())?.ok_or_else(|| {
-        AppError::bad_request("missing_org_header", "the x-org header is required")
+        AppError::bad_request(Code::MissingOrgHeader, "the x-org header is required")
     })?;
     let access = state.access.resolve(&claims, org_id).await?;
     state.rate_limiter.check(org_id)?;
@@ -146,7 +147,7 @@ impl OrgRateLimiter {
                 let seconds = wait.as_secs() + 1;
                 Err(AppError::new(
                     axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
+                    Code::RateLimited,
                     format!("too many requests for this org; retry in {seconds} s"),
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))

@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use shared::Code;
 use shared::idempotency::{self, Claim};
 
 use crate::AppState;
@@ -38,7 +39,7 @@ pub async fn idempotency(
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
             AppError::bad_request(
-                "invalid_idempotency_key",
+                Code::InvalidIdempotencyKey,
                 "Idempotency-Key must be 1 to 255 visible characters",
             )
         })?
@@ -58,7 +59,7 @@ pub async fn idempotency(
         .map_err(|_| {
             AppError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                Code::BodyTooLarge,
                 format!("the body exceeds {} bytes", state.config.body_limit_bytes),
             )
         })?;
@@ -77,14 +78,14 @@ pub async fn idempotency(
         Claim::InProgress => {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
-                "idempotency_in_progress",
+                Code::IdempotencyInProgress,
                 "a request with this Idempotency-Key is still being processed",
             ));
         }
         Claim::Mismatch => {
             return Err(AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                Code::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request",
             ));
         }

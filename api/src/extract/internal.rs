@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use shared::Code;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -70,7 +71,7 @@ pub async fn require_internal_key(
         Some(_) => {
             return Err(key_challenge(AppError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_internal_key",
+                Code::InvalidInternalKey,
                 "the internal API key is not valid",
             )));
         }
@@ -81,7 +82,7 @@ pub async fn require_internal_key(
             if !safe && !request.headers().contains_key("x-ops-csrf") {
                 return Err(AppError::new(
                     StatusCode::FORBIDDEN,
-                    "csrf_header_required",
+                    Code::CsrfHeaderRequired,
                     "dashboard actions need the x-ops-csrf header",
                 ));
             }
@@ -90,7 +91,7 @@ pub async fn require_internal_key(
         None => {
             return Err(key_challenge(AppError::new(
                 StatusCode::UNAUTHORIZED,
-                "internal_key_required",
+                Code::InternalKeyRequired,
                 "internal routes need X-Internal-API-Key; user tokens are not accepted",
             )));
         }

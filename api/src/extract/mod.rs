@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use shared::Code;
 
 use crate::problem::AppError;
 
@@ -36,7 +37,7 @@ where
         if !is_object {
             return Err(AppError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
+                Code::InvalidBody,
                 "the body must be a JSON object",
             ));
         }

@@ -1,5 +1,6 @@
 //! Liveness and readiness probes.
 
+use shared::Code;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -44,18 +45,18 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<HealthOut>, AppErr
     match check {
         Ok(Ok(true)) => Ok(Json(HealthOut { status: "ready" })),
         Ok(Ok(false)) => Err(AppError::unavailable(
-            "migrations_pending",
+            Code::MigrationsPending,
             "the database schema is not fully migrated",
         )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
             Err(AppError::unavailable(
-                "database_unavailable",
+                Code::DatabaseUnavailable,
                 "the database does not answer",
             ))
         }
         Err(_) => Err(AppError::unavailable(
-            "database_unavailable",
+            Code::DatabaseUnavailable,
             "the database does not answer in time",
         )),
     }

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod directory;
 pub mod shortlists;
 
+use crate::Code;
 use crate::DomainError;
 
 /// The `If-Match` precondition, checked before the request's own rules as
@@ -29,7 +30,7 @@ pub fn guarded(rows: u64, if_match: Option<i32>) -> Result<(), DomainError> {
         (1, _) => Ok(()),
         (_, Some(_)) => Err(DomainError::StaleVersion),
         (_, None) => Err(DomainError::conflict(
-            "concurrent_update",
+            Code::ConcurrentUpdate,
             "a concurrent change won; read the record again",
         )),
     }

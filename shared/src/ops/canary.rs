@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::jobs::{self, Job, QueueCanary, Schedule};
 use crate::{DomainError, FieldError};
 
@@ -117,7 +118,7 @@ pub async fn run(pool: &PgPool, id: Uuid, worker: &str) -> Result<(), DomainErro
     }
     if row.attempts <= row.fail_attempts {
         return Err(DomainError::Unprocessable {
-            code: "planned_failure",
+            code: Code::PlannedFailure,
             detail: format!(
                 "canary attempt {} of {} planned failures",
                 row.attempts, row.fail_attempts

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
+use crate::Code;
 use crate::DomainError;
 use crate::jobs::{QUEUES, SCHEDULES};
 use crate::pagination::{Page, PageRequest};
@@ -363,7 +364,7 @@ pub async fn act(
     };
     if !allowed {
         return Err(DomainError::conflict(
-            "invalid_transition",
+            Code::InvalidTransition,
             format!(
                 "a {} job cannot be {}",
                 before.state,

@@ -17,6 +17,7 @@ use super::activity::{self, Activity, Change};
 use super::deal::Deal;
 use super::holds::{HoldEvent, HoldStatus};
 use super::offers;
+use crate::Code;
 use crate::DomainError;
 use crate::access::{self, Parties};
 use crate::domain::{guarded, precondition};
@@ -56,7 +57,7 @@ impl BookingStatus {
             (Self::Confirmed, BookingEvent::Cancel) => Ok(Self::Cancelled),
             (Self::Confirmed, BookingEvent::Complete) => Ok(Self::Completed),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!("the booking is {} and cannot change", from.as_str()),
             )),
         }
@@ -187,7 +188,7 @@ pub async fn confirm(
         .await?;
     if already.is_some() {
         return Err(DomainError::conflict(
-            "offer_already_booked",
+            Code::OfferAlreadyBooked,
             "this offer is already confirmed",
         ));
     }
@@ -303,7 +304,7 @@ async fn change(
     let to = booking.status.apply(event)?;
     if event == BookingEvent::Complete && booking.event_date > Utc::now().date_naive() {
         return Err(DomainError::conflict(
-            "booking_in_future",
+            Code::BookingInFuture,
             "a booking is completed on or after its date",
         ));
     }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::activity::{self, Change};
 use super::{lock_artist_date, try_lock_artist_date};
+use crate::Code;
 use crate::DomainError;
 use crate::access::{self, AgencyOf, Parties, Party};
 use crate::domain::{guarded, precondition};
@@ -74,7 +75,7 @@ impl HoldStatus {
             (Active, Challenge) => Ok(Challenged),
             (Challenged, AnswerChallenge) => Ok(Active),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!("the hold is {} and cannot change that way", from.as_str()),
             )),
         }
@@ -495,7 +496,7 @@ pub async fn challenge(
     let challenger = load(&mut *conn, id).await?;
     if !challenger.status.is_live() || challenger.priority == 1 {
         return Err(DomainError::conflict(
-            "challenge_not_possible",
+            Code::ChallengeNotPossible,
             "only a live hold below the first one can challenge",
         ));
     }
@@ -510,7 +511,7 @@ pub async fn challenge(
     };
     if !accepted {
         return Err(DomainError::conflict(
-            "challenge_needs_accepted_offer",
+            Code::ChallengeNeedsAcceptedOffer,
             "a challenge is backed by an accepted offer on the challenging hold",
         ));
     }
@@ -523,7 +524,7 @@ pub async fn challenge(
     .await?
     .ok_or_else(|| {
         DomainError::conflict(
-            "challenge_not_possible",
+            Code::ChallengeNotPossible,
             "no live first hold on this date to challenge",
         )
     })?;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::activity::{self, Change};
 use super::deal::Deal;
+use crate::Code;
 pub use crate::access::Party;
 use crate::access::{self, AgencyOf, Parties};
 use crate::domain::{guarded, precondition};
@@ -68,7 +69,7 @@ impl OfferStatus {
             (Draft | Sent | Countered, Withdraw) => Ok(Withdrawn),
             (Sent | Countered, Expire) => Ok(Expired),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!("the offer is {} and cannot change that way", from.as_str()),
             )),
         }
@@ -422,7 +423,7 @@ async fn transition(
     ) && offer.expires_at <= Utc::now()
     {
         return Err(DomainError::conflict(
-            "offer_expired",
+            Code::OfferExpired,
             "the offer expired; write a new one",
         ));
     }
@@ -700,7 +701,7 @@ pub async fn accepted_for_booking(
     let offer = load(conn, id, true).await?;
     if offer.status != OfferStatus::Accepted {
         return Err(DomainError::conflict(
-            "offer_not_accepted",
+            Code::OfferNotAccepted,
             "only an accepted offer is confirmed into a booking",
         ));
     }

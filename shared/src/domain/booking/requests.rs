@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::activity::{self, Change};
 use super::offers::Venue;
+use crate::Code;
 use crate::DomainError;
 use crate::access::{self, AgencyOf, Parties, Party};
 use crate::domain::guarded;
@@ -63,7 +64,7 @@ impl BookingRequestStatus {
             (Open, RequestEvent::Withdraw) => Ok(Withdrawn),
             (Open, RequestEvent::Expire) => Ok(Expired),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!("the request is {} and can no longer change", from.as_str()),
             )),
         }
@@ -398,7 +399,7 @@ async fn transition(
     let live = event == RequestEvent::Expire || request.expires_at > Utc::now();
     if !live {
         return Err(DomainError::conflict(
-            "request_expired",
+            Code::RequestExpired,
             "the request expired unanswered",
         ));
     }
@@ -438,7 +439,7 @@ pub async fn convert(
     }
     if request.status != BookingRequestStatus::Open {
         return Err(DomainError::conflict(
-            "request_not_open",
+            Code::RequestNotOpen,
             format!(
                 "the request is {} and can no longer change",
                 request.status.as_str()

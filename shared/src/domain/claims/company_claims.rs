@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Audit, Decision, RequestStatus, audit};
+use crate::Code;
 use crate::DomainError;
+use crate::domain::directory::companies::CompanyKind;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -81,22 +83,22 @@ pub async fn create(
     let message = check.opt_text("message", input.message.as_deref(), 2000);
     check.finish()?;
     let company = sqlx::query!(
-        "SELECT claimed, kind FROM companies WHERE id = $1 FOR SHARE",
+        r#"SELECT claimed, kind AS "kind: CompanyKind" FROM companies WHERE id = $1 FOR SHARE"#,
         input.company_id
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound)?;
-    if company.kind == "agency" {
+    if company.kind == CompanyKind::Agency {
         return Err(DomainError::Unprocessable {
-            code: "agency_requires_provisioning",
+            code: Code::AgencyRequiresProvisioning,
             detail: "agencies are taken over with POST /api/v1/artists-companies/takeover-requests"
                 .into(),
         });
     }
     if company.claimed {
         return Err(DomainError::conflict(
-            "company_already_claimed",
+            Code::CompanyAlreadyClaimed,
             "another org already owns this company",
         ));
     }

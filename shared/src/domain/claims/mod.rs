@@ -12,6 +12,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::DomainError;
 
 /// A claim or a provisioning request moves through these states.
@@ -56,7 +57,7 @@ impl RequestStatus {
             (Self::Pending, Decision::Withdraw) => Ok(Self::Withdrawn),
             (Self::Pending, Decision::Cancel) => Ok(Self::Cancelled),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!(
                     "the request is {} and can no longer be decided",
                     from.as_str()

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::company_claims::{DecisionIn, close_competitors};
 use super::{Audit, Decision, RequestStatus, audit};
+use crate::Code;
 use crate::DomainError;
 use crate::domain::directory::companies::{self, Company, CompanyIn, CompanyKind};
 use crate::pagination::{Page, PageRequest};
@@ -188,7 +189,7 @@ impl Row {
 async fn refuse_if_agency_owned(conn: &mut PgConnection, org_id: Uuid) -> Result<(), DomainError> {
     if crate::access::owned_agency(conn, org_id).await?.is_some() {
         return Err(DomainError::conflict(
-            "org_already_has_agency",
+            Code::OrgAlreadyHasAgency,
             "this org already owns an agency",
         ));
     }
@@ -211,21 +212,21 @@ pub async fn request_takeover(
 ) -> Result<ProvisioningRequest, DomainError> {
     let message = check_message(input.message.as_deref())?;
     let target = sqlx::query!(
-        "SELECT kind, claimed FROM companies WHERE id = $1",
+        r#"SELECT kind AS "kind: CompanyKind", claimed FROM companies WHERE id = $1"#,
         input.company_id
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DomainError::NotFound)?;
-    if target.kind != "agency" {
+    if target.kind != CompanyKind::Agency {
         return Err(DomainError::Unprocessable {
-            code: "not_an_agency",
+            code: Code::NotAnAgency,
             detail: "only agencies are taken over; other companies are claimed with /api/v1/company-claims".into(),
         });
     }
     if target.claimed {
         return Err(DomainError::conflict(
-            "company_already_claimed",
+            Code::CompanyAlreadyClaimed,
             "another org already owns this agency",
         ));
     }
@@ -377,7 +378,7 @@ pub async fn approve(
         (RequestKind::Takeover, Some(target), _) => {
             if target_claimed == Some(true) {
                 return Err(DomainError::conflict(
-                    "company_already_claimed",
+                    Code::CompanyAlreadyClaimed,
                     "the agency was claimed by another org meanwhile",
                 ));
             }

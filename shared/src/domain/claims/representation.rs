@@ -17,8 +17,10 @@ use uuid::Uuid;
 use super::company_claims::DecisionIn;
 use super::territory::{self, Territory, TerritoryIn};
 use super::{Audit, audit};
+use crate::Code;
 use crate::DomainError;
 use crate::access::{require_artist_editor, require_company_owner};
+use crate::domain::directory::companies::CompanyKind;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -75,11 +77,11 @@ impl ClaimStatus {
             (Pending | Disputed, Reject) => Ok(Rejected),
             (Pending | Disputed, Withdraw) => Ok(Withdrawn),
             (Disputed, Approve) => Err(DomainError::conflict(
-                "claim_disputed",
+                Code::ClaimDisputed,
                 "the claim is disputed; resolve the dispute instead",
             )),
             (from, _) => Err(DomainError::conflict(
-                "invalid_transition",
+                Code::InvalidTransition,
                 format!("the claim is {} and cannot change that way", from.as_str()),
             )),
         }
@@ -211,12 +213,15 @@ async fn require_representing_company(
     org_id: Uuid,
 ) -> Result<(), DomainError> {
     require_company_owner(&mut *conn, company_id, org_id).await?;
-    let kind = sqlx::query_scalar!("SELECT kind FROM companies WHERE id = $1", company_id)
-        .fetch_one(conn)
-        .await?;
-    if kind != "agency" && kind != "management" {
+    let kind = sqlx::query_scalar!(
+        r#"SELECT kind AS "kind: CompanyKind" FROM companies WHERE id = $1"#,
+        company_id
+    )
+    .fetch_one(conn)
+    .await?;
+    if !kind.represents_artists() {
         return Err(DomainError::Unprocessable {
-            code: "not_a_representing_company",
+            code: Code::NotARepresentingCompany,
             detail: "only agencies and management companies represent artists".into(),
         });
     }
@@ -362,7 +367,7 @@ pub async fn add_to_roster(
     .is_empty()
     {
         return Err(DomainError::conflict(
-            "representation_conflict",
+            Code::RepresentationConflict,
             "another company represents this artist in an overlapping territory; file a representation claim",
         ));
     }
@@ -875,7 +880,7 @@ async fn finish_approval(
         .is_empty()
     {
         return Err(DomainError::conflict(
-            "representation_conflict",
+            Code::RepresentationConflict,
             "another company now represents this artist in an overlapping territory; the claim must be disputed",
         ));
     }
@@ -969,7 +974,7 @@ pub async fn resolve_dispute(
     let dispute = get_dispute(&mut *conn, id).await?;
     if dispute.status != "open" {
         return Err(DomainError::conflict(
-            "invalid_transition",
+            Code::InvalidTransition,
             "the dispute is already resolved",
         ));
     }

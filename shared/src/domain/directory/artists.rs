@@ -131,7 +131,7 @@ async fn acting_company(
     requested: Option<Uuid>,
 ) -> Result<Uuid, DomainError> {
     let mut owned = access::owned_companies(conn, org_id).await?;
-    owned.retain(|c| c.kind.creates_artists());
+    owned.retain(|c| c.kind.represents_artists());
     match (requested, owned.as_slice()) {
         (Some(id), _) if owned.iter().any(|c| c.id == id) => Ok(id),
         (Some(_), _) => Err(DomainError::Forbidden(

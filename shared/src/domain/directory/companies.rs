@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::geo;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
+use crate::Code;
 use crate::DomainError;
 use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
@@ -200,7 +201,7 @@ pub async fn create(
 ) -> Result<Company, DomainError> {
     if input.kind == CompanyKind::Agency {
         return Err(DomainError::Unprocessable {
-            code: "agency_requires_provisioning",
+            code: Code::AgencyRequiresProvisioning,
             detail: "agencies are created through an agency creation or takeover request".into(),
         });
     }
