@@ -4,6 +4,8 @@
 #   ./deploy/bench.sh directory   100,000 artists; search latency with a typo and a genre filter
 #   ./deploy/bench.sh booking     100,000 artists, 1,000,000 windows, 200,000 holds and bookings:
 #                                 avails search latency, confirms/s under 16 clients, expiry of 10,000 holds
+#   ./deploy/bench.sh lists       5,000 requests, offers, holds and bookings between two orgs: latency and
+#                                 statements of a 200-item page of each list
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -18,8 +20,9 @@ case "${1:-}" in
     # The expiry stage runs the release worker binary.
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_booking ;;
+  lists) exec cargo run --release -q -p kisum-tests --bin bench_lists ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|queue" >&2; exit 2 ;;
 esac

@@ -12,6 +12,7 @@ use super::{Audit, Decision, RequestStatus, audit};
 use crate::Code;
 use crate::DomainError;
 use crate::domain::directory::companies::CompanyKind;
+use crate::domain::guarded;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -173,13 +174,17 @@ pub async fn approve(
     .await?;
     let claim = load(&mut *conn, id, true).await?;
     let to = claim.status.apply(Decision::Approve)?;
-    sqlx::query!(
-        "UPDATE artists_company_claims SET status = 'approved', decided_by = $2, decided_at = now() WHERE id = $1",
+    let rows = sqlx::query!(
+        "UPDATE artists_company_claims SET status = $3, decided_by = $2, decided_at = now() WHERE id = $1 AND status = $4",
         id,
         actor,
+        to as RequestStatus,
+        claim.status as RequestStatus,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     sqlx::query!(
         "UPDATE companies SET claimed = true, updated_at = now() WHERE id = $1",
         claim.company_id
@@ -278,14 +283,19 @@ pub async fn reject(
     let reason = Some(super::rejection_reason(input.reason.as_deref())?);
     let claim = load(&mut *conn, id, true).await?;
     let to = claim.status.apply(Decision::Reject)?;
-    sqlx::query!(
-        "UPDATE artists_company_claims SET status = 'rejected', reason = $2, decided_by = $3, decided_at = now() WHERE id = $1",
+    let rows = sqlx::query!(
+        "UPDATE artists_company_claims SET status = $4, reason = $2, decided_by = $3, decided_at = now()
+          WHERE id = $1 AND status = $5",
         id,
         reason,
         actor,
+        to as RequestStatus,
+        claim.status as RequestStatus,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     audit(
         &mut *conn,
         Audit {

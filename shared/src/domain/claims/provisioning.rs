@@ -16,6 +16,7 @@ use super::{Audit, Decision, RequestStatus, audit};
 use crate::Code;
 use crate::DomainError;
 use crate::domain::directory::companies::{self, Company, CompanyIn, CompanyKind};
+use crate::domain::guarded;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -410,16 +411,18 @@ pub async fn approve(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
+    let rows = sqlx::query!(
         "UPDATE artists_provisioning_requests
             SET status = 'approved', company_id = $2, decided_by = $3, decided_at = now(), updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = 'pending'",
         id,
         company_id,
         actor,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     audit(
         &mut *conn,
         Audit {
@@ -447,16 +450,18 @@ pub async fn reject(
     let reason = Some(super::rejection_reason(input.reason.as_deref())?);
     let request = load(&mut *conn, id, true).await?;
     let to = request.status.apply(Decision::Reject)?;
-    sqlx::query!(
+    let rows = sqlx::query!(
         "UPDATE artists_provisioning_requests
             SET status = 'rejected', reason = $2, decided_by = $3, decided_at = now(), updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = 'pending'",
         id,
         reason,
         actor,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     audit(
         &mut *conn,
         Audit {

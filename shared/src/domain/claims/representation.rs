@@ -21,6 +21,7 @@ use crate::Code;
 use crate::DomainError;
 use crate::access::{require_artist_editor, require_company_owner};
 use crate::domain::directory::companies::CompanyKind;
+use crate::domain::guarded;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -669,7 +670,7 @@ pub async fn withdraw_claim(
         return Err(DomainError::NotFound);
     }
     let to = claim.status.apply(ClaimEvent::Withdraw)?;
-    set_status(&mut *conn, id, to, actor, None).await?;
+    set_status(&mut *conn, id, claim.status, to, actor, None).await?;
     close_open_dispute(
         &mut *conn,
         id,
@@ -695,26 +696,30 @@ pub async fn withdraw_claim(
     load_claim(conn, id, false).await
 }
 
+/// The guarded transition of a claim from `from` to `to`.
 async fn set_status(
     conn: &mut PgConnection,
     id: Uuid,
+    from: ClaimStatus,
     to: ClaimStatus,
     actor: &str,
     reason: Option<&str>,
 ) -> Result<(), DomainError> {
-    sqlx::query!(
+    let rows = sqlx::query!(
         "UPDATE representation_claims SET status = $2, decided_by = $3, reason = COALESCE($4, reason),
                 decided_at = CASE WHEN $2 IN ('approved', 'rejected', 'withdrawn') THEN now() ELSE decided_at END,
                 updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = $5",
         id,
         to as ClaimStatus,
         actor,
         reason,
+        from as ClaimStatus,
     )
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    guarded(rows, None)
 }
 
 async fn close_open_dispute(
@@ -773,7 +778,7 @@ pub async fn open_dispute(
     )
     .execute(&mut *conn)
     .await?;
-    set_status(&mut *conn, claim_id, to, actor, None).await?;
+    set_status(&mut *conn, claim_id, claim.status, to, actor, None).await?;
     if to != claim.status {
         audit(
             &mut *conn,
@@ -884,7 +889,7 @@ async fn finish_approval(
             "another company now represents this artist in an overlapping territory; the claim must be disputed",
         ));
     }
-    set_status(&mut *conn, claim.id, to, actor, None).await?;
+    set_status(&mut *conn, claim.id, claim.status, to, actor, None).await?;
     let link = upsert_link(
         &mut *conn,
         claim.company_id,
@@ -934,7 +939,7 @@ pub async fn reject_claim(
     let reason = Some(super::rejection_reason(input.reason.as_deref())?);
     let claim = load_claim(&mut *conn, id, true).await?;
     let to = claim.status.apply(ClaimEvent::Reject)?;
-    set_status(&mut *conn, id, to, actor, reason.as_deref()).await?;
+    set_status(&mut *conn, id, claim.status, to, actor, reason.as_deref()).await?;
     close_open_dispute(
         &mut *conn,
         id,
@@ -987,7 +992,15 @@ pub async fn resolve_dispute(
     if to == ClaimStatus::Approved {
         finish_approval(&mut *conn, &claim, to, actor).await?;
     } else {
-        set_status(&mut *conn, claim.id, to, actor, note.as_deref()).await?;
+        set_status(
+            &mut *conn,
+            claim.id,
+            claim.status,
+            to,
+            actor,
+            note.as_deref(),
+        )
+        .await?;
     }
     sqlx::query!(
         "UPDATE representation_disputes SET status = 'resolved', resolution = $2, resolution_note = $3,
