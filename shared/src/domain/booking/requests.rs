@@ -19,7 +19,7 @@ use crate::validate::Check;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum RequestStatus {
+pub enum BookingRequestStatus {
     Open,
     Converted,
     Declined,
@@ -27,7 +27,7 @@ pub enum RequestStatus {
     Expired,
 }
 
-impl RequestStatus {
+impl BookingRequestStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -42,7 +42,7 @@ impl RequestStatus {
 /// Which way a request goes for my org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub enum RequestDirection {
     /// To my agency.
     Incoming,
     /// From my promoter companies.
@@ -60,7 +60,7 @@ pub struct BookingRequest {
     pub message: Option<String>,
     /// The promoter asks the agency to hold the date.
     pub wants_hold: bool,
-    pub status: RequestStatus,
+    pub status: BookingRequestStatus,
     /// An open request not answered by then expires.
     pub expires_at: DateTime<Utc>,
     pub version: i32,
@@ -95,7 +95,7 @@ const SUBJECT: &str = "request";
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<BookingRequest, DomainError> {
     let row = sqlx::query!(
         r#"SELECT id, artist_id, promoter_company_id, agency_company_id, event_date, venue AS "venue: Json<Venue>",
-                  message, wants_hold, status AS "status: RequestStatus", expires_at, version, created_at, updated_at
+                  message, wants_hold, status AS "status: BookingRequestStatus", expires_at, version, created_at, updated_at
              FROM booking_requests WHERE id = $1"#,
         id
     )
@@ -231,7 +231,7 @@ pub async fn create(
         id,
         "requested",
         None,
-        RequestStatus::Open,
+        BookingRequestStatus::Open,
         actor,
     )
     .await?;
@@ -243,8 +243,8 @@ async fn record(
     artist_id: Uuid,
     id: Uuid,
     action: &str,
-    from: Option<RequestStatus>,
-    to: RequestStatus,
+    from: Option<BookingRequestStatus>,
+    to: BookingRequestStatus,
     actor: &str,
 ) -> Result<(), DomainError> {
     activity::record(
@@ -254,7 +254,7 @@ async fn record(
             subject_type: SUBJECT,
             subject_id: id,
             action,
-            from: from.map(RequestStatus::as_str),
+            from: from.map(BookingRequestStatus::as_str),
             to: Some(to.as_str()),
             actor,
             details: serde_json::json!({}),
@@ -267,11 +267,11 @@ async fn record(
 pub async fn list_for(
     conn: &mut PgConnection,
     org_id: Uuid,
-    direction: Option<Direction>,
+    direction: Option<RequestDirection>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<BookingRequest>, DomainError> {
-    let incoming = direction != Some(Direction::Outgoing);
-    let outgoing = direction != Some(Direction::Incoming);
+    let incoming = direction != Some(RequestDirection::Outgoing);
+    let outgoing = direction != Some(RequestDirection::Incoming);
     let ids = sqlx::query_scalar!(
         "SELECT r.id FROM booking_requests r
           WHERE ((($2 AND EXISTS (SELECT 1 FROM artists_company_claims c
@@ -301,12 +301,13 @@ pub async fn close(
     org_id: Uuid,
     actor: &str,
     id: Uuid,
-    to: RequestStatus,
+    to: BookingRequestStatus,
 ) -> Result<BookingRequest, DomainError> {
     let (request, party) = get_for(&mut *conn, org_id, id).await?;
     let allowed = matches!(
         (to, party),
-        (RequestStatus::Declined, Party::Agency) | (RequestStatus::Withdrawn, Party::Promoter)
+        (BookingRequestStatus::Declined, Party::Agency)
+            | (BookingRequestStatus::Withdrawn, Party::Promoter)
     );
     if !allowed {
         return Err(DomainError::Forbidden(
@@ -317,7 +318,7 @@ pub async fn close(
         "UPDATE booking_requests SET status = $2, version = version + 1, updated_at = now()
           WHERE id = $1 AND status = 'open' AND expires_at > now()",
         id,
-        to as RequestStatus,
+        to as BookingRequestStatus,
     )
     .execute(&mut *conn)
     .await?
@@ -330,7 +331,7 @@ pub async fn close(
         request.artist_id,
         id,
         to.as_str(),
-        Some(RequestStatus::Open),
+        Some(BookingRequestStatus::Open),
         to,
         actor,
     )
@@ -372,8 +373,8 @@ pub async fn convert(
         artist_id,
         id,
         "converted",
-        Some(RequestStatus::Open),
-        RequestStatus::Converted,
+        Some(BookingRequestStatus::Open),
+        BookingRequestStatus::Converted,
         actor,
     )
     .await
@@ -381,7 +382,7 @@ pub async fn convert(
 
 /// Why a request read before an update that changed nothing cannot change.
 fn not_open(request: &BookingRequest, code: &'static str) -> DomainError {
-    if request.status == RequestStatus::Open {
+    if request.status == BookingRequestStatus::Open {
         DomainError::conflict("request_expired", "the request expired unanswered")
     } else {
         DomainError::conflict(
@@ -417,8 +418,8 @@ pub async fn expire_if_due(
         artist_id,
         id,
         "expired",
-        Some(RequestStatus::Open),
-        RequestStatus::Expired,
+        Some(BookingRequestStatus::Open),
+        BookingRequestStatus::Expired,
         actor,
     )
     .await?;
