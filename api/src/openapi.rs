@@ -12,8 +12,8 @@
 //! route.
 
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -263,6 +263,16 @@ fn has_param(op: &Operation, name: &str, location: ParameterIn) -> bool {
     })
 }
 
+fn is_text(param: &Parameter) -> bool {
+    match &param.schema {
+        Some(RefOr::T(Schema::Object(object))) => {
+            matches!(&object.schema_type, SchemaType::Type(Type::String))
+                || matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::String))
+        }
+        _ => false,
+    }
+}
+
 fn header_param(op: &mut Operation, name: &str, description: &str) {
     let params = op.parameters.get_or_insert_with(Vec::new);
     params.retain(|p| !matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(name)));
@@ -350,15 +360,22 @@ pub fn finish(doc: &mut OpenApi) {
         if path.contains('{') {
             answers(op, &["400", "404"]);
         }
-        if op
+        let query: Vec<&Parameter> = op
             .parameters
             .iter()
             .flatten()
-            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query))
-        {
+            .filter_map(|p| match p {
+                RefOr::T(p) if p.parameter_in == ParameterIn::Query => Some(p),
+                _ => None,
+            })
+            .collect();
+        // A malformed query is 400; text the database cannot hold (a NUL
+        // character) and `limit` below 1 are 422.
+        let unprocessable = query.iter().any(|p| p.name == "limit" || is_text(p));
+        if !query.is_empty() {
             answers(op, &["400"]);
         }
-        if has_param(op, "limit", ParameterIn::Query) {
+        if unprocessable {
             answers(op, &["422"]);
         }
         if has_param(op, "If-Match", ParameterIn::Header) {

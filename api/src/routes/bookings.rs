@@ -47,7 +47,7 @@ async fn list_bookings(
 #[utoipa::path(post, path = "/api/v1/bookings", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = BookingIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, description = "Not accepted, already booked, or the date is taken", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, description = "Not accepted, already booked, or the date is taken", body = Problem)))]
 async fn confirm_booking(
     State(state): State<AppState>,
     caller: Caller,

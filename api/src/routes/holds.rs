@@ -89,7 +89,7 @@ async fn list_holds(
 #[utoipa::path(post, path = "/api/v1/holds", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = HoldIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn place_hold(
     State(state): State<AppState>,
     caller: Caller,

@@ -67,7 +67,7 @@ async fn list_offers(
 #[utoipa::path(post, path = "/api/v1/offers", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = OfferIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_offer(
     State(state): State<AppState>,
     caller: Caller,

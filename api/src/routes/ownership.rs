@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Asks to own a company nobody owns (not agencies: see takeover requests).
 #[utoipa::path(post, path = "/api/v1/company-claims", tag = "ownership",
     security(("bearer" = [], "org" = [])), request_body = CompanyClaimIn,
-    responses((status = 201, body = CompanyClaim), (status = 409, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = CompanyClaim), (status = 409, body = Problem)))]
 async fn create_company_claim(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +102,7 @@ async fn sleeping_agencies(
 /// Asks to take over a sleeping agency. One pending request per org.
 #[utoipa::path(post, path = "/api/v1/artists-companies/takeover-requests", tag = "ownership",
     security(("bearer" = [], "org" = [])), request_body = TakeoverIn,
-    responses((status = 201, body = ProvisioningRequest), (status = 409, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = ProvisioningRequest), (status = 409, body = Problem)))]
 async fn request_takeover(
     State(state): State<AppState>,
     caller: Caller,

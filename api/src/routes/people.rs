@@ -60,7 +60,7 @@ async fn list_people(
 #[utoipa::path(post, path = "/api/v1/people", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = PersonIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_person(
     State(state): State<AppState>,
     caller: Caller,

@@ -144,7 +144,7 @@ async fn unassign_team(
 /// another company's approved representation starts `disputed`.
 #[utoipa::path(post, path = "/api/v1/representation-claims", tag = "representation",
     security(("bearer" = [], "org" = [])), request_body = RepresentationClaimIn,
-    responses((status = 201, body = RepresentationClaim), (status = 409, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = RepresentationClaim), (status = 409, body = Problem)))]
 async fn create_representation_claim(
     State(state): State<AppState>,
     caller: Caller,

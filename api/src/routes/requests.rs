@@ -63,7 +63,7 @@ async fn list_booking_requests(
 #[utoipa::path(post, path = "/api/v1/booking-requests", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = BookingRequestIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = BookingRequest, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = BookingRequest, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_booking_request(
     State(state): State<AppState>,
     caller: Caller,

@@ -82,7 +82,7 @@ async fn get_shortlist(
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
     request_body = ShortlistPatch,
-    responses((status = 200, body = Shortlist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 412, body = Problem)))]
+    responses((status = 200, body = Shortlist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, description = "Name taken in this org", body = Problem), (status = 412, body = Problem)))]
 async fn update_shortlist(
     State(state): State<AppState>,
     caller: Caller,

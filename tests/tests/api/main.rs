@@ -19,4 +19,5 @@ mod ops_browser;
 mod ownership;
 mod queue;
 mod representation;
+mod schemathesis;
 mod shortlists;

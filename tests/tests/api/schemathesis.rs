@@ -1,0 +1,162 @@
+//! The schemathesis guard: schemathesis (pinned in
+//! `tests/schemathesis/requirements.txt`) generates requests from the served
+//! OpenAPI document and runs them against a real API with the demo data, as
+//! two tenants that are peers (the demo agency's org and a promoter's org),
+//! checking that nothing answers 5xx, that every status, content type and
+//! body is the documented one, that deleted records stay gone, and that no
+//! tenant reads what only the other may see. Config and runner:
+//! `tests/schemathesis/`. `./deploy/dev.sh test` makes the venv; without it
+//! this test fails rather than passing unseen.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kisum_tests::{INTERNAL_KEY, Org, TestApp, Token};
+use reqwest::Method;
+use serde_json::json;
+use shared::demo::DEMO_ORG;
+use uuid::Uuid;
+
+/// The demo's promoter org (`shared::demo::DEMO_PROMOTER_ORG` once the demo
+/// names it); the setup below gives it a promoter company and a request.
+const PROMOTER_ORG: Uuid = Uuid::from_u128(0x0193_8000_0000_7000_8000_0000_0000_0002);
+
+/// schemathesis.toml stops the run at 180 s; this is the hard stop.
+const BUDGET: Duration = Duration::from_secs(300);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// The venv `dev.sh` makes, or the test fails saying how to get it.
+fn venv_python(root: &Path) -> PathBuf {
+    let venv = std::env::var_os("SCHEMATHESIS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".dev/schemathesis-venv"));
+    assert!(
+        venv.join("bin/schemathesis").exists(),
+        "the schemathesis test needs schemathesis in {}: run `./deploy/dev.sh test`, which \
+         installs it from tests/schemathesis/requirements.txt (or set SCHEMATHESIS_VENV)",
+        venv.display()
+    );
+    venv.join("bin/python")
+}
+
+/// A deal in the making between the two orgs: the demo agency books one of
+/// its artists, and the promoter org, with a promoter company of its own,
+/// asks to book that artist.
+async fn story(app: &TestApp, agency: &Org, promoter: &Org) {
+    let (agency_company, artist): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT c.id, a.id FROM companies c
+           JOIN artists_company_claims cl ON cl.company_id = c.id AND cl.status = 'approved'
+           JOIN artists a ON a.created_by_company_id = c.id
+          WHERE cl.org_id = $1 AND c.kind = 'agency'
+          ORDER BY a.id LIMIT 1",
+    )
+    .bind(agency.id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the demo agency has artists");
+    let (status, link) = agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/artists-companies/{agency_company}/roster"),
+            Some(json!({"artist_id": artist, "role": "booking", "territory": {"worldwide": true}})),
+        )
+        .await;
+    assert!(matches!(status, 201 | 409), "{status} {link}");
+    let (status, company) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/artists-companies",
+            Some(json!({"kind": "promoter", "name": "Harbour Lights Presents", "country": "NL"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{company}");
+    let event_date = (chrono::Utc::now() + chrono::Duration::days(60)).date_naive();
+    let (status, request) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/booking-requests",
+            Some(json!({
+                "artist_id": artist, "promoter_company_id": company["id"], "event_date": event_date,
+                "venue": {"name": "Paradiso", "capacity": 1500}, "message": "Friday headline?"
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_failure_against_the_served_document() {
+    let root = workspace_root();
+    let python = venv_python(&root);
+
+    let app = TestApp::spawn().await;
+    shared::demo::seed(&app.pool).await.unwrap();
+    let token = |org: Uuid| Token::member(org, "owner").hs256();
+    let agency = Org {
+        id: DEMO_ORG,
+        token: token(DEMO_ORG),
+    };
+    let promoter = Org {
+        id: PROMOTER_ORG,
+        token: token(PROMOTER_ORG),
+    };
+    story(&app, &agency, &promoter).await;
+
+    let dir = root.join("target/test-artifacts/schemathesis");
+    std::fs::create_dir_all(&dir).unwrap();
+    let identity = |name: &str, org: &Org| {
+        json!({"name": name, "fixedHeaders": [
+            {"name": "Authorization", "value": format!("Bearer {}", org.token)},
+            {"name": "x-org", "value": org.id.to_string()},
+        ]})
+    };
+    let wfc = dir.join("wfc-auth.json");
+    std::fs::write(
+        &wfc,
+        json!({"auth": [identity("agency", &agency), identity("promoter", &promoter)]}).to_string(),
+    )
+    .unwrap();
+
+    let started = Instant::now();
+    let run = tokio::process::Command::new(&python)
+        .arg(root.join("tests/schemathesis/run.py"))
+        .arg(&app.base)
+        .arg(&dir)
+        .env("SCHEMATHESIS_WFC_AUTH", &wfc)
+        .env("KISUM_INTERNAL_KEY", INTERNAL_KEY)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(BUDGET, run)
+        .await
+        .expect("schemathesis ends within its time budget")
+        .expect("the venv's python starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let figures: String = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("schemathesis "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Shown with --nocapture: the figures of the run.
+    println!(
+        "{figures}\n({:.0} s in all)",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        output.status.success(),
+        "schemathesis found failures ({}); reports in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        dir.display()
+    );
+}
