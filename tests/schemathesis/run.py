@@ -11,6 +11,7 @@ run completed.
 import json
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -72,8 +73,10 @@ def main() -> int:
             f"  {failure['code']} {failure['title']} x{failure['count']}: "
             + ", ".join(failure["operations"])
         )
-    for check, count in sorted(by_check.items()):
-        print(f"  failures of {check}: {count}")
+    config = tomllib.loads((here / "schemathesis.toml").read_text())
+    enabled = [name for name, check in config["checks"].items() if isinstance(check, dict) and check.get("enabled")]
+    for check in sorted(set(enabled) | set(by_check)):
+        print(f"  {check}: {by_check[check]} failures")
     for error in data["errors"]:
         print(f"  error: {json.dumps(error)[:500]}")
     ok = run.returncode == 0 and not data["failures"] and not data["errors"] and data["complete"]
