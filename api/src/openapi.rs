@@ -263,6 +263,23 @@ fn has_param(op: &Operation, name: &str, location: ParameterIn) -> bool {
     })
 }
 
+/// A status's meaning: the shared problem's words, else its reason phrase.
+fn describe(status: &str) -> String {
+    PROBLEMS
+        .iter()
+        .find(|(_, s, _)| *s == status)
+        .map(|(_, _, description)| (*description).to_owned())
+        .or_else(|| {
+            status
+                .parse()
+                .ok()
+                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                .and_then(|code| code.canonical_reason())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| status.to_owned())
+}
+
 fn is_text(param: &Parameter) -> bool {
     match &param.schema {
         Some(RefOr::T(Schema::Object(object))) => {
@@ -386,6 +403,10 @@ pub fn finish(doc: &mut OpenApi) {
             let RefOr::T(response) = response else {
                 continue;
             };
+            // OpenAPI requires a description on every response.
+            if response.description.is_empty() {
+                response.description = describe(status);
+            }
             if (status.starts_with('4') || status.starts_with('5'))
                 && let Some(content) = response.content.shift_remove("application/json")
             {

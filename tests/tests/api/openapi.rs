@@ -211,6 +211,11 @@ async fn openapi_documents_the_shared_answers() {
     for (path, method, op) in operations(&doc) {
         let at = format!("{method} {path}");
         for (status, _) in op["responses"].as_object().unwrap() {
+            let described = response(&doc, &op, status).unwrap()["description"].as_str();
+            assert!(
+                described.is_some_and(|d| !d.is_empty()),
+                "{at}: {status} has a description"
+            );
             if status.starts_with('4') || status.starts_with('5') {
                 assert!(
                     is_problem(&doc, &op, status),
