@@ -92,6 +92,56 @@ async fn story(app: &TestApp, agency: &Org, promoter: &Org) {
         )
         .await;
     assert_eq!(status, 201, "{request}");
+
+    // The agency answers with an offer and holds the date; on another date
+    // the promoter accepts the agency's offer and confirms the booking.
+    let offer = |date: chrono::NaiveDate, request: Option<&serde_json::Value>| {
+        json!({
+            "artist_id": artist, "promoter_company_id": company["id"], "event_date": date,
+            "booking_request_id": request.map(|r| r["id"].clone()),
+            "venue": {"name": "Paradiso", "capacity": 1500},
+            "deal": {"type": "flat", "currency": "EUR", "guarantee_amount": 500_000},
+            "expires_at": chrono::Utc::now() + chrono::Duration::days(7), "send": true,
+        })
+    };
+    let (status, answer) = agency
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer(event_date, Some(&request))),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let hold = json!({
+        "artist_id": artist, "date": event_date, "promoter_company_id": company["id"],
+        "offer_id": answer["id"], "expires_at": chrono::Utc::now() + chrono::Duration::days(5),
+    });
+    let (status, hold) = agency
+        .send(app, Method::POST, "/api/v1/holds", Some(hold))
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    let (status, deal) = agency
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/offers",
+            Some(offer(event_date + chrono::Duration::days(1), None)),
+        )
+        .await;
+    assert_eq!(status, 201, "{deal}");
+    let accept = format!("/api/v1/offers/{}/accept", deal["id"].as_str().unwrap());
+    let (status, accepted) = promoter.send(app, Method::POST, &accept, None).await;
+    assert_eq!(status, 200, "{accepted}");
+    let (status, booking) = promoter
+        .send(
+            app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": deal["id"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{booking}");
 }
 
 #[tokio::test]
@@ -126,6 +176,26 @@ async fn schemathesis_finds_no_failure_against_the_served_document() {
         json!({"auth": [identity("agency", &agency), identity("promoter", &promoter)]}).to_string(),
     )
     .unwrap();
+
+    // Real ids for half of the generated path ids (schemathesis.toml).
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "(SELECT c.id FROM companies c JOIN artists_company_claims cl ON cl.company_id = c.id
+           WHERE cl.status = 'approved' AND cl.org_id IN ($1, $2))
+         UNION ALL (SELECT artist_id FROM roster_links)
+         UNION ALL (SELECT id FROM booking_requests)
+         UNION ALL (SELECT id FROM offers)
+         UNION ALL (SELECT id FROM holds)
+         UNION ALL (SELECT id FROM bookings)
+         UNION ALL (SELECT id FROM shortlists WHERE org_id IN ($1, $2))",
+    )
+    .bind(DEMO_ORG)
+    .bind(PROMOTER_ORG)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(ids.len() >= 5, "{ids:?}");
+    let dictionary: String = ids.iter().map(|id| format!("\"{id}\"\n")).collect();
+    std::fs::write(dir.join("ids.dict"), dictionary).unwrap();
 
     let started = Instant::now();
     let run = tokio::process::Command::new(&python)
