@@ -3,7 +3,8 @@
 #
 #   ./deploy/dev.sh run    Postgres (reuse or start), migrate, demo data, run api + worker
 #   ./deploy/dev.sh test   Postgres (reuse or start), Chromium and tests/browser's
-#                          packages (installed when missing), build, run the whole test suite
+#                          packages, the schemathesis venv (installed when missing),
+#                          build, run the whole test suite
 #   ./deploy/dev.sh stop   stop the private Postgres cluster, if this script started one
 #
 # Postgres, in order of preference:
@@ -253,6 +254,35 @@ install_typescript_test_deps() {
   npm_ci_when_changed "$ROOT/tests/typescript" "the TypeScript client check"
 }
 
+# The schemathesis guard's tool, pinned in tests/schemathesis/requirements.txt,
+# in a venv under .dev; made again only when the requirements change.
+SCHEMATHESIS_VENV="$DEV_DIR/schemathesis-venv"
+install_schemathesis() {
+  local req="$ROOT/tests/schemathesis/requirements.txt" stamp="$SCHEMATHESIS_VENV/.requirements.sha256" sum
+  sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+    return 0
+  fi
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing python3-venv (apt-get)"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+        || { log "python3-venv could not be installed; the schemathesis test will fail"; return 0; }
+    else
+      log "python3 with venv is missing (apt-get install python3-venv); the schemathesis test will fail"
+      return 0
+    fi
+  fi
+  log "installing schemathesis into $SCHEMATHESIS_VENV"
+  rm -rf "$SCHEMATHESIS_VENV"
+  if python3 -m venv "$SCHEMATHESIS_VENV" \
+    && "$SCHEMATHESIS_VENV/bin/pip" install -q --disable-pip-version-check -r "$req"; then
+    echo "$sum" > "$stamp"
+  else
+    log "installing schemathesis failed; the schemathesis test will fail"
+  fi
+}
+
 cmd_test() {
   local status=0
   CLUSTER_WAS_RUNNING=0
@@ -265,6 +295,8 @@ cmd_test() {
   unset DATABASE_URL
   install_browser_test_deps
   install_typescript_test_deps
+  install_schemathesis
+  export SCHEMATHESIS_VENV
   log "building"
   cargo build --workspace --bins --tests
   log "testing against $TEST_SERVER"

@@ -76,7 +76,7 @@ impl AppState {
 
 /// Tenant routes: bearer token + `x-org`, idempotent creates.
 fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let mut routes = OpenApiRouter::new()
         .merge(routes::me::router())
         .merge(routes::artists::router())
         .merge(routes::companies::router())
@@ -92,25 +92,32 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::reference::router())
         .merge(routes::shortlists::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
-        .layer(from_fn_with_state(state.clone(), require_org))
+        .layer(from_fn_with_state(state.clone(), require_org));
+    openapi::tenant_guard(routes.get_openapi_mut());
+    routes
 }
 
 /// Machine routes: internal key only.
 fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let mut routes = OpenApiRouter::new()
         .merge(ops::api::router())
         .merge(metrics::router())
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
-        .layer(from_fn_with_state(state.clone(), require_internal_key))
+        .layer(from_fn_with_state(state.clone(), require_internal_key));
+    openapi::internal_guard(routes.get_openapi_mut());
+    routes
 }
 
-/// Every route with its documentation, before middleware.
+/// Every route with its documentation (what the shared layers answer
+/// included), before the outer middleware.
 pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base())
+    let mut routes = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
         .merge(tenant_routes(state))
-        .merge(internal_routes(state))
+        .merge(internal_routes(state));
+    openapi::finish(routes.get_openapi_mut());
+    routes
 }
 
 /// The generated OpenAPI document.

@@ -22,12 +22,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_canary))
         .routes(routes!(get_canary))
-        .routes(routes!(queues))
-        .routes(routes!(jobs))
-        .routes(routes!(job))
-        .routes(routes!(retry))
-        .routes(routes!(cancel))
-        .routes(routes!(schedules))
+        .routes(routes!(list_queues))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(retry_job))
+        .routes(routes!(cancel_job))
+        .routes(routes!(list_schedules))
 }
 
 /// Enqueues a canary job; the worker counts its runs on the canary.
@@ -62,7 +62,7 @@ async fn get_canary(
 #[utoipa::path(get, path = "/internal/ops/queues", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = Vec<QueueStats>), (status = 401, body = Problem)))]
-async fn queues(
+async fn list_queues(
     State(state): State<AppState>,
     _caller: InternalCaller,
 ) -> Result<Json<Vec<QueueStats>>, AppError> {
@@ -87,7 +87,7 @@ struct JobsParams {
 #[utoipa::path(get, path = "/internal/ops/jobs", tag = "ops",
     security(("internal_key" = [])), params(JobsParams),
     responses((status = 200, body = Page<JobSummary>), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn jobs(
+async fn list_jobs(
     State(state): State<AppState>,
     _caller: InternalCaller,
     Query(params): Query<JobsParams>,
@@ -117,7 +117,7 @@ fn job_id(id: &str) -> Result<&str, AppError> {
 #[utoipa::path(get, path = "/internal/ops/jobs/{id}", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = JobDetail), (status = 404, body = Problem), (status = 401, body = Problem)))]
-async fn job(
+async fn get_job(
     State(state): State<AppState>,
     _caller: InternalCaller,
     Path(id): Path<String>,
@@ -131,7 +131,7 @@ async fn job(
 #[utoipa::path(post, path = "/internal/ops/jobs/{id}/retry", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = JobDetail), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn retry(
+async fn retry_job(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<String>,
@@ -144,7 +144,7 @@ async fn retry(
 #[utoipa::path(post, path = "/internal/ops/jobs/{id}/cancel", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = JobDetail), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn cancel(
+async fn cancel_job(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<String>,
@@ -168,7 +168,7 @@ async fn act(
 #[utoipa::path(get, path = "/internal/ops/schedules", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = Vec<ScheduleStatus>), (status = 401, body = Problem)))]
-async fn schedules(
+async fn list_schedules(
     State(state): State<AppState>,
     _caller: InternalCaller,
 ) -> Result<Json<Vec<ScheduleStatus>>, AppError> {

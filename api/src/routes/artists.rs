@@ -47,7 +47,7 @@ pub struct ArtistQuery {
 /// Searches the artist directory.
 #[utoipa::path(get, path = "/api/v1/artists", tag = "directory",
     security(("bearer" = [], "org" = [])), params(ArtistQuery),
-    responses((status = 200, body = Page<Artist>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Artist>)))]
 async fn search_artists(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,7 +76,7 @@ async fn search_artists(
 #[utoipa::path(post, path = "/api/v1/artists", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = ArtistIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Artist), (status = 403, body = Problem), (status = 422, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = Artist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_artist(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,7 +91,7 @@ async fn create_artist(
 
 #[utoipa::path(get, path = "/api/v1/artists/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Artist), (status = 404, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Artist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_artist(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +107,7 @@ async fn get_artist(
 #[utoipa::path(patch, path = "/api/v1/artists/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = ArtistPatch,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Artist), (status = 403, body = Problem), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Artist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 412, body = Problem)))]
 async fn update_artist(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,7 +140,7 @@ async fn delete_artist(
 
 #[utoipa::path(get, path = "/api/v1/artists/{id}/profile", tag = "directory",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Profile), (status = 404, body = Problem)))]
+    responses((status = 200, body = Profile, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,7 +156,7 @@ async fn get_profile(
 #[utoipa::path(put, path = "/api/v1/artists/{id}/profile", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = ProfileIn,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Profile), (status = 403, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Profile, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn put_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -186,7 +186,7 @@ async fn list_artist_accounts(
 
 #[utoipa::path(post, path = "/api/v1/artists/{id}/platform-accounts", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = PlatformAccountIn,
-    responses((status = 201, body = PlatformAccount), (status = 409, description = "Handle taken", body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = PlatformAccount), (status = 409, description = "Handle taken", body = Problem)))]
 async fn add_artist_account(
     State(state): State<AppState>,
     caller: Caller,

@@ -69,7 +69,7 @@ async fn list_availabilities(
 /// Adds a window (the artist's booking agency only).
 #[utoipa::path(post, path = "/api/v1/artists/{id}/availabilities", tag = "availability",
     security(("bearer" = [], "org" = [])), request_body = AvailabilityIn,
-    responses((status = 201, body = Availability), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Availability, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_availability(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,7 +87,7 @@ async fn create_availability(
 #[utoipa::path(patch, path = "/api/v1/availabilities/{id}", tag = "availability",
     security(("bearer" = [], "org" = [])), request_body = AvailabilityPatch,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Availability), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Availability, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn update_availability(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,7 +140,7 @@ pub struct AvailsParams {
 /// (not booked, not under a first hold).
 #[utoipa::path(get, path = "/api/v1/avails/search", tag = "availability",
     security(("bearer" = [], "org" = [])), params(AvailsParams),
-    responses((status = 200, body = Page<Avail>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Avail>)))]
 async fn search_avails(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Bookings my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/bookings", tag = "booking",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<Booking>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Booking>)))]
 async fn list_bookings(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,7 +47,7 @@ async fn list_bookings(
 #[utoipa::path(post, path = "/api/v1/bookings", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = BookingIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Booking), (status = 409, description = "Not accepted, already booked, or the date is taken", body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, description = "Not accepted, already booked, or the date is taken", body = Problem)))]
 async fn confirm_booking(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,7 +62,7 @@ async fn confirm_booking(
 
 #[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "booking",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Booking), (status = 404, body = Problem)))]
+    responses((status = 200, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_booking(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,7 +77,7 @@ async fn get_booking(
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/cancel", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = CancelIn,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Booking), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn cancel_booking(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +104,7 @@ async fn cancel_booking(
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/complete", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Booking), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Booking, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn complete_booking(
     State(state): State<AppState>,
     caller: Caller,

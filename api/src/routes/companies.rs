@@ -46,7 +46,7 @@ pub struct CompanyQuery {
 /// Lists companies by name.
 #[utoipa::path(get, path = "/api/v1/artists-companies", tag = "directory",
     security(("bearer" = [], "org" = [])), params(CompanyQuery),
-    responses((status = 200, body = Page<Company>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Company>)))]
 async fn list_companies(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +73,7 @@ async fn list_companies(
 #[utoipa::path(post, path = "/api/v1/artists-companies", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = CompanyIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Company), (status = 422, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = Company, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 422, body = Problem)))]
 async fn create_company(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,7 +88,7 @@ async fn create_company(
 
 #[utoipa::path(get, path = "/api/v1/artists-companies/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Company), (status = 404, body = Problem)))]
+    responses((status = 200, body = Company, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_company(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +104,7 @@ async fn get_company(
 #[utoipa::path(patch, path = "/api/v1/artists-companies/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = CompanyPatch,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Company), (status = 403, body = Problem), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Company, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 412, body = Problem)))]
 async fn update_company(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,7 +134,7 @@ async fn list_company_accounts(
 
 #[utoipa::path(post, path = "/api/v1/artists-companies/{id}/platform-accounts", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = PlatformAccountIn,
-    responses((status = 201, body = PlatformAccount), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = PlatformAccount), (status = 409, body = Problem)))]
 async fn add_company_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -166,7 +166,7 @@ async fn remove_company_account(
 /// Companies my org owns.
 #[utoipa::path(get, path = "/api/v1/me/companies", tag = "me",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Vec<Company>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<Company>)))]
 async fn my_companies(
     State(state): State<AppState>,
     caller: Caller,

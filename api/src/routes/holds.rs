@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// its place and the holds below move up. Answers with the challenged hold.
 #[utoipa::path(post, path = "/api/v1/holds/{id}/challenge", tag = "booking",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Hold), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn challenge_hold(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,7 +61,7 @@ pub struct HoldQuery {
 /// Holds my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/holds", tag = "booking",
     security(("bearer" = [], "org" = [])), params(HoldQuery),
-    responses((status = 200, body = Page<Hold>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Hold>)))]
 async fn list_holds(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,7 +89,7 @@ async fn list_holds(
 #[utoipa::path(post, path = "/api/v1/holds", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = HoldIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Hold), (status = 403, body = Problem), (status = 422, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn place_hold(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +104,7 @@ async fn place_hold(
 
 #[utoipa::path(get, path = "/api/v1/holds/{id}", tag = "booking",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Hold), (status = 404, body = Problem)))]
+    responses((status = 200, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_hold(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,7 +120,7 @@ async fn get_hold(
 #[utoipa::path(post, path = "/api/v1/holds/{id}/release", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Hold), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Hold, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn release_hold(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::AppState;
 use crate::extract::Json;
 use crate::extract::internal::InternalCaller;
-use crate::problem::{AppError, Problem};
+use crate::problem::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,7 +30,7 @@ fn created(created: bool) -> StatusCode {
 /// provider reference is known.
 #[utoipa::path(post, path = "/internal/artists-companies", tag = "imports",
     security(("internal_key" = [])), request_body = CompanyImport,
-    responses((status = 201, body = Company), (status = 200, description = "Already imported", body = Company), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = Company), (status = 200, description = "Already imported", body = Company)))]
 async fn import_company(
     State(state): State<AppState>,
     _caller: InternalCaller,
@@ -46,7 +46,7 @@ async fn import_company(
 /// reference is known.
 #[utoipa::path(post, path = "/internal/artists", tag = "imports",
     security(("internal_key" = [])), request_body = ArtistImport,
-    responses((status = 201, body = Artist), (status = 200, description = "Already imported", body = Artist), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = Artist), (status = 200, description = "Already imported", body = Artist)))]
 async fn import_artist(
     State(state): State<AppState>,
     _caller: InternalCaller,

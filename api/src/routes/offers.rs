@@ -45,7 +45,7 @@ pub struct OfferQuery {
 /// Offers my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/offers", tag = "booking",
     security(("bearer" = [], "org" = [])), params(OfferQuery),
-    responses((status = 200, body = Page<Offer>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Offer>)))]
 async fn list_offers(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,7 +67,7 @@ async fn list_offers(
 #[utoipa::path(post, path = "/api/v1/offers", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = OfferIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Offer), (status = 403, body = Problem), (status = 422, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,7 +82,7 @@ async fn create_offer(
 
 #[utoipa::path(get, path = "/api/v1/offers/{id}", tag = "booking",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Offer), (status = 404, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,7 +156,7 @@ async fn act(
 #[utoipa::path(post, path = "/api/v1/offers/{id}/send", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Offer), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn send_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -170,7 +170,7 @@ async fn send_offer(
 #[utoipa::path(post, path = "/api/v1/offers/{id}/counter", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = CounterIn,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Offer), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn counter_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,7 +197,7 @@ async fn counter_offer(
 #[utoipa::path(post, path = "/api/v1/offers/{id}/accept", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Offer), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn accept_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,7 +211,7 @@ async fn accept_offer(
 #[utoipa::path(post, path = "/api/v1/offers/{id}/decline", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Offer), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn decline_offer(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,7 +225,7 @@ async fn decline_offer(
 #[utoipa::path(post, path = "/api/v1/offers/{id}/withdraw", tag = "booking",
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Offer), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Offer, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 async fn withdraw_offer(
     State(state): State<AppState>,
     caller: Caller,

@@ -22,7 +22,7 @@ use crate::problem::{AppError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_claims, create_claim))
+        .routes(routes!(list_company_claims, create_company_claim))
         .routes(routes!(sleeping_agencies))
         .routes(routes!(request_takeover))
         .routes(routes!(request_creation))
@@ -33,8 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Asks to own a company nobody owns (not agencies: see takeover requests).
 #[utoipa::path(post, path = "/api/v1/company-claims", tag = "ownership",
     security(("bearer" = [], "org" = [])), request_body = CompanyClaimIn,
-    responses((status = 201, body = CompanyClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn create_claim(
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = CompanyClaim), (status = 409, body = Problem)))]
+async fn create_company_claim(
     State(state): State<AppState>,
     caller: Caller,
     Json(input): Json<CompanyClaimIn>,
@@ -49,8 +49,8 @@ async fn create_claim(
 /// My org's company claims, newest first.
 #[utoipa::path(get, path = "/api/v1/company-claims", tag = "ownership",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<CompanyClaim>), (status = "4XX", body = Problem)))]
-async fn list_claims(
+    responses((status = 200, body = Page<CompanyClaim>)))]
+async fn list_company_claims(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<PageParams>,
@@ -77,7 +77,7 @@ pub struct SleepingQuery {
 /// Unclaimed ("sleeping") agencies an org may ask to take over.
 #[utoipa::path(get, path = "/api/v1/artists-companies/sleeping", tag = "ownership",
     security(("bearer" = [], "org" = [])), params(SleepingQuery),
-    responses((status = 200, body = Page<Company>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Company>)))]
 async fn sleeping_agencies(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +102,7 @@ async fn sleeping_agencies(
 /// Asks to take over a sleeping agency. One pending request per org.
 #[utoipa::path(post, path = "/api/v1/artists-companies/takeover-requests", tag = "ownership",
     security(("bearer" = [], "org" = [])), request_body = TakeoverIn,
-    responses((status = 201, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = ProvisioningRequest), (status = 409, body = Problem)))]
 async fn request_takeover(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,7 +119,7 @@ async fn request_takeover(
 /// Proposes a new agency for admin approval. One pending request per org.
 #[utoipa::path(post, path = "/api/v1/artists-companies/creation-requests", tag = "ownership",
     security(("bearer" = [], "org" = [])), request_body = CreationIn,
-    responses((status = 201, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = ProvisioningRequest), (status = 409, body = Problem)))]
 async fn request_creation(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,7 +136,7 @@ async fn request_creation(
 /// My org's provisioning requests, newest first.
 #[utoipa::path(get, path = "/api/v1/artists-companies/requests", tag = "ownership",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<ProvisioningRequest>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<ProvisioningRequest>)))]
 async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,7 +153,7 @@ async fn my_requests(
 /// Whether my org owns an agency, has a pending request, or neither.
 #[utoipa::path(get, path = "/api/v1/me/agency", tag = "me",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = MyAgency), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = MyAgency)))]
 async fn my_agency(
     State(state): State<AppState>,
     caller: Caller,

@@ -20,22 +20,22 @@ use crate::problem::{AppError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(approve_claim))
-        .routes(routes!(reject_claim))
-        .routes(routes!(list_requests))
-        .routes(routes!(get_request))
-        .routes(routes!(approve_request))
-        .routes(routes!(reject_request))
-        .routes(routes!(approve_representation))
-        .routes(routes!(reject_representation))
+        .routes(routes!(approve_company_claim))
+        .routes(routes!(reject_company_claim))
+        .routes(routes!(list_provisioning_requests))
+        .routes(routes!(get_provisioning_request))
+        .routes(routes!(approve_provisioning_request))
+        .routes(routes!(reject_provisioning_request))
+        .routes(routes!(approve_representation_claim))
+        .routes(routes!(reject_representation_claim))
         .routes(routes!(resolve_dispute))
 }
 
 /// Approves a pending representation claim and writes its roster link.
-#[utoipa::path(post, path = "/internal/representation-claims/{id}/approve", tag = "ownership",
+#[utoipa::path(post, path = "/internal/representation-claims/{id}/approve", tag = "representation",
     security(("internal_key" = [])),
-    responses((status = 200, body = RepresentationClaim), (status = 409, description = "Disputed, decided, or conflicting", body = Problem), (status = "4XX", body = Problem)))]
-async fn approve_representation(
+    responses((status = 200, body = RepresentationClaim), (status = 409, description = "Disputed, decided, or conflicting", body = Problem)))]
+async fn approve_representation_claim(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -46,10 +46,10 @@ async fn approve_representation(
     Ok(Json(claim))
 }
 
-#[utoipa::path(post, path = "/internal/representation-claims/{id}/reject", tag = "ownership",
+#[utoipa::path(post, path = "/internal/representation-claims/{id}/reject", tag = "representation",
     security(("internal_key" = [])), request_body = DecisionIn,
-    responses((status = 200, body = RepresentationClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn reject_representation(
+    responses((status = 200, body = RepresentationClaim), (status = 409, body = Problem)))]
+async fn reject_representation_claim(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -62,9 +62,9 @@ async fn reject_representation(
 }
 
 /// Resolves a dispute: uphold (approve the claim) or reject it.
-#[utoipa::path(post, path = "/internal/representation-disputes/{id}/resolve", tag = "ownership",
+#[utoipa::path(post, path = "/internal/representation-disputes/{id}/resolve", tag = "representation",
     security(("internal_key" = [])), request_body = ResolutionIn,
-    responses((status = 200, body = Dispute), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Dispute), (status = 409, body = Problem)))]
 async fn resolve_dispute(
     State(state): State<AppState>,
     caller: InternalCaller,
@@ -87,8 +87,8 @@ fn actor(caller: InternalCaller) -> String {
 /// Approves a claim: the org owns the company from now on.
 #[utoipa::path(post, path = "/internal/company-claims/{id}/approve", tag = "ownership",
     security(("internal_key" = [])),
-    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn approve_claim(
+    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem)))]
+async fn approve_company_claim(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -102,8 +102,8 @@ async fn approve_claim(
 /// Rejects a claim, with a reason.
 #[utoipa::path(post, path = "/internal/company-claims/{id}/reject", tag = "ownership",
     security(("internal_key" = [])), request_body = DecisionIn,
-    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn reject_claim(
+    responses((status = 200, body = CompanyClaim), (status = 409, body = Problem)))]
+async fn reject_company_claim(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -126,8 +126,8 @@ pub struct RequestQuery {
 /// Provisioning requests, newest first, optionally by status.
 #[utoipa::path(get, path = "/internal/admin/artist-company-requests", tag = "ownership",
     security(("internal_key" = [])), params(RequestQuery),
-    responses((status = 200, body = Page<ProvisioningRequest>), (status = "4XX", body = Problem)))]
-async fn list_requests(
+    responses((status = 200, body = Page<ProvisioningRequest>)))]
+async fn list_provisioning_requests(
     State(state): State<AppState>,
     _caller: InternalCaller,
     Query(query): Query<RequestQuery>,
@@ -146,7 +146,7 @@ async fn list_requests(
 #[utoipa::path(get, path = "/internal/admin/artist-company-requests/{id}", tag = "ownership",
     security(("internal_key" = [])),
     responses((status = 200, body = ProvisioningRequest), (status = 404, body = Problem)))]
-async fn get_request(
+async fn get_provisioning_request(
     State(state): State<AppState>,
     _caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -159,8 +159,8 @@ async fn get_request(
 /// claimed meanwhile or the org already owns one.
 #[utoipa::path(post, path = "/internal/admin/artist-company-requests/{id}/approve", tag = "ownership",
     security(("internal_key" = [])),
-    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn approve_request(
+    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem)))]
+async fn approve_provisioning_request(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,
@@ -174,8 +174,8 @@ async fn approve_request(
 /// Rejects, with a reason; the org may ask again.
 #[utoipa::path(post, path = "/internal/admin/artist-company-requests/{id}/reject", tag = "ownership",
     security(("internal_key" = [])), request_body = DecisionIn,
-    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn reject_request(
+    responses((status = 200, body = ProvisioningRequest), (status = 409, body = Problem)))]
+async fn reject_provisioning_request(
     State(state): State<AppState>,
     caller: InternalCaller,
     Path(id): Path<Uuid>,

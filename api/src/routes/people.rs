@@ -37,7 +37,7 @@ pub struct PeopleQuery {
 /// People my org may see: its companies' contacts and network-visible ones.
 #[utoipa::path(get, path = "/api/v1/people", tag = "directory",
     security(("bearer" = [], "org" = [])), params(PeopleQuery),
-    responses((status = 200, body = Page<Person>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Person>)))]
 async fn list_people(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,7 +60,7 @@ async fn list_people(
 #[utoipa::path(post, path = "/api/v1/people", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = PersonIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = Person), (status = 403, body = Problem), (status = 422, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_person(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,7 +75,7 @@ async fn create_person(
 
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Person), (status = 404, body = Problem)))]
+    responses((status = 200, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_person(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,7 +90,7 @@ async fn get_person(
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = PersonPatch,
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
-    responses((status = 200, body = Person), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 200, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn update_person(
     State(state): State<AppState>,
     caller: Caller,

@@ -32,7 +32,7 @@ pub struct EntityQuery {
 /// References of one record.
 #[utoipa::path(get, path = "/api/v1/provider-references", tag = "directory",
     security(("bearer" = [], "org" = [])), params(EntityQuery),
-    responses((status = 200, body = Vec<ProviderReference>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<ProviderReference>)))]
 async fn list_references(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,7 +49,7 @@ async fn list_references(
 /// Adds an external id to a record the org may edit.
 #[utoipa::path(post, path = "/api/v1/provider-references", tag = "directory",
     security(("bearer" = [], "org" = [])), request_body = ProviderReferenceIn,
-    responses((status = 201, body = ProviderReference), (status = 409, description = "The id already points at a record", body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = ProviderReference), (status = 409, description = "The id already points at a record", body = Problem)))]
 async fn create_reference(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,7 +72,7 @@ pub struct LookupQuery {
 /// Which records an external id points at.
 #[utoipa::path(get, path = "/api/v1/provider-references/lookup", tag = "directory",
     security(("bearer" = [], "org" = [])), params(LookupQuery),
-    responses((status = 200, body = Vec<ProviderReference>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<ProviderReference>)))]
 async fn lookup_reference(
     State(state): State<AppState>,
     caller: Caller,

@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The genre tree: genres with their subgenres.
 #[utoipa::path(get, path = "/api/v1/genres", tag = "reference",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Vec<Genre>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<Genre>)))]
 async fn list_genres(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,7 +47,7 @@ pub struct CountryQuery {
 /// ISO 3166-1 countries.
 #[utoipa::path(get, path = "/api/v1/geo/countries", tag = "reference",
     security(("bearer" = [], "org" = [])), params(CountryQuery),
-    responses((status = 200, body = Vec<Country>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<Country>)))]
 async fn list_countries(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,7 +62,7 @@ async fn list_countries(
 /// ISO 4217 currencies with their minor units.
 #[utoipa::path(get, path = "/api/v1/geo/currencies", tag = "reference",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Vec<Currency>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<Currency>)))]
 async fn list_currencies(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,7 +86,7 @@ pub struct CityQuery {
 /// Cities (GeoNames, population above 15,000), largest first.
 #[utoipa::path(get, path = "/api/v1/geo/cities", tag = "reference",
     security(("bearer" = [], "org" = [])), params(CityQuery),
-    responses((status = 200, body = Page<City>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<City>)))]
 async fn list_cities(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,7 +109,7 @@ async fn list_cities(
 /// Booking markets (groups of countries or regions).
 #[utoipa::path(get, path = "/api/v1/geo/markets", tag = "reference",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Vec<MarketSummary>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<MarketSummary>)))]
 async fn list_markets(
     State(state): State<AppState>,
     caller: Caller,

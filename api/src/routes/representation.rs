@@ -24,17 +24,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_from_roster))
         .routes(routes!(list_team, assign_team))
         .routes(routes!(unassign_team))
-        .routes(routes!(list_claims, create_claim))
-        .routes(routes!(withdraw_claim))
+        .routes(routes!(
+            list_representation_claims,
+            create_representation_claim
+        ))
+        .routes(routes!(withdraw_representation_claim))
         .routes(routes!(open_dispute))
         .routes(routes!(list_disputes))
         .routes(routes!(artist_representation))
 }
 
 /// A company's roster: the artists it represents, with role and territory.
-#[utoipa::path(get, path = "/api/v1/artists-companies/{id}/roster", tag = "ownership",
+#[utoipa::path(get, path = "/api/v1/artists-companies/{id}/roster", tag = "representation",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Vec<RosterLink>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Vec<RosterLink>)))]
 async fn list_roster(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,9 +53,9 @@ async fn list_roster(
 
 /// Adds an artist to the roster where nobody else represents it in an
 /// overlapping territory for that role (409 otherwise: file a claim).
-#[utoipa::path(post, path = "/api/v1/artists-companies/{id}/roster", tag = "ownership",
+#[utoipa::path(post, path = "/api/v1/artists-companies/{id}/roster", tag = "representation",
     security(("bearer" = [], "org" = [])), request_body = RosterLinkIn,
-    responses((status = 201, body = RosterLink), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = RosterLink), (status = 409, body = Problem)))]
 async fn add_to_roster(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,7 +70,7 @@ async fn add_to_roster(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/artists-companies/{id}/roster/{artist_id}", tag = "ownership",
+#[utoipa::path(delete, path = "/api/v1/artists-companies/{id}/roster/{artist_id}", tag = "representation",
     security(("bearer" = [], "org" = [])),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn remove_from_roster(
@@ -84,7 +87,7 @@ async fn remove_from_roster(
 }
 
 /// The artist's team: responsible agent, assistant, tour manager, manager.
-#[utoipa::path(get, path = "/api/v1/artists/{id}/team", tag = "ownership",
+#[utoipa::path(get, path = "/api/v1/artists/{id}/team", tag = "representation",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = Vec<TeamAssignment>), (status = 404, body = Problem)))]
 async fn list_team(
@@ -100,9 +103,9 @@ async fn list_team(
 }
 
 /// Assigns a person of the org's company to the artist's team.
-#[utoipa::path(post, path = "/api/v1/artists/{id}/team", tag = "ownership",
+#[utoipa::path(post, path = "/api/v1/artists/{id}/team", tag = "representation",
     security(("bearer" = [], "org" = [])), request_body = TeamAssignmentIn,
-    responses((status = 201, body = TeamAssignment), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = TeamAssignment), (status = 409, body = Problem)))]
 async fn assign_team(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +120,7 @@ async fn assign_team(
     Ok((StatusCode::CREATED, Json(assignment)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/artists/{id}/team/{assignment_id}", tag = "ownership",
+#[utoipa::path(delete, path = "/api/v1/artists/{id}/team/{assignment_id}", tag = "representation",
     security(("bearer" = [], "org" = [])),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn unassign_team(
@@ -141,10 +144,10 @@ async fn unassign_team(
 
 /// Claims to represent an artist in a territory. A claim overlapping
 /// another company's approved representation starts `disputed`.
-#[utoipa::path(post, path = "/api/v1/representation-claims", tag = "ownership",
+#[utoipa::path(post, path = "/api/v1/representation-claims", tag = "representation",
     security(("bearer" = [], "org" = [])), request_body = RepresentationClaimIn,
-    responses((status = 201, body = RepresentationClaim), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
-async fn create_claim(
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = RepresentationClaim), (status = 409, body = Problem)))]
+async fn create_representation_claim(
     State(state): State<AppState>,
     caller: Caller,
     Json(input): Json<RepresentationClaimIn>,
@@ -158,10 +161,10 @@ async fn create_claim(
 }
 
 /// My org's representation claims, newest first.
-#[utoipa::path(get, path = "/api/v1/representation-claims", tag = "ownership",
+#[utoipa::path(get, path = "/api/v1/representation-claims", tag = "representation",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<RepresentationClaim>), (status = "4XX", body = Problem)))]
-async fn list_claims(
+    responses((status = 200, body = Page<RepresentationClaim>)))]
+async fn list_representation_claims(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<PageParams>,
@@ -174,10 +177,10 @@ async fn list_claims(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/representation-claims/{id}/withdraw", tag = "ownership",
+#[utoipa::path(post, path = "/api/v1/representation-claims/{id}/withdraw", tag = "representation",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = RepresentationClaim), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn withdraw_claim(
+async fn withdraw_representation_claim(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
@@ -192,9 +195,9 @@ async fn withdraw_claim(
 
 /// Disputes a claim: by a company holding an overlapping approved
 /// representation, or on the artist's team.
-#[utoipa::path(post, path = "/api/v1/representation-claims/{id}/disputes", tag = "ownership",
+#[utoipa::path(post, path = "/api/v1/representation-claims/{id}/disputes", tag = "representation",
     security(("bearer" = [], "org" = [])), request_body = DisputeIn,
-    responses((status = 201, body = Dispute), (status = 404, body = Problem), (status = 409, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = Dispute), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn open_dispute(
     State(state): State<AppState>,
     caller: Caller,
@@ -210,9 +213,9 @@ async fn open_dispute(
 }
 
 /// Disputes my org opened or faces.
-#[utoipa::path(get, path = "/api/v1/representation-disputes", tag = "ownership",
+#[utoipa::path(get, path = "/api/v1/representation-disputes", tag = "representation",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<Dispute>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Dispute>)))]
 async fn list_disputes(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,7 +230,7 @@ async fn list_disputes(
 }
 
 /// Who represents the artist where.
-#[utoipa::path(get, path = "/api/v1/artists/{id}/representation", tag = "ownership",
+#[utoipa::path(get, path = "/api/v1/artists/{id}/representation", tag = "representation",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = Vec<RosterLink>), (status = 404, body = Problem)))]
 async fn artist_representation(

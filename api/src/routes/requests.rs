@@ -23,11 +23,11 @@ use crate::problem::{AppError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_requests, create_request))
-        .routes(routes!(get_request))
-        .routes(routes!(request_activity))
-        .routes(routes!(decline_request))
-        .routes(routes!(withdraw_request))
+        .routes(routes!(list_booking_requests, create_booking_request))
+        .routes(routes!(get_booking_request))
+        .routes(routes!(booking_request_activity))
+        .routes(routes!(decline_booking_request))
+        .routes(routes!(withdraw_booking_request))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -41,8 +41,8 @@ pub struct RequestQuery {
 
 #[utoipa::path(get, path = "/api/v1/booking-requests", tag = "booking",
     security(("bearer" = [], "org" = [])), params(RequestQuery),
-    responses((status = 200, body = Page<BookingRequest>), (status = "4XX", body = Problem)))]
-async fn list_requests(
+    responses((status = 200, body = Page<BookingRequest>)))]
+async fn list_booking_requests(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<RequestQuery>,
@@ -63,8 +63,8 @@ async fn list_requests(
 #[utoipa::path(post, path = "/api/v1/booking-requests", tag = "booking",
     security(("bearer" = [], "org" = [])), request_body = BookingRequestIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
-    responses((status = 201, body = BookingRequest), (status = 403, body = Problem), (status = 422, body = Problem)))]
-async fn create_request(
+    responses((status = 404, description = "A record the body names does not exist or is not visible to this org", body = Problem), (status = 201, body = BookingRequest, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_booking_request(
     State(state): State<AppState>,
     caller: Caller,
     Json(input): Json<BookingRequestIn>,
@@ -78,8 +78,8 @@ async fn create_request(
 
 #[utoipa::path(get, path = "/api/v1/booking-requests/{id}", tag = "booking",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = BookingRequest), (status = 404, body = Problem)))]
-async fn get_request(
+    responses((status = 200, body = BookingRequest, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
+async fn get_booking_request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
@@ -95,7 +95,7 @@ async fn get_request(
 #[utoipa::path(get, path = "/api/v1/booking-requests/{id}/activity", tag = "booking",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = Vec<Activity>), (status = 404, body = Problem)))]
-async fn request_activity(
+async fn booking_request_activity(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
@@ -110,7 +110,7 @@ async fn request_activity(
 #[utoipa::path(post, path = "/api/v1/booking-requests/{id}/decline", tag = "booking",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = BookingRequest), (status = 403, body = Problem), (status = 409, body = Problem)))]
-async fn decline_request(
+async fn decline_booking_request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
@@ -133,7 +133,7 @@ async fn decline_request(
 #[utoipa::path(post, path = "/api/v1/booking-requests/{id}/withdraw", tag = "booking",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = BookingRequest), (status = 403, body = Problem), (status = 409, body = Problem)))]
-async fn withdraw_request(
+async fn withdraw_booking_request(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,

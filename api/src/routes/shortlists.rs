@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Shortlists of my org, newest first.
 #[utoipa::path(get, path = "/api/v1/shortlists", tag = "shortlists",
     security(("bearer" = [], "org" = [])), params(PageParams),
-    responses((status = 200, body = Page<Shortlist>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<Shortlist>)))]
 async fn list_shortlists(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,10 +44,9 @@ async fn list_shortlists(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     request_body = ShortlistIn,
     responses(
-        (status = 201, body = Shortlist),
+        (status = 201, body = Shortlist, headers(("ETag" = String, description = "Version of the record, for If-Match"))),
         (status = 409, description = "Name taken in this org", body = Problem),
-        (status = 422, description = "Invalid fields", body = Problem),
-        (status = "4XX", body = Problem)))]
+        (status = 422, description = "Invalid fields", body = Problem)))]
 async fn create_shortlist(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,7 +65,7 @@ async fn create_shortlist(
 
 #[utoipa::path(get, path = "/api/v1/shortlists/{id}", tag = "shortlists",
     security(("bearer" = [], "org" = [])),
-    responses((status = 200, body = Shortlist), (status = 404, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Shortlist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_shortlist(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,7 +82,7 @@ async fn get_shortlist(
     security(("bearer" = [], "org" = [])),
     params(("If-Match" = Option<String>, Header, description = "Expected version, as its ETag")),
     request_body = ShortlistPatch,
-    responses((status = 200, body = Shortlist), (status = 412, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Shortlist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 409, description = "Name taken in this org", body = Problem), (status = 412, body = Problem)))]
 async fn update_shortlist(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +99,7 @@ async fn update_shortlist(
 
 #[utoipa::path(delete, path = "/api/v1/shortlists/{id}", tag = "shortlists",
     security(("bearer" = [], "org" = [])),
-    responses((status = 204), (status = 404, body = Problem), (status = "4XX", body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_shortlist(
     State(state): State<AppState>,
     caller: Caller,

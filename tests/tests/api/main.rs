@@ -23,5 +23,6 @@ mod ownership;
 mod queue;
 mod reference_data;
 mod representation;
+mod schemathesis;
 mod shortlists;
 mod typescript_client;

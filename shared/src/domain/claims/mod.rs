@@ -19,6 +19,7 @@ use crate::DomainError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
+#[schema(as = OwnershipRequestStatus)]
 pub enum RequestStatus {
     Pending,
     Approved,

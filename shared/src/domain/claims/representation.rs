@@ -37,6 +37,7 @@ pub enum RepresentationRole {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
+#[schema(as = RepresentationClaimStatus)]
 pub enum ClaimStatus {
     Pending,
     Disputed,
