@@ -635,3 +635,24 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> se
     );
     body
 }
+
+/// Node.js and the npm packages `what` drives are installed in `dir`, or
+/// the test fails saying how to get them (`hint`); it never skips.
+pub fn require_node_packages(what: &str, dir: &std::path::Path, packages: &[&str], hint: &str) {
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    assert!(
+        node.is_ok_and(|s| s.success()),
+        "{what} needs Node.js (`node` on PATH): {hint}"
+    );
+    for package in packages {
+        assert!(
+            dir.join("node_modules").join(package).is_dir(),
+            "{what} needs {package} in {}/node_modules: {hint}",
+            dir.display()
+        );
+    }
+}

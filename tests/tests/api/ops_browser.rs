@@ -25,20 +25,7 @@ fn workspace_root() -> PathBuf {
 /// saying how to get them.
 fn require_browser_tools(browser_dir: &Path) {
     let hint = "run `./deploy/dev.sh test`, which installs them (Debian's chromium, `npm ci` in tests/browser)";
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        node.is_ok_and(|s| s.success()),
-        "the browser test needs Node.js (`node` on PATH): {hint}"
-    );
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "the browser test needs playwright-core in {}/node_modules: {hint}",
-        browser_dir.display()
-    );
+    kisum_tests::require_node_packages("the browser test", browser_dir, &["playwright-core"], hint);
     assert!(
         Path::new(CHROMIUM).exists(),
         "the browser test needs {CHROMIUM}: {hint}"

@@ -19,23 +19,12 @@ fn typescript_dir() -> PathBuf {
 /// Node and the pinned packages are there, or the test fails saying how to
 /// get them.
 fn require_tools(dir: &Path) {
-    let hint = "run `./deploy/dev.sh test`, which installs them (`npm ci` in tests/typescript)";
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        node.is_ok_and(|s| s.success()),
-        "the TypeScript check needs Node.js (`node` on PATH): {hint}"
+    kisum_tests::require_node_packages(
+        "the TypeScript check",
+        dir,
+        &["openapi-typescript", "typescript"],
+        "run `./deploy/dev.sh test`, which installs them (`npm ci` in tests/typescript)",
     );
-    for package in ["openapi-typescript", "typescript"] {
-        assert!(
-            dir.join("node_modules").join(package).is_dir(),
-            "the TypeScript check needs {package} in {}/node_modules: {hint}",
-            dir.display()
-        );
-    }
 }
 
 /// Runs a package's script with node; its output, whatever the outcome.
