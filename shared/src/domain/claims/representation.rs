@@ -1044,8 +1044,7 @@ pub async fn team(
         r#"SELECT t.id, t.artist_id, t.company_id, t.person_id, p.name AS person_name, t.role AS "role: TeamRole", t.created_at
              FROM team_assignments t JOIN people p ON p.id = t.person_id
             WHERE t.artist_id = $1
-              AND (p.visibility = 'network' OR EXISTS (
-                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $2))
+              AND kisum_person_visible(p.visibility, p.company_id, $2)
             ORDER BY t.role, p.name"#,
         artist_id,
         org_id,

@@ -143,8 +143,7 @@ pub async fn get(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Pers
                   p.visibility AS "visibility: Visibility", p.version, p.created_at, p.updated_at
              FROM people p
             WHERE p.id = $1
-              AND (p.visibility = 'network' OR EXISTS (
-                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $2))"#,
+              AND kisum_person_visible(p.visibility, p.company_id, $2)"#,
         id,
         org_id,
     )
@@ -179,8 +178,7 @@ pub async fn list(
             WHERE ($2::uuid IS NULL OR p.company_id = $2)
               AND ($3::text IS NULL OR kisum_fold(p.name) LIKE '%' || kisum_fold($3) || '%')
               AND ($4::uuid IS NULL OR p.id > $4)
-              AND (p.visibility = 'network' OR EXISTS (
-                    SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $1))
+              AND kisum_person_visible(p.visibility, p.company_id, $1)
             ORDER BY p.id
             LIMIT $5"#,
         org_id,

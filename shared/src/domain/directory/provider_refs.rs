@@ -178,8 +178,7 @@ pub async fn search(
               AND (r.entity_type <> 'person' OR EXISTS (
                     SELECT 1 FROM people p
                      WHERE p.id = r.entity_id
-                       AND (p.visibility = 'network' OR EXISTS (
-                             SELECT 1 FROM org_companies oc WHERE oc.company_id = p.company_id AND oc.org_id = $5))))
+                       AND kisum_person_visible(p.visibility, p.company_id, $5)))
             ORDER BY r.provider, r.external_id, r.entity_type
             LIMIT 200"#,
         entity_type,
