@@ -468,6 +468,16 @@ fn routes(w: &World) -> Routes {
             .collect::<Vec<_>>()
     };
     let hidden = |path: String, body: Option<Value>| outsider(path, body, Want::Hidden);
+    // A write to records private to their owners (hidden from everyone
+    // else) and to a network-wide one (refused to the outsider).
+    let writes = |private: &[(Who, String)], public: String, body: Option<Value>| {
+        let mut calls: Vec<Call> = private
+            .iter()
+            .flat_map(|(owner, path)| private_to(*owner, path.clone(), body.clone()))
+            .collect();
+        calls.extend(outsider(public, body, FORBIDDEN));
+        calls
+    };
     let machine = |path: String, body: Option<Value>| outsider(path, body, Want::Unauthorized);
 
     // Directory (SPEC 5.1): network-wide reads, writes only by the owner.
@@ -596,39 +606,22 @@ fn routes(w: &World) -> Routes {
     ));
     people.extend(reads(format!("/api/v1/people/{}", id("network_person"))));
     add("GET", "/api/v1/people/{id}", people);
+    let person = |name: &str| format!("/api/v1/people/{}", id(name));
+    let private_people = [
+        (Agency, person("agency_person")),
+        (Promoter, person("promoter_person")),
+    ];
     let patch = Some(json!({"name": "Changed"}));
-    let mut people = private_to(
-        Agency,
-        format!("/api/v1/people/{}", id("agency_person")),
-        patch.clone(),
+    add(
+        "PATCH",
+        "/api/v1/people/{id}",
+        writes(&private_people, person("network_person"), patch),
     );
-    people.extend(private_to(
-        Promoter,
-        format!("/api/v1/people/{}", id("promoter_person")),
-        patch.clone(),
-    ));
-    people.extend(outsider(
-        format!("/api/v1/people/{}", id("network_person")),
-        patch,
-        FORBIDDEN,
-    ));
-    add("PATCH", "/api/v1/people/{id}", people);
-    let mut people = private_to(
-        Agency,
-        format!("/api/v1/people/{}", id("agency_person")),
-        None,
+    add(
+        "DELETE",
+        "/api/v1/people/{id}",
+        writes(&private_people, person("network_person"), None),
     );
-    people.extend(private_to(
-        Promoter,
-        format!("/api/v1/people/{}", id("promoter_person")),
-        None,
-    ));
-    people.extend(outsider(
-        format!("/api/v1/people/{}", id("network_person")),
-        None,
-        FORBIDDEN,
-    ));
-    add("DELETE", "/api/v1/people/{id}", people);
 
     // Roster, team and representation (SPEC 5.2): who represents whom is
     // network-wide; claims and disputes belong to those with standing.
@@ -749,29 +742,19 @@ fn routes(w: &World) -> Routes {
         calendar.push(call(Outsider, path, None, Want::BusyOnly));
     }
     add("GET", "/api/v1/artists/{id}/calendar", calendar);
+    let window = |name: &str| format!("/api/v1/availabilities/{}", id(name));
+    let hidden_window = [(Agency, window("window_hidden"))];
     let patch = Some(json!({"notes": "changed"}));
-    let mut window = private_to(
-        Agency,
-        format!("/api/v1/availabilities/{}", id("window_hidden")),
-        patch.clone(),
+    add(
+        "PATCH",
+        "/api/v1/availabilities/{id}",
+        writes(&hidden_window, window("window_published"), patch),
     );
-    window.extend(outsider(
-        format!("/api/v1/availabilities/{}", id("window_published")),
-        patch,
-        FORBIDDEN,
-    ));
-    add("PATCH", "/api/v1/availabilities/{id}", window);
-    let mut window = private_to(
-        Agency,
-        format!("/api/v1/availabilities/{}", id("window_hidden")),
-        None,
+    add(
+        "DELETE",
+        "/api/v1/availabilities/{id}",
+        writes(&hidden_window, window("window_published"), None),
     );
-    window.extend(outsider(
-        format!("/api/v1/availabilities/{}", id("window_published")),
-        None,
-        FORBIDDEN,
-    ));
-    add("DELETE", "/api/v1/availabilities/{id}", window);
 
     // The deal (SPEC 5.4): the parties' records, 404 to anyone else.
     let request = |tail: &str| format!("/api/v1/booking-requests/{}{tail}", id("request"));

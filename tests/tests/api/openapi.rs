@@ -286,13 +286,7 @@ async fn openapi_documents_the_shared_answers() {
             for status in ["409", "422"] {
                 assert!(is_problem(&doc, &op, status), "{at} documents {status}");
             }
-            let success = op["responses"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .find(|(s, _)| s.starts_with('2'))
-                .unwrap()
-                .1;
+            let success = success_response(&op);
             assert!(
                 success["headers"].get("Idempotent-Replayed").is_some(),
                 "{at}"
@@ -303,13 +297,7 @@ async fn openapi_documents_the_shared_answers() {
                 is_problem(&doc, &op, "412"),
                 "{at} honours If-Match and documents 412"
             );
-            let success = op["responses"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .find(|(s, _)| s.starts_with('2'))
-                .unwrap()
-                .1;
+            let success = success_response(&op);
             assert!(
                 success["headers"].get("ETag").is_some(),
                 "{at} answers with an ETag"
@@ -317,4 +305,15 @@ async fn openapi_documents_the_shared_answers() {
         }
     }
     assert!(tenant > 80, "{tenant} tenant operations");
+}
+
+/// An operation's first 2xx response.
+fn success_response(op: &serde_json::Value) -> &serde_json::Value {
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(s, _)| s.starts_with('2'))
+        .unwrap()
+        .1
 }

@@ -141,11 +141,6 @@ fn check_fields(input: &CompanyIn) -> Result<Fields, DomainError> {
     Ok(fields)
 }
 
-/// Validates company fields without writing anything.
-pub fn validate(input: &CompanyIn) -> Result<(), DomainError> {
-    check_fields(input).map(|_| ())
-}
-
 /// Refuses an unknown country or city, or a city outside the country,
 /// without writing anything (a proposed agency is checked when proposed,
 /// not first when approved).
