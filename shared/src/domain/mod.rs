@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod claims;
+pub mod contracts;
 pub mod directory;
 pub mod shortlists;
 

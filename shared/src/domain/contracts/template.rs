@@ -1,0 +1,1 @@
+//! Contract templates: the variable catalogue, checking and rendering.
