@@ -136,6 +136,8 @@ dev_env() {
     export JWT_SECRET=dev-only-hs256-secret-change-me-0123456789
   fi
   export INTERNAL_API_KEYS=${INTERNAL_API_KEYS:-dev-internal-key-change-me-0123456789}
+  # A fixed key for local use only; production makes its own with `kisum-api contract-signing-key`.
+  export CONTRACT_SIGNING_KEY=${CONTRACT_SIGNING_KEY:-ZGV2LW9ubHktY29udHJhY3Qtc2VhbC1rZXktY2huZyE=}
   export CORS_ORIGIN=${CORS_ORIGIN:-http://localhost:3000}
   export LOG_FORMAT=${LOG_FORMAT:-pretty}
   export RUN_MIGRATIONS_ON_START=${RUN_MIGRATIONS_ON_START:-true}

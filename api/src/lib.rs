@@ -91,6 +91,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::provider_refs::router())
         .merge(routes::reference::router())
         .merge(routes::shortlists::router())
+        .merge(routes::contracts::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());
@@ -114,6 +115,7 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
 pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let mut routes = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
+        .merge(routes::contracts::public_router())
         .merge(tenant_routes(state))
         .merge(internal_routes(state));
     openapi::finish(routes.get_openapi_mut());
@@ -281,7 +283,11 @@ pub async fn serve(
     });
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown.await;
         let _ = draining_tx.send(true);
     });

@@ -1,6 +1,7 @@
 //! `kisum-api` serves HTTP; `kisum-api migrate` applies migrations and exits;
 //! `kisum-api seed-demo` loads demo data and prints its ids as `NAME=value`
-//! lines; `kisum-api openapi` prints the OpenAPI document.
+//! lines; `kisum-api openapi` prints the OpenAPI document;
+//! `kisum-api contract-signing-key` prints a new `CONTRACT_SIGNING_KEY`.
 
 use std::process::ExitCode;
 
@@ -38,8 +39,14 @@ async fn run() -> ExitCode {
             Ok(config) => print_openapi(config),
             Err(e) => return config_error(&e),
         },
+        Some("contract-signing-key") => {
+            println!("{}", shared::domain::contracts::seal::SealKey::generate());
+            Ok(())
+        }
         Some(other) => {
-            eprintln!("unknown command {other:?}; use serve, migrate, seed-demo or openapi");
+            eprintln!(
+                "unknown command {other:?}; use serve, migrate, seed-demo, openapi or contract-signing-key"
+            );
             return ExitCode::from(2);
         }
     };

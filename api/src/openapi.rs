@@ -59,6 +59,10 @@ const TAGS: &[(&str, &str)] = &[
         "booking",
         "Requests, offers, holds, bookings and their activity (SPEC 5.4)",
     ),
+    (
+        "contracts",
+        "Contract templates, booking contracts, signing, audit and verification (SPEC 5.5)",
+    ),
     ("shortlists", "Saved artist shortlists of an org"),
     ("imports", "Trusted directory imports (internal key)"),
     (

@@ -10,6 +10,9 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::contracts::reminders::ReminderPolicy;
+use crate::domain::contracts::seal::SealKey;
+
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {var}: {message}")]
@@ -97,6 +100,15 @@ impl Env {
 
     fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
         self.parsed::<u64>(var, default).map(Duration::from_millis)
+    }
+
+    /// Decimal hours (`0.5` is 30 minutes), at least zero.
+    fn hours(&self, var: &'static str, default: f64) -> Result<Duration, ConfigError> {
+        let hours = self.parsed::<f64>(var, default)?;
+        if !hours.is_finite() || hours < 0.0 || hours > 24.0 * 366.0 {
+            return Err(ConfigError::new(var, "must be between 0 and 8784 hours"));
+        }
+        Ok(Duration::from_secs_f64(hours * 3600.0))
     }
 
     fn list(&self, var: &str) -> Option<Vec<String>> {
@@ -354,6 +366,8 @@ pub struct ApiConfig {
     pub shutdown_grace: Duration,
     /// How long a challenged first hold has to confirm.
     pub hold_challenge_window: Duration,
+    /// The platform key that seals signed contracts (`CONTRACT_SIGNING_KEY`).
+    pub contract_signing_key: SealKey,
 }
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
@@ -420,6 +434,8 @@ impl ApiConfig {
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
             hold_challenge_window: env.seconds("HOLD_CHALLENGE_WINDOW_SECONDS", 48 * 3600)?,
+            contract_signing_key: SealKey::parse(env.required("CONTRACT_SIGNING_KEY")?)
+                .map_err(|e| ConfigError::new("CONTRACT_SIGNING_KEY", e))?,
         })
     }
 }
@@ -442,6 +458,45 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// Done jobs older than this are pruned by the maintenance job.
     pub job_retention: Duration,
+    /// When contract signers are reminded (`CONTRACT_REMINDER_*`).
+    pub contract_reminders: ReminderPolicy,
+    pub notifications: NotificationsConfig,
+}
+
+/// Where notifications (signature reminders) are POSTed, signed per
+/// Standard Webhooks; logged instead when no URL is set.
+#[derive(Clone, Debug)]
+pub struct NotificationsConfig {
+    pub url: Option<reqwest::Url>,
+    /// `whsec_...` secrets; each signs every message, for rotation.
+    pub secrets: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl NotificationsConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url = env.url("NOTIFICATIONS_WEBHOOK_URL")?;
+        let secrets = env.list("NOTIFICATIONS_WEBHOOK_SECRET").unwrap_or_default();
+        for secret in &secrets {
+            if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
+                return Err(ConfigError::new(
+                    "NOTIFICATIONS_WEBHOOK_SECRET",
+                    "each secret must be whsec_ followed by base64",
+                ));
+            }
+        }
+        if url.is_some() && secrets.is_empty() {
+            return Err(ConfigError::new(
+                "NOTIFICATIONS_WEBHOOK_SECRET",
+                "is required with NOTIFICATIONS_WEBHOOK_URL",
+            ));
+        }
+        Ok(Self {
+            url,
+            secrets,
+            timeout: env.seconds("NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS", 15)?,
+        })
+    }
 }
 
 impl WorkerConfig {
@@ -490,6 +545,21 @@ impl WorkerConfig {
                 }
                 Duration::from_secs(hours * 3600)
             },
+            contract_reminders: {
+                let every = env.hours("CONTRACT_REMINDER_EVERY_HOURS", 48.0)?;
+                if every < Duration::from_secs(1) {
+                    return Err(ConfigError::new(
+                        "CONTRACT_REMINDER_EVERY_HOURS",
+                        "must be at least one second",
+                    ));
+                }
+                ReminderPolicy {
+                    after: env.hours("CONTRACT_REMINDER_AFTER_HOURS", 48.0)?,
+                    every,
+                    max: env.parsed("CONTRACT_REMINDER_MAX", 3i32)?.clamp(0, 100),
+                }
+            },
+            notifications: NotificationsConfig::from_env(env)?,
         })
     }
 }
@@ -503,6 +573,10 @@ mod tests {
             ("DATABASE_URL", "postgres://localhost/kisum"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("INTERNAL_API_KEYS", "internal-key-0123456789abcdef"),
+            (
+                "CONTRACT_SIGNING_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
         ]
     }
 

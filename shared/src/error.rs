@@ -123,6 +123,27 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "contracts_one_live_per_booking",
+            Conflict(
+                Code::ContractAlreadyExists,
+                "the booking already has a live contract; void it first",
+            ),
+        ),
+        (
+            "contract_signers_email_uniq",
+            Conflict(
+                Code::SignerEmailTaken,
+                "the contract already has a signer with this email",
+            ),
+        ),
+        (
+            "contract_signatures_once",
+            Conflict(
+                Code::AlreadySigned,
+                "this signer has already signed this version",
+            ),
+        ),
+        (
             "bookings_offer_id_key",
             Conflict(Code::OfferAlreadyBooked, "this offer is already confirmed"),
         ),

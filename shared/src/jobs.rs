@@ -234,11 +234,85 @@ impl ExpirySweep {
     }
 }
 
+/// Signature reminders and contract expiry. With `contract_id`, for one
+/// contract: enqueued when it is sent (and for its `expires_at`), it
+/// expires the contract when due, creates the reminders due, and enqueues
+/// itself for the contract's next due time. With `tick`, the cron sweep
+/// over every contract, backing up the per-contract chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ContractReminder {
+    #[serde(default)]
+    pub contract_id: Option<Uuid>,
+    #[serde(default)]
+    pub tick: Option<i64>,
+}
+
+impl Job for ContractReminder {
+    const QUEUE: &'static str = "contract_reminder";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+impl ContractReminder {
+    /// Every five minutes.
+    pub const SCHEDULE: &'static str = "0 */5 * * * *";
+
+    /// The contract's run at `at`; one job per (contract, time) ever.
+    pub async fn enqueue_for(
+        conn: &mut PgConnection,
+        contract_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<bool, sqlx::Error> {
+        let key = format!(
+            "contract:{contract_id}:{}",
+            at.map_or_else(|| Utc::now().timestamp_micros(), |t| t.timestamp_micros())
+        );
+        let schedule = match at {
+            Some(at) => Schedule::at(at),
+            None => Schedule::now(),
+        };
+        enqueue(
+            conn,
+            &Self {
+                contract_id: Some(contract_id),
+                tick: None,
+            },
+            schedule.dedupe(key),
+        )
+        .await
+    }
+
+    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
+        enqueue(
+            conn,
+            &Self {
+                contract_id: None,
+                tick: Some(tick),
+            },
+            Schedule::now().dedupe(format!("tick:{tick}")),
+        )
+        .await
+    }
+}
+
+/// Delivers one signature reminder (a Standard Webhooks POST to
+/// `NOTIFICATIONS_WEBHOOK_URL`), retried until it is accepted; its
+/// `webhook-id` is the reminder's id on every attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ContractReminderDelivery {
+    pub reminder_id: Uuid,
+}
+
+impl Job for ContractReminderDelivery {
+    const QUEUE: &'static str = "contract_reminder_delivery";
+    const MAX_ATTEMPTS: u32 = 8;
+}
+
 /// The cron schedules: (queue, cron expression with seconds, UTC). Each
 /// tick enqueues one job in the queue with idempotency key `tick:<unix>`.
 pub const SCHEDULES: &[(&str, &str)] = &[
     (ExpirySweep::QUEUE, ExpirySweep::SCHEDULE),
     (Maintenance::QUEUE, Maintenance::SCHEDULE),
+    (ContractReminder::QUEUE, ContractReminder::SCHEDULE),
 ];
 
 /// Every queue the worker serves.
@@ -250,4 +324,6 @@ pub const QUEUES: &[&str] = &[
     OfferExpiry::QUEUE,
     RequestExpiry::QUEUE,
     ExpirySweep::QUEUE,
+    ContractReminder::QUEUE,
+    ContractReminderDelivery::QUEUE,
 ];

@@ -20,6 +20,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod text;
 pub mod validate;
+pub mod webhooks;
 
 pub use codes::Code;
 pub use error::{DomainError, FieldError};

@@ -184,6 +184,9 @@ impl Drop for TestDb {
     }
 }
 
+/// The platform's contract signing key in tests (base64 Ed25519 seed).
+pub const SEAL_KEY: &str = "dGVzdC1vbmx5LWNvbnRyYWN0LXNlYWwta2V5LTAwMDA=";
+
 /// The base variables of a test API; tests override or remove some.
 pub fn base_env(database_url: &str) -> HashMap<String, String> {
     [
@@ -195,6 +198,7 @@ pub fn base_env(database_url: &str) -> HashMap<String, String> {
             &format!("{INTERNAL_KEY},{INTERNAL_KEY_OLD}"),
         ),
         ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("CONTRACT_SIGNING_KEY", SEAL_KEY),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -17,7 +17,7 @@ use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::Config;
 use shared::config::WorkerConfig;
-use shared::jobs::{ExpirySweep, Job, Maintenance};
+use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -28,6 +28,11 @@ pub struct WorkerState {
     pub instance: String,
     /// How long done jobs are kept.
     pub job_retention: Duration,
+    pub contract_reminders: shared::domain::contracts::reminders::ReminderPolicy,
+    pub notifications: shared::config::NotificationsConfig,
+    /// Signs outbound notifications.
+    pub notifier: shared::webhooks::Signer,
+    pub http: reqwest::Client,
     wakeups: wakeup::Wakeups,
 }
 
@@ -189,6 +194,12 @@ pub async fn run_until(
         pool,
         instance: instance_name(),
         job_retention: config.job_retention,
+        contract_reminders: config.contract_reminders,
+        notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
+        notifications: config.notifications.clone(),
+        http: reqwest::Client::builder()
+            .user_agent(concat!("kisum-worker/", env!("CARGO_PKG_VERSION")))
+            .build()?,
     };
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
     let monitor = Monitor::new().should_restart(|worker, error| {
@@ -238,6 +249,27 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::ContractReminder,
+        jobs::contracts::run,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::ContractReminderDelivery,
+        jobs::contracts::deliver,
+        config,
+        state
+    );
+    let monitor = register_cron(
+        monitor,
+        &state,
+        ContractReminder::SCHEDULE,
+        "contract_reminder",
+        jobs::contracts::tick,
+    )?;
     let monitor = register_cron(
         monitor,
         &state,

@@ -4,6 +4,7 @@ pub mod artists;
 pub mod availability;
 pub mod bookings;
 pub mod companies;
+pub mod contracts;
 pub mod health;
 pub mod holds;
 pub mod imports;

@@ -100,6 +100,17 @@ const LISTED: &[(&str, &str, &str)] = &[
         "/api/v1/shortlists",
         "creates a shortlist of the caller's own; names no other tenant's record",
     ),
+    (
+        "GET",
+        "/api/v1/contract-signing-keys",
+        "the platform's public verification key: no auth, no tenant data",
+    ),
+    (
+        "GET",
+        "/api/v1/contract-verifications/{sha256}",
+        "public by design: answers the holder of a document's SHA-256 with no more than the \
+         document shows (its contract id is printed on every page)",
+    ),
 ];
 
 /// Records by name, the two parties and the outsider.
@@ -417,6 +428,30 @@ impl World {
         ] {
             hidden.insert(name, both());
         }
+
+        // The contract of the booking, from the agency's template.
+        let templates = format!("/api/v1/artists-companies/{agency_company}/contract-templates");
+        let body = json!({"name": "Agreement", "body": "Show on {{ booking.event_date }}."});
+        ids.insert("template", post(app, agency, &templates, body).await);
+        hidden.insert("template", vec![Agency]);
+        let body = json!({"template_id": ids["template"], "signers": [
+            {"name": "Pia Promoter", "email": "pia@promoter.test", "party": "promoter"},
+            {"name": "Aga Agent", "email": "aga@agency.test", "party": "agency"}]});
+        let contracts = format!("/api/v1/bookings/{}/contracts", ids["booking"]);
+        let contract = must(app, agency, Method::POST, &contracts, body).await;
+        ids.insert("contract", contract["id"].as_str().unwrap().to_owned());
+        ids.insert(
+            "signer",
+            contract["signers"][0]["id"].as_str().unwrap().to_owned(),
+        );
+        post_empty(
+            app,
+            agency,
+            &format!("/api/v1/contracts/{}/send", ids["contract"]),
+        )
+        .await;
+        hidden.insert("contract", both());
+        hidden.insert("signer", both());
 
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
@@ -873,6 +908,105 @@ fn routes(w: &World) -> Routes {
         hidden(booking("/complete"), None),
     );
 
+    // Contracts (SPEC 5.5): the template library is the agency's own; the
+    // contract is the parties'.
+    let library = format!("/api/v1/artists-companies/{agency}/contract-templates");
+    let new_template = Some(json!({"name": "Planted", "body": "Planted text."}));
+    add(
+        "GET",
+        "/api/v1/artists-companies/{id}/contract-templates",
+        private_to(Agency, library.clone(), None),
+    );
+    add(
+        "POST",
+        "/api/v1/artists-companies/{id}/contract-templates",
+        private_to(Agency, library, new_template),
+    );
+    let template = |tail: &str| format!("/api/v1/contract-templates/{}{tail}", id("template"));
+    add(
+        "GET",
+        "/api/v1/contract-templates/{id}",
+        private_to(Agency, template(""), None),
+    );
+    add(
+        "PATCH",
+        "/api/v1/contract-templates/{id}",
+        private_to(Agency, template(""), Some(json!({"name": "Taken over"}))),
+    );
+    add(
+        "POST",
+        "/api/v1/contract-templates/{id}/archive",
+        private_to(Agency, template("/archive"), None),
+    );
+    add(
+        "GET",
+        "/api/v1/contract-templates/{id}/versions",
+        private_to(Agency, template("/versions"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/bookings/{id}/contracts",
+        hidden(
+            format!("/api/v1/bookings/{}/contracts", id("booking")),
+            Some(json!({"template_id": id("template")})),
+        ),
+    );
+    let contract = |tail: &str| format!("/api/v1/contracts/{}{tail}", id("contract"));
+    for (method, tail, body) in [
+        ("GET", "", None),
+        ("GET", "/versions", None),
+        ("POST", "/versions", Some(json!({"body": "Planted text."}))),
+        ("GET", "/signers", None),
+        (
+            "POST",
+            "/signers",
+            Some(json!({"name": "Eve", "email": "eve@outsider.test", "party": "agency"})),
+        ),
+        ("POST", "/send", None),
+        ("POST", "/void", Some(json!({"reason": "ours now"}))),
+        ("GET", "/audit", None),
+        ("GET", "/document", None),
+        ("GET", "/document?format=html", None),
+        ("GET", "/attachments", None),
+        (
+            "POST",
+            "/attachments",
+            Some(
+                json!({"name": "Rider", "url": "https://files.test/rider.pdf",
+                        "media_type": "application/pdf", "sha256": "ab".repeat(32)}),
+            ),
+        ),
+    ] {
+        let template = match (method, tail) {
+            (_, "") => "/api/v1/contracts/{id}",
+            ("GET", "/versions") | ("POST", "/versions") => "/api/v1/contracts/{id}/versions",
+            (_, "/signers") => "/api/v1/contracts/{id}/signers",
+            (_, "/send") => "/api/v1/contracts/{id}/send",
+            (_, "/void") => "/api/v1/contracts/{id}/void",
+            (_, "/audit") => "/api/v1/contracts/{id}/audit",
+            (_, "/attachments") => "/api/v1/contracts/{id}/attachments",
+            _ => "/api/v1/contracts/{id}/document",
+        };
+        let calls = hidden(contract(tail), body);
+        match t.get_mut(&(method, template)) {
+            Some(existing) => existing.extend(calls),
+            None => add(method, template, calls),
+        }
+    }
+    let signer = |tail: &str| contract(&format!("/signers/{}{tail}", id("signer")));
+    let sign = json!({"typed_name": "Eve", "consent_statement": "I agree",
+                      "content_sha256": "ab".repeat(32)});
+    add(
+        "POST",
+        "/api/v1/contracts/{id}/signers/{signer_id}/sign",
+        hidden(signer("/sign"), Some(sign)),
+    );
+    add(
+        "POST",
+        "/api/v1/contracts/{id}/signers/{signer_id}/decline",
+        hidden(signer("/decline"), Some(json!({"reason": "no"}))),
+    );
+
     // Shortlists (SPEC 5.8): each org's own.
     let lists = |name: &str| format!("/api/v1/shortlists/{}", id(name));
     let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
@@ -896,6 +1030,8 @@ fn routes(w: &World) -> Routes {
         "/api/v1/booking-requests",
         "/api/v1/bookings",
         "/api/v1/company-claims",
+        "/api/v1/contract-template-catalogue",
+        "/api/v1/contracts",
         "/api/v1/genres",
         "/api/v1/geo/cities",
         "/api/v1/geo/countries",
@@ -927,6 +1063,7 @@ fn routes(w: &World) -> Routes {
             day(90)
         ),
         "/api/v1/artists-companies/sleeping?q=Unclaimed".to_owned(),
+        format!("/api/v1/contracts?booking_id={}", w.id("booking")),
     ];
     // Provider references are listed only for one entity or external id.
     add(
@@ -1364,6 +1501,11 @@ async fn no_route_shows_or_changes_another_tenants_records() {
             Promoter,
             format!("/api/v1/bookings/{}/activity", w.id("booking")),
         ),
+        (
+            Agency,
+            format!("/api/v1/contract-templates/{}", w.id("template")),
+        ),
+        (Promoter, format!("/api/v1/contracts/{}", w.id("contract"))),
     ] {
         let (status, body) = w.org(who).get(&app, &path).await;
         assert_eq!(status, 200, "{who:?} reads its own {path}: {body}");

@@ -1,5 +1,6 @@
 //! Job handlers, one module per job: decode, call `shared::domain`, done.
 
+pub mod contracts;
 pub mod expiry;
 pub mod maintenance;
 pub mod queue_canary;

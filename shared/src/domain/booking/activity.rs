@@ -55,8 +55,9 @@ pub async fn record(conn: &mut PgConnection, change: Change<'_>) -> Result<(), D
 
 /// The trail of a deal, oldest first: every change of the given offers and
 /// requests, of the offers answering those requests, of the request each
-/// offer answers, and of the holds and bookings of all those offers.
-/// Requests, offers, holds and bookings all show the same story.
+/// offer answers, and of the holds, bookings and contracts of all those
+/// offers. Requests, offers, holds, bookings and contracts all show the
+/// same story.
 pub async fn deal_trail(
     conn: &mut PgConnection,
     offer_ids: &[Uuid],
@@ -74,6 +75,7 @@ pub async fn deal_trail(
                UNION SELECT 'hold', h.id FROM holds h JOIN o ON h.offer_id = o.id
                UNION SELECT 'booking', b.id FROM bookings b JOIN o ON b.offer_id = o.id
                UNION SELECT 'hold', b.hold_id FROM bookings b JOIN o ON b.offer_id = o.id WHERE b.hold_id IS NOT NULL
+               UNION SELECT 'contract', c.id FROM contracts c JOIN bookings b ON c.booking_id = b.id JOIN o ON b.offer_id = o.id
            )
            SELECT a.id, a.subject_type, a.subject_id, a.action, a.from_status, a.to_status, a.actor, a.details, a.at
              FROM booking_activity a

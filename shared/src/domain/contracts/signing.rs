@@ -1,0 +1,258 @@
+//! Signing and declining. A signer signs for its party: only a user of an
+//! org owning that party's company, with `artist.contracts.sign`. Signers
+//! sign in ascending `order` (equal orders in parallel), each signature is
+//! bound to the SHA-256 of the exact version the signer saw, and the last
+//! signature seals the contract with the platform key.
+
+use chrono::{SubsecRound, Utc};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::contracts::{
+    self, CONSENT_STATEMENT, Contract, ContractEvent, ContractStatus, ReasonIn, Signer,
+    SignerStatus, is_sha256, lock_for, record,
+};
+use super::seal::{SealKey, SealSubject};
+use crate::access::Party;
+use crate::domain::{guarded, precondition};
+use crate::validate::Check;
+use crate::{Code, DomainError};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The signer's name as typed: the electronic signature.
+    pub typed_name: String,
+    /// The contract's `consent_statement`, exactly as shown to the signer.
+    pub consent_statement: String,
+    /// SHA-256 of the version the signer read: the contract's
+    /// `content_sha256` (a newer version makes this 409).
+    pub content_sha256: String,
+}
+
+/// Who signs, from where: recorded with the signature.
+pub struct SignContext<'a> {
+    pub org_id: Uuid,
+    pub user_id: &'a str,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The signer, which must sign for the caller's party.
+fn signer_for<'a>(
+    contract: &'a Contract,
+    party: Party,
+    signer_id: Uuid,
+) -> Result<&'a Signer, DomainError> {
+    let signer = contract
+        .signers
+        .iter()
+        .find(|s| s.id == signer_id)
+        .ok_or(DomainError::NotFound)?;
+    if signer.party != party {
+        return Err(DomainError::Forbidden(
+            "this signer signs for the other party",
+        ));
+    }
+    Ok(signer)
+}
+
+/// Signs the current version for one signer.
+pub async fn sign(
+    conn: &mut PgConnection,
+    ctx: SignContext<'_>,
+    id: Uuid,
+    signer_id: Uuid,
+    input: SignIn,
+    if_match: Option<i32>,
+    seal_key: &SealKey,
+) -> Result<Contract, DomainError> {
+    let (contract, party) = lock_for(&mut *conn, ctx.org_id, id).await?;
+    precondition(if_match, contract.version)?;
+    let signer = signer_for(&contract, party, signer_id)?;
+    let mut check = Check::new();
+    let typed_name = check.text("typed_name", &input.typed_name, 1, 200);
+    if input.consent_statement != CONSENT_STATEMENT {
+        check.add(
+            "consent_statement",
+            "must be the contract's consent_statement, verbatim",
+        );
+    }
+    if !is_sha256(&input.content_sha256) {
+        check.add("content_sha256", "must be 64 lowercase hex digits");
+    }
+    check.finish()?;
+    let pending: Vec<&Signer> = contract
+        .signers
+        .iter()
+        .filter(|s| s.status == SignerStatus::Pending)
+        .collect();
+    let last = pending.len() == 1 && pending[0].id == signer.id;
+    let to = contract.status.apply(ContractEvent::Sign { last })?;
+    if signer.status != SignerStatus::Pending {
+        return Err(DomainError::conflict(
+            Code::AlreadySigned,
+            "this signer has already signed this version",
+        ));
+    }
+    let turn = pending
+        .iter()
+        .map(|s| s.order)
+        .min()
+        .unwrap_or(signer.order);
+    if signer.order > turn {
+        return Err(DomainError::conflict(
+            Code::SigningOutOfOrder,
+            format!(
+                "signers of order {turn} sign first; this signer is order {}",
+                signer.order
+            ),
+        ));
+    }
+    if input.content_sha256 != contract.content_sha256 {
+        return Err(DomainError::conflict(
+            Code::ContractVersionChanged,
+            format!(
+                "the current version is {} with SHA-256 {}; read it and sign that",
+                contract.current_version, contract.content_sha256
+            ),
+        ));
+    }
+    let signed_at = Utc::now().trunc_subsecs(6);
+    sqlx::query!(
+        "INSERT INTO contract_signatures (id, contract_id, signer_id, version_number, content_sha256, typed_name,
+                                          consent_statement, user_id, org_id, ip, user_agent, signed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        Uuid::now_v7(),
+        id,
+        signer.id,
+        contract.current_version,
+        contract.content_sha256,
+        typed_name,
+        CONSENT_STATEMENT,
+        ctx.user_id,
+        ctx.org_id,
+        ctx.ip,
+        ctx.user_agent,
+        signed_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE contract_signers SET status = 'signed', updated_at = now() WHERE id = $1 AND status = 'pending'",
+        signer.id
+    )
+    .execute(&mut *conn)
+    .await?;
+    let entry = record(
+        &mut *conn,
+        &contract,
+        ctx.user_id,
+        Some(ctx.org_id),
+        "signed",
+        Some(contract.status),
+        Some(to),
+        serde_json::json!({
+            "signer": contracts::signer_summary(signer),
+            "typed_name": typed_name,
+            "consent_statement": CONSENT_STATEMENT,
+            "version": contract.current_version,
+            "content_sha256": contract.content_sha256,
+            "user_id": ctx.user_id,
+            "ip": ctx.ip,
+            "user_agent": ctx.user_agent,
+            "signed_at": signed_at,
+        }),
+    )
+    .await?;
+    let seal = (to == ContractStatus::Signed).then(|| {
+        seal_key.seal(&SealSubject {
+            contract_id: id,
+            version: contract.current_version,
+            content_sha256: &contract.content_sha256,
+            audit_seq: entry.seq,
+            audit_head: &entry.hash,
+        })
+    });
+    let rows = sqlx::query!(
+        "UPDATE contracts SET status = $2, seal = $3,
+                signed_at = CASE WHEN $2 = 'signed' THEN now() ELSE signed_at END,
+                version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $4 AND version = $5",
+        id,
+        to as ContractStatus,
+        seal.as_ref().map(sqlx::types::Json) as _,
+        contract.status as ContractStatus,
+        contract.version,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    guarded(rows, if_match)?;
+    contracts::load(conn, id).await
+}
+
+/// Declines for one pending signer, with a reason that reaches the sender
+/// (the contract's `status_reason`, the audit and the booking activity).
+pub async fn decline(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    signer_id: Uuid,
+    input: ReasonIn,
+    if_match: Option<i32>,
+) -> Result<Contract, DomainError> {
+    let (contract, party) = lock_for(&mut *conn, org_id, id).await?;
+    precondition(if_match, contract.version)?;
+    let signer = signer_for(&contract, party, signer_id)?;
+    let mut check = Check::new();
+    let reason = check.text("reason", &input.reason, 1, 2000);
+    check.finish()?;
+    let to = contract.status.apply(ContractEvent::Decline)?;
+    if signer.status != SignerStatus::Pending {
+        return Err(DomainError::conflict(
+            Code::AlreadySigned,
+            "this signer has already signed this version",
+        ));
+    }
+    sqlx::query!(
+        "UPDATE contract_signers SET status = 'declined', decline_reason = $2, updated_at = now()
+          WHERE id = $1 AND status = 'pending'",
+        signer.id,
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let rows = sqlx::query!(
+        "UPDATE contracts SET status = $2, status_reason = $3, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $4 AND version = $5",
+        id,
+        to as ContractStatus,
+        reason,
+        contract.status as ContractStatus,
+        contract.version,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    guarded(rows, if_match)?;
+    record(
+        &mut *conn,
+        &contract,
+        actor,
+        Some(org_id),
+        "declined",
+        Some(contract.status),
+        Some(to),
+        serde_json::json!({
+            "signer": contracts::signer_summary(signer),
+            "reason": reason,
+            "version": contract.current_version,
+        }),
+    )
+    .await?;
+    contracts::load(conn, id).await
+}
