@@ -6,6 +6,8 @@
 #                                 avails search latency, confirms/s under 16 clients, expiry of 10,000 holds
 #   ./deploy/bench.sh lists       5,000 requests, offers, holds and bookings between two orgs: latency and
 #                                 statements of a 200-item page of each list
+#   ./deploy/bench.sh contracts   400 sent contracts from the starter agreement: PDF first render and cached,
+#                                 the renderer alone, signatures/s under 16 clients
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -21,8 +23,9 @@ case "${1:-}" in
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_booking ;;
   lists) exec cargo run --release -q -p kisum-tests --bin bench_lists ;;
+  contracts) exec cargo run --release -q -p kisum-tests --bin bench_contracts ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|queue" >&2; exit 2 ;;
 esac

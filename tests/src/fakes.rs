@@ -127,6 +127,38 @@ impl FakeJwks {
     }
 }
 
+/// A webhook receiver (notifications, Finance): records every POST with
+/// its headers and exact body bytes, and answers 204.
+#[derive(Clone, Default)]
+pub struct FakeWebhooks {
+    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+}
+
+impl FakeWebhooks {
+    /// Starts the fake; returns it with its URL.
+    pub async fn start() -> (Self, String) {
+        let fake = Self::default();
+        let received = fake.received.clone();
+        let app = Router::new().route(
+            "/webhooks",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let received = received.clone();
+                async move {
+                    received.lock().unwrap().push((headers, body.to_vec()));
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let addr = serve(app).await;
+        (fake, format!("http://{addr}/webhooks"))
+    }
+
+    /// Every delivery so far: headers and body.
+    pub fn received(&self) -> Vec<(HeaderMap, Vec<u8>)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
 async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

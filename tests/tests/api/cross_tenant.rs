@@ -952,6 +952,7 @@ fn routes(w: &World) -> Routes {
         ),
     );
     let contract = |tail: &str| format!("/api/v1/contracts/{}{tail}", id("contract"));
+    let mut contract_calls: BTreeMap<(&'static str, &'static str), Vec<Call>> = BTreeMap::new();
     for (method, tail, body) in [
         ("GET", "", None),
         ("GET", "/versions", None),
@@ -987,11 +988,13 @@ fn routes(w: &World) -> Routes {
             (_, "/attachments") => "/api/v1/contracts/{id}/attachments",
             _ => "/api/v1/contracts/{id}/document",
         };
-        let calls = hidden(contract(tail), body);
-        match t.get_mut(&(method, template)) {
-            Some(existing) => existing.extend(calls),
-            None => add(method, template, calls),
-        }
+        contract_calls
+            .entry((method, template))
+            .or_default()
+            .extend(hidden(contract(tail), body));
+    }
+    for ((method, template), calls) in contract_calls {
+        add(method, template, calls);
     }
     let signer = |tail: &str| contract(&format!("/signers/{}{tail}", id("signer")));
     let sign = json!({"typed_name": "Eve", "consent_statement": "I agree",

@@ -8,6 +8,7 @@ mod availability;
 mod booking;
 mod booking_input;
 mod config;
+mod contracts;
 mod cors;
 mod cross_tenant;
 mod demo;
