@@ -100,6 +100,7 @@ pub fn base() -> OpenApi {
         // Enums used only by query parameters: the route macros do not
         // collect the schemas of `IntoParams` fields.
         .schema_from::<shared::domain::booking::requests::RequestDirection>()
+        .schema_from::<shared::domain::contracts::store::DocumentFormat>()
         .build();
     OpenApiBuilder::new()
         .info(

@@ -147,6 +147,8 @@ pub struct Contract {
     pub artist_id: Uuid,
     pub agency_company_id: Uuid,
     pub promoter_company_id: Uuid,
+    /// The template (and its version) the contract was made from; shown to
+    /// the agency only, as its template library is its own.
     pub template_id: Option<Uuid>,
     pub template_version: Option<i32>,
     pub title: String,
@@ -177,6 +179,16 @@ impl Contract {
             agency: self.agency_company_id,
             promoter: self.promoter_company_id,
         }
+    }
+
+    /// The contract as `party` sees it: the template it came from is the
+    /// agency's private record.
+    pub fn seen_by(mut self, party: Party) -> Self {
+        if party != Party::Agency {
+            self.template_id = None;
+            self.template_version = None;
+        }
+        self
     }
 }
 
@@ -440,8 +452,8 @@ pub async fn get_for(
     id: Uuid,
 ) -> Result<Contract, DomainError> {
     let contract = load(&mut *conn, id).await?;
-    access::require_party(&mut *conn, org_id, contract.parties()).await?;
-    Ok(contract)
+    let party = access::require_party(&mut *conn, org_id, contract.parties()).await?;
+    Ok(contract.seen_by(party))
 }
 
 /// Only the booking's agency writes and runs the contract.
@@ -643,8 +655,6 @@ pub async fn create(
         None,
         Some(ContractStatus::Draft),
         serde_json::json!({
-            "template_id": template.id,
-            "template_version": template.current_version,
             "version": 1,
             "content_sha256": sha,
             "signers": contract.signers.iter().map(signer_summary).collect::<Vec<_>>(),
@@ -723,6 +733,11 @@ pub async fn list_for(
     .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let owned: Vec<Uuid> = access::owned_companies(&mut *conn, org_id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let mut signers = signers_of(conn, &ids).await?;
     let contracts = rows
         .into_iter()
@@ -730,7 +745,13 @@ pub async fn list_for(
             let id = row.id;
             let (mine, rest): (Vec<_>, Vec<_>) = signers.drain(..).partition(|(c, _)| *c == id);
             signers = rest;
+            let party = if owned.contains(&row.agency_company_id) {
+                Party::Agency
+            } else {
+                Party::Promoter
+            };
             row.with(mine.into_iter().map(|(_, s)| s).collect())
+                .seen_by(party)
         })
         .collect();
     Ok(Page::from_rows(contracts, page.limit, |c| c.id))

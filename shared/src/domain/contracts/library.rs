@@ -98,6 +98,7 @@ pub struct CatalogueVariable {
 pub struct CatalogueStarter {
     pub key: &'static str,
     pub name: &'static str,
+    pub description: &'static str,
     pub body: &'static str,
 }
 
@@ -116,6 +117,7 @@ pub fn catalogue() -> TemplateCatalogue {
             .map(|s| CatalogueStarter {
                 key: s.key,
                 name: s.name,
+                description: s.description,
                 body: s.body,
             })
             .collect(),

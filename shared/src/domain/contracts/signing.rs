@@ -191,7 +191,7 @@ pub async fn sign(
     .await?
     .rows_affected();
     guarded(rows, if_match)?;
-    contracts::load(conn, id).await
+    Ok(contracts::load(conn, id).await?.seen_by(party))
 }
 
 /// Declines for one pending signer, with a reason that reaches the sender
@@ -254,5 +254,5 @@ pub async fn decline(
         }),
     )
     .await?;
-    contracts::load(conn, id).await
+    Ok(contracts::load(conn, id).await?.seen_by(party))
 }
