@@ -1,1 +1,0 @@
-//! Contract documents as HTML and PDF.
