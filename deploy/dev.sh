@@ -3,7 +3,7 @@
 #
 #   ./deploy/dev.sh run    Postgres (reuse or start), migrate, demo data, run api + worker
 #   ./deploy/dev.sh test   Postgres (reuse or start), Chromium and tests/browser's
-#                          packages, the schemathesis venv (installed when missing),
+#                          packages, pdftotext, the schemathesis venv (installed when missing),
 #                          build, run the whole test suite
 #   ./deploy/dev.sh stop   stop the private Postgres cluster, if this script started one
 #
@@ -220,6 +220,27 @@ install_chromium() {
     && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+install_poppler_utils() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  log "installing poppler-utils from the distribution's packages (pdftotext, for the contract document tests)"
+  # A machine that never ran apt-get update knows no candidate yet.
+  if ! apt-cache policy poppler-utils 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null && return 0
+  # Stale package lists name files the mirror no longer has: refresh once.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+}
+
+# The contract document tests (shared, unit tests) read rendered PDFs back
+# with pdftotext; without it they fail, saying so.
+install_document_test_deps() {
+  if ! command -v pdftotext >/dev/null 2>&1; then
+    install_poppler_utils || log "poppler-utils could not be installed (apt-get, as root or with sudo); the contract document tests will fail"
+  fi
+}
+
 # The ops dashboard's browser test (tests/browser, run by the suite) drives
 # Debian's Chromium with playwright-core. Whatever cannot be installed makes
 # that test fail, saying so; the rest of the suite still runs.
@@ -296,6 +317,7 @@ cmd_test() {
   export TEST_DATABASE_URL="$TEST_SERVER/postgres"
   unset DATABASE_URL
   install_browser_test_deps
+  install_document_test_deps
   install_typescript_test_deps
   install_schemathesis
   export SCHEMATHESIS_VENV
