@@ -105,7 +105,7 @@ impl Env {
     /// Decimal hours (`0.5` is 30 minutes), at least zero.
     fn hours(&self, var: &'static str, default: f64) -> Result<Duration, ConfigError> {
         let hours = self.parsed::<f64>(var, default)?;
-        if !hours.is_finite() || hours < 0.0 || hours > 24.0 * 366.0 {
+        if !(0.0..=24.0 * 366.0).contains(&hours) {
             return Err(ConfigError::new(var, "must be between 0 and 8784 hours"));
         }
         Ok(Duration::from_secs_f64(hours * 3600.0))

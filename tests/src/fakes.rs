@@ -127,11 +127,14 @@ impl FakeJwks {
     }
 }
 
+/// One webhook delivery: its headers and exact body bytes.
+pub type Delivery = (HeaderMap, Vec<u8>);
+
 /// A webhook receiver (notifications, Finance): records every POST with
 /// its headers and exact body bytes, and answers 204.
 #[derive(Clone, Default)]
 pub struct FakeWebhooks {
-    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    received: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl FakeWebhooks {
@@ -154,7 +157,7 @@ impl FakeWebhooks {
     }
 
     /// Every delivery so far: headers and body.
-    pub fn received(&self) -> Vec<(HeaderMap, Vec<u8>)> {
+    pub fn received(&self) -> Vec<Delivery> {
         self.received.lock().unwrap().clone()
     }
 }

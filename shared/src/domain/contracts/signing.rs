@@ -41,11 +41,7 @@ pub struct SignContext<'a> {
 }
 
 /// The signer, which must sign for the caller's party.
-fn signer_for<'a>(
-    contract: &'a Contract,
-    party: Party,
-    signer_id: Uuid,
-) -> Result<&'a Signer, DomainError> {
+fn signer_for(contract: &Contract, party: Party, signer_id: Uuid) -> Result<&Signer, DomainError> {
     let signer = contract
         .signers
         .iter()
