@@ -294,6 +294,10 @@ async fn template_to_sealed_contract_promoter_first_then_agency() {
         .to_owned();
     let pdf = first.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF"));
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("signed-contract.pdf"), &pdf).unwrap();
     assert_eq!(sha256_hex(&pdf), doc_sha);
     let all = pdf_text(&pdf, None);
     for expected in [
