@@ -164,7 +164,8 @@ demo_guide() {
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/booking-requests?role=incoming"  # the open inquiry (and the converted ones)
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/offers/$DEMO_OFFER/versions  # quote, then the promoter's counter
   curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/holds?artist_id=$DEMO_HOLD_ARTIST&date=$DEMO_HOLD_DATE"  # holds 1 and 2
-  curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/bookings/$DEMO_BOOKING/activity  # request, offer, accept, hold, booking
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" $api/api/v1/bookings/$DEMO_BOOKING/activity  # request, offer, accept, hold, booking, contract
+  curl -H "\$AGENCY" -H "\$AGENCY_ORG" "$api/api/v1/contracts/$DEMO_CONTRACT/document?format=pdf" -o contract.pdf  # signed by the promoter; countersign to seal
   curl -H "\$PROMOTER" -H "\$PROMOTER_ORG" "$api/api/v1/avails/search?country=NL"  # published windows
   ops dashboard: $api/ops (sign in with $(printf '%s' "$INTERNAL_API_KEYS" | cut -d, -f1)); the canary's dead job appears within seconds
   docs: $api/api/v1/docs/

@@ -11,7 +11,10 @@
 //! - [`DEMO_PROMOTER_ORG`] owns a promoter company and a venue;
 //! - an open inquiry from the promoter; an offer the agency quoted and the
 //!   promoter countered; two holds (priorities 1 and 2) on one date; and a
-//!   booking confirmed from request, offer, acceptance and hold;
+//!   booking confirmed from request, offer, acceptance and hold, with its
+//!   performance agreement (from the agency's copy of the starter
+//!   template) signed by the promoter and awaiting the agency's
+//!   countersignature;
 //! - a queue canary that fails every attempt, so a running worker turns it
 //!   into a dead job on `/ops` within seconds.
 //!
@@ -27,6 +30,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::access::Party;
 use crate::domain::booking::availability::{self, AvailabilityIn, AvailabilityStatus};
 use crate::domain::booking::bookings::{self, BookingIn};
 use crate::domain::booking::deal::{Deal, DealType, PercentageBasis};
@@ -36,6 +40,10 @@ use crate::domain::booking::requests::{self, BookingRequestIn};
 use crate::domain::claims::provisioning::{self, AgencySpec, AgencyState, CreationIn};
 use crate::domain::claims::representation::{self, RepresentationRole, RosterLinkIn};
 use crate::domain::claims::territory::TerritoryIn;
+use crate::domain::contracts::contracts::{self, CONSENT_STATEMENT, ContractIn, SignerIn};
+use crate::domain::contracts::library::{self, ContractTemplateIn};
+use crate::domain::contracts::seal::SealKey;
+use crate::domain::contracts::signing::{self, SignContext, SignIn};
 use crate::domain::directory::artists::{self, ArtistIn, Link, ProfileIn};
 use crate::domain::directory::companies::{self, CompanyImport, CompanyIn, CompanyKind};
 use crate::domain::directory::provider_refs::ProviderRefIn;
@@ -270,6 +278,8 @@ pub struct Story {
     pub hold_date: NaiveDate,
     /// The confirmed booking.
     pub booking_id: Uuid,
+    /// Its contract, signed by the promoter, awaiting the agency.
+    pub contract_id: Uuid,
     /// The canary whose job ends dead.
     pub canary_id: Uuid,
 }
@@ -280,7 +290,7 @@ impl Story {
         format!(
             "DEMO_ORG={DEMO_ORG}\nDEMO_PROMOTER_ORG={DEMO_PROMOTER_ORG}\nDEMO_AGENCY_COMPANY={}\n\
              DEMO_PROMOTER_COMPANY={}\nDEMO_INQUIRY={}\nDEMO_OFFER={}\nDEMO_HOLD_ARTIST={}\n\
-             DEMO_HOLD_DATE={}\nDEMO_BOOKING={}\nDEMO_CANARY={}\n",
+             DEMO_HOLD_DATE={}\nDEMO_BOOKING={}\nDEMO_CONTRACT={}\nDEMO_CANARY={}\n",
             self.agency_company_id,
             self.promoter_company_id,
             self.inquiry_id,
@@ -288,6 +298,7 @@ impl Story {
             self.held_artist_id,
             self.hold_date,
             self.booking_id,
+            self.contract_id,
             self.canary_id,
         )
     }
@@ -529,6 +540,7 @@ async fn story(
         venue,
         today,
     };
+    let booking_id = scene.booking(conn, roster[3]).await?;
     Ok(Story {
         agency_company_id: agency,
         promoter_company_id: promoter,
@@ -536,7 +548,8 @@ async fn story(
         countered_offer_id: scene.countered_offer(conn, roster[1]).await?,
         held_artist_id: roster[2],
         hold_date: scene.two_holds(conn, roster[2], rival).await?,
-        booking_id: scene.booking(conn, roster[3]).await?,
+        booking_id,
+        contract_id: contract(conn, agency, booking_id).await?,
         canary_id: dead_canary(conn).await?,
     })
 }
@@ -792,6 +805,93 @@ impl Scene {
             bookings::confirm(conn, DEMO_ORG, AGENT, BookingIn { offer_id: offer.id }).await?;
         Ok(booking.id)
     }
+}
+
+/// The booking's performance agreement: the agency copies the starter
+/// template, makes the contract, sends it, and the promoter signs; the
+/// agency's countersignature is left to do (which seals it).
+async fn contract(conn: &mut PgConnection, agency: Uuid, booking_id: Uuid) -> anyhow::Result<Uuid> {
+    if let Some(id) = first(
+        conn,
+        "SELECT id FROM contracts WHERE booking_id = $1 ORDER BY id LIMIT 1",
+        booking_id,
+    )
+    .await?
+    {
+        return Ok(id);
+    }
+    let template = library::create(
+        conn,
+        DEMO_ORG,
+        AGENT,
+        agency,
+        ContractTemplateIn {
+            name: "Performance agreement".into(),
+            description: Some("Our standard agreement, from the starter.".into()),
+            body: None,
+            starter: Some("performance_agreement".into()),
+        },
+    )
+    .await?;
+    let signer = |name: &str, email: &str, party: Party| SignerIn {
+        name: name.into(),
+        email: email.into(),
+        party,
+        order: None,
+    };
+    let created = contracts::create(
+        conn,
+        DEMO_ORG,
+        AGENT,
+        booking_id,
+        ContractIn {
+            template_id: template.id,
+            title: None,
+            expires_at: Some(Utc::now() + Duration::days(21)),
+            signers: vec![
+                signer("Rosa Riverside", "rosa@riverside.example", Party::Promoter),
+                signer(
+                    "Nils Northern",
+                    "nils@northernlights.example",
+                    Party::Agency,
+                ),
+            ],
+        },
+    )
+    .await?;
+    let sent = contracts::send(conn, DEMO_ORG, AGENT, created.id, None).await?;
+    crate::jobs::ContractReminder::enqueue_for(conn, sent.id, None).await?;
+    if let Some(at) = sent.expires_at {
+        crate::jobs::ContractReminder::enqueue_for(conn, sent.id, Some(at)).await?;
+    }
+    let promoter_signer = sent
+        .signers
+        .iter()
+        .find(|s| s.party == Party::Promoter)
+        .map(|s| s.id)
+        .ok_or_else(|| anyhow::anyhow!("the contract has a promoter signer"))?;
+    // Only the last signature seals, so this key is never used.
+    let unused = SealKey::parse(&SealKey::generate()).map_err(anyhow::Error::msg)?;
+    signing::sign(
+        conn,
+        SignContext {
+            org_id: DEMO_PROMOTER_ORG,
+            user_id: PROMOTER,
+            ip: None,
+            user_agent: Some("kisum-api seed-demo".into()),
+        },
+        sent.id,
+        promoter_signer,
+        SignIn {
+            typed_name: "Rosa Riverside".into(),
+            consent_statement: CONSENT_STATEMENT.into(),
+            content_sha256: sent.content_sha256.clone(),
+        },
+        None,
+        &unused,
+    )
+    .await?;
+    Ok(sent.id)
 }
 
 /// A canary whose job fails every attempt: with the worker running it is a

@@ -30,6 +30,12 @@ async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
         "holds",
         "bookings",
         "booking_activity",
+        "contract_templates",
+        "contracts",
+        "contract_versions",
+        "contract_signers",
+        "contract_signatures",
+        "contract_audit",
         "queue_canaries",
         "apalis.jobs",
     ] {
@@ -71,6 +77,7 @@ async fn the_demo_seeds_once_and_tells_its_story_through_the_api() {
         "a second seed changes nothing"
     );
     assert_eq!(again.booking_id, story.booking_id);
+    assert_eq!(again.contract_id, story.contract_id);
     assert_eq!(again.countered_offer_id, story.countered_offer_id);
     let today = Utc::now().date_naive();
     let agency = org(DEMO_ORG);
@@ -212,9 +219,26 @@ async fn the_demo_seeds_once_and_tells_its_story_through_the_api() {
                 "hold:placed",
                 "hold:converted",
                 "booking:confirmed",
+                "contract:created",
+                "contract:sent",
+                "contract:signed",
             ]
         );
     }
+
+    // Its contract: signed by the promoter, awaiting the agency.
+    let (_, contract) = agency
+        .get(&app, &format!("/api/v1/contracts/{}", story.contract_id))
+        .await;
+    assert_eq!(contract["status"], "partially_signed", "{contract}");
+    assert_eq!(contract["booking_id"], story.booking_id.to_string());
+    let signed: Vec<&str> = contract["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(signed, ["signed", "pending"]);
 
     // The canary fails every attempt: a worker makes it the dead job on /ops.
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);

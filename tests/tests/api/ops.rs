@@ -185,7 +185,10 @@ async fn the_job_api_counts_lists_retries_and_cancels() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["expiry_sweep", "maintenance"]);
+    assert_eq!(
+        names,
+        vec!["expiry_sweep", "maintenance", "contract_reminder"]
+    );
     for s in schedules.as_array().unwrap() {
         let next: chrono::DateTime<chrono::Utc> = s["next_run"].as_str().unwrap().parse().unwrap();
         assert!(next > chrono::Utc::now(), "{s}");

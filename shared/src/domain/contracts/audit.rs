@@ -26,7 +26,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// One audit entry as stored and served.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct AuditEntry {
+pub struct ContractAuditEntry {
     pub seq: i32,
     pub at: DateTime<Utc>,
     /// The user id, or `system:<job>` for the worker.
@@ -125,7 +125,7 @@ pub async fn append(
     conn: &mut PgConnection,
     contract_id: Uuid,
     event: Event<'_>,
-) -> Result<AuditEntry, DomainError> {
+) -> Result<ContractAuditEntry, DomainError> {
     let last = sqlx::query!(
         "SELECT seq, hash FROM contract_audit WHERE contract_id = $1 ORDER BY seq DESC LIMIT 1",
         contract_id
@@ -166,7 +166,7 @@ pub async fn append(
     )
     .execute(conn)
     .await?;
-    Ok(AuditEntry {
+    Ok(ContractAuditEntry {
         seq,
         at,
         actor: event.actor.to_owned(),
@@ -184,9 +184,9 @@ pub async fn append(
 pub async fn entries(
     conn: &mut PgConnection,
     contract_id: Uuid,
-) -> Result<Vec<AuditEntry>, DomainError> {
+) -> Result<Vec<ContractAuditEntry>, DomainError> {
     Ok(sqlx::query_as!(
-        AuditEntry,
+        ContractAuditEntry,
         "SELECT seq, at, actor, org_id, action, from_status, to_status, details, prev_hash, hash
            FROM contract_audit WHERE contract_id = $1 ORDER BY seq",
         contract_id
@@ -206,7 +206,7 @@ pub struct ChainCheck {
 }
 
 /// Recomputes every hash and link from the stored fields.
-pub fn verify(contract_id: Uuid, entries: &[AuditEntry]) -> ChainCheck {
+pub fn verify(contract_id: Uuid, entries: &[ContractAuditEntry]) -> ChainCheck {
     let mut prev = GENESIS;
     for (i, e) in entries.iter().enumerate() {
         let expected_seq = i32::try_from(i + 1).unwrap_or(i32::MAX);
@@ -243,7 +243,7 @@ pub fn verify(contract_id: Uuid, entries: &[AuditEntry]) -> ChainCheck {
 mod tests {
     use super::*;
 
-    fn chain(n: i32) -> (Uuid, Vec<AuditEntry>) {
+    fn chain(n: i32) -> (Uuid, Vec<ContractAuditEntry>) {
         let id = Uuid::now_v7();
         let mut prev = GENESIS.to_owned();
         let mut out = Vec::new();
@@ -262,7 +262,7 @@ mod tests {
                 &details,
                 &prev,
             );
-            out.push(AuditEntry {
+            out.push(ContractAuditEntry {
                 seq,
                 at,
                 actor: "user-1".into(),

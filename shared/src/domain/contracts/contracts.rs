@@ -478,7 +478,7 @@ pub(super) async fn record(
     from: Option<ContractStatus>,
     to: Option<ContractStatus>,
     details: serde_json::Value,
-) -> Result<audit::AuditEntry, DomainError> {
+) -> Result<audit::ContractAuditEntry, DomainError> {
     let entry = audit::append(
         &mut *conn,
         contract.id,

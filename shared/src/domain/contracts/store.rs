@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::audit::{self, AuditEntry, ChainCheck};
+use super::audit::{self, ChainCheck, ContractAuditEntry};
 use super::contracts::{self, ContractStatus, is_sha256};
 use super::document::{self, BlockState, Document, SignatureBlock};
 use super::seal::Seal;
@@ -194,7 +194,7 @@ pub async fn document(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditTrail {
     pub contract_id: Uuid,
-    pub entries: Vec<AuditEntry>,
+    pub entries: Vec<ContractAuditEntry>,
     pub chain: ChainCheck,
     pub seal: Option<Seal>,
     /// The seal's signature verifies and it names an entry of this chain.
