@@ -467,6 +467,52 @@ fn require_author(party: Party) -> Result<(), DomainError> {
     }
 }
 
+/// What a transition writes besides the new status.
+#[derive(Default)]
+pub(super) struct Transition<'a> {
+    /// Why it was declined or voided.
+    pub reason: Option<&'a str>,
+    /// A new current version.
+    pub version: Option<i32>,
+    /// The platform seal, on the last signature.
+    pub seal: Option<&'a Seal>,
+    /// Signing starts (again) now: reminders count from here.
+    pub restart_signing: bool,
+}
+
+/// The one guarded status change of a contract the caller has locked:
+/// `UPDATE ... WHERE status = $from AND version = $v`, never a silent
+/// overwrite.
+pub(super) async fn transition(
+    conn: &mut PgConnection,
+    contract: &Contract,
+    to: ContractStatus,
+    change: Transition<'_>,
+    if_match: Option<i32>,
+) -> Result<(), DomainError> {
+    let rows = sqlx::query!(
+        "UPDATE contracts
+            SET status = $2, status_reason = COALESCE($3, status_reason),
+                current_version = COALESCE($4, current_version), seal = COALESCE($5, seal),
+                sent_at = CASE WHEN $6 THEN now() ELSE sent_at END,
+                signed_at = CASE WHEN $2 = 'signed' THEN now() ELSE signed_at END,
+                version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $7 AND version = $8",
+        contract.id,
+        to as ContractStatus,
+        change.reason,
+        change.version,
+        change.seal.map(Json) as _,
+        change.restart_signing,
+        contract.status as ContractStatus,
+        contract.version,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    guarded(rows, if_match)
+}
+
 /// The audit entry and the booking activity of one state change.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn record(
@@ -867,21 +913,18 @@ pub async fn add_version(
     )
     .execute(&mut *conn)
     .await?;
-    let rows = sqlx::query!(
-        "UPDATE contracts SET status = $2, current_version = $3,
-                sent_at = CASE WHEN $2 = 'out_for_signature' THEN now() ELSE sent_at END,
-                version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = $4 AND version = $5",
-        id,
-        to as ContractStatus,
-        number,
-        contract.status as ContractStatus,
-        contract.version,
+    transition(
+        &mut *conn,
+        &contract,
+        to,
+        Transition {
+            version: Some(number),
+            restart_signing: to == ContractStatus::OutForSignature,
+            ..Transition::default()
+        },
+        if_match,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    guarded(rows, if_match)?;
+    .await?;
     record(
         &mut *conn,
         &contract,
@@ -1000,18 +1043,11 @@ pub async fn send(
             ));
         }
     }
-    let rows = sqlx::query!(
-        "UPDATE contracts SET status = $2, sent_at = now(), version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = $3 AND version = $4",
-        id,
-        to as ContractStatus,
-        contract.status as ContractStatus,
-        contract.version,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    guarded(rows, if_match)?;
+    let restart = Transition {
+        restart_signing: true,
+        ..Transition::default()
+    };
+    transition(&mut *conn, &contract, to, restart, if_match).await?;
     record(
         &mut *conn,
         &contract,
@@ -1056,19 +1092,11 @@ pub(super) async fn void_locked(
     reason: &str,
 ) -> Result<Contract, DomainError> {
     let to = contract.status.apply(ContractEvent::Void)?;
-    let rows = sqlx::query!(
-        "UPDATE contracts SET status = $2, status_reason = $3, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = $4 AND version = $5",
-        contract.id,
-        to as ContractStatus,
-        reason,
-        contract.status as ContractStatus,
-        contract.version,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    guarded(rows, None)?;
+    let change = Transition {
+        reason: Some(reason),
+        ..Transition::default()
+    };
+    transition(&mut *conn, contract, to, change, None).await?;
     record(
         &mut *conn,
         contract,

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::contracts::{
     self, CONSENT_STATEMENT, Contract, ContractEvent, ContractStatus, ReasonIn, Signer,
-    SignerStatus, is_sha256, lock_for, record,
+    SignerStatus, Transition, is_sha256, lock_for, record, transition,
 };
 use super::seal::{SealKey, SealSubject};
 use crate::access::Party;
-use crate::domain::{guarded, precondition};
+use crate::domain::precondition;
 use crate::validate::Check;
 use crate::{Code, DomainError};
 
@@ -172,21 +172,11 @@ pub async fn sign(
             audit_head: &entry.hash,
         })
     });
-    let rows = sqlx::query!(
-        "UPDATE contracts SET status = $2, seal = $3,
-                signed_at = CASE WHEN $2 = 'signed' THEN now() ELSE signed_at END,
-                version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = $4 AND version = $5",
-        id,
-        to as ContractStatus,
-        seal.as_ref().map(sqlx::types::Json) as _,
-        contract.status as ContractStatus,
-        contract.version,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    guarded(rows, if_match)?;
+    let change = Transition {
+        seal: seal.as_ref(),
+        ..Transition::default()
+    };
+    transition(&mut *conn, &contract, to, change, if_match).await?;
     Ok(contracts::load(conn, id).await?.seen_by(party))
 }
 
@@ -222,19 +212,11 @@ pub async fn decline(
     )
     .execute(&mut *conn)
     .await?;
-    let rows = sqlx::query!(
-        "UPDATE contracts SET status = $2, status_reason = $3, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = $4 AND version = $5",
-        id,
-        to as ContractStatus,
-        reason,
-        contract.status as ContractStatus,
-        contract.version,
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    guarded(rows, if_match)?;
+    let change = Transition {
+        reason: Some(&reason),
+        ..Transition::default()
+    };
+    transition(&mut *conn, &contract, to, change, if_match).await?;
     record(
         &mut *conn,
         &contract,
