@@ -171,6 +171,8 @@ CREATE TABLE contract_documents (
     FOREIGN KEY (contract_id, version_number) REFERENCES contract_versions (contract_id, number)
 );
 CREATE INDEX contract_documents_sha_idx ON contract_documents (sha256);
+-- PDFs are compressed already: store them out of line without trying again.
+ALTER TABLE contract_documents ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
 -- Signature reminders: one row per (signer, version, interval), so two
 -- workers can never remind a signer twice in one interval.
