@@ -21,7 +21,7 @@ CREATE INDEX contract_templates_company_idx ON contract_templates (company_id, i
 CREATE TABLE contract_template_versions (
     template_id uuid        NOT NULL REFERENCES contract_templates (id),
     number      integer     NOT NULL CHECK (number >= 1),
-    body        text        NOT NULL CHECK (length(body) BETWEEN 1 AND 200000),
+    body        text        NOT NULL CHECK (octet_length(body) BETWEEN 1 AND 204800),
     variables   text[]      NOT NULL,
     created_by  text        NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -68,7 +68,7 @@ CREATE INDEX contracts_expiring_idx ON contracts (expires_at)
 CREATE TABLE contract_versions (
     contract_id    uuid        NOT NULL REFERENCES contracts (id),
     number         integer     NOT NULL CHECK (number >= 1),
-    body           text        NOT NULL CHECK (length(body) BETWEEN 1 AND 500000),
+    body           text        NOT NULL CHECK (octet_length(body) BETWEEN 1 AND 1048576),
     content_sha256 text        NOT NULL CHECK (content_sha256 ~ '^[0-9a-f]{64}$'),
     source         text        NOT NULL CHECK (source IN ('template', 'edited')),
     note           text        CHECK (length(note) <= 2000),

@@ -435,7 +435,12 @@ impl ApiConfig {
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
             hold_challenge_window: env.seconds("HOLD_CHALLENGE_WINDOW_SECONDS", 48 * 3600)?,
             contract_signing_key: SealKey::parse(env.required("CONTRACT_SIGNING_KEY")?)
-                .map_err(|e| ConfigError::new("CONTRACT_SIGNING_KEY", e))?,
+                .map_err(|e| ConfigError::new("CONTRACT_SIGNING_KEY", e))?
+                .with_retired(
+                    &env.list("CONTRACT_SIGNING_RETIRED_KEYS")
+                        .unwrap_or_default(),
+                )
+                .map_err(|e| ConfigError::new("CONTRACT_SIGNING_RETIRED_KEYS", e))?,
         })
     }
 }

@@ -315,8 +315,9 @@ impl From<sqlx::Error> for DomainError {
                     };
                 }
                 // Data exceptions: a value Postgres cannot store (NUL in
-                // text, out-of-range number or date, too long).
-                Some(code) if code.starts_with("22") => {
+                // text, out-of-range number or date, too long), and values
+                // a CHECK constraint refuses.
+                Some(code) if code.starts_with("22") || code == "23514" => {
                     return Self::Unprocessable {
                         code: Code::InvalidValue,
                         detail: "a value in the request cannot be stored (out of range or invalid characters)".into(),

@@ -197,8 +197,10 @@ pub async fn run_until(
         contract_reminders: config.contract_reminders,
         notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
         notifications: config.notifications.clone(),
+        // A redirect would turn a delivery's POST into a GET: not followed.
         http: reqwest::Client::builder()
             .user_agent(concat!("kisum-worker/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?,
     };
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");

@@ -545,7 +545,13 @@ async fn contract_audit(
     caller.require(Permission::ContractsRead)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(
-        store::audit_trail(&mut conn, caller.org_id(), id).await?,
+        store::audit_trail(
+            &mut conn,
+            caller.org_id(),
+            id,
+            &state.config.contract_signing_key,
+        )
+        .await?,
     ))
 }
 
@@ -666,12 +672,13 @@ pub struct SigningKeys {
     pub keys: Vec<shared::domain::contracts::seal::PublicKey>,
 }
 
-/// The public keys that verify contract seals. No authentication.
+/// The public keys that verify contract seals: the current one first, then
+/// retired ones (seals made before a rotation). No authentication.
 #[utoipa::path(get, path = "/api/v1/contract-signing-keys", tag = "contracts",
     responses((status = 200, body = SigningKeys)))]
 async fn contract_signing_keys(State(state): State<AppState>) -> Json<SigningKeys> {
     Json(SigningKeys {
-        keys: vec![state.config.contract_signing_key.public_key()],
+        keys: state.config.contract_signing_key.public_keys(),
     })
 }
 
@@ -694,5 +701,7 @@ async fn verify_contract_document(
         ));
     }
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(store::verify(&mut conn, &sha256).await?))
+    Ok(Json(
+        store::verify(&mut conn, &sha256, &state.config.contract_signing_key).await?,
+    ))
 }

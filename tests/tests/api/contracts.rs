@@ -400,6 +400,15 @@ async fn a_new_version_clears_every_signature() {
     let id = contract["id"].as_str().unwrap();
     let (status, _) = sign(&app, &p.promoter, &contract, "promoter").await;
     assert_eq!(status, 200);
+    // A signature covers the contract as it stands: no more attachments.
+    let attachments = format!("/api/v1/contracts/{id}/attachments");
+    let rider = json!({"name": "Rider", "url": "https://files.test/rider.pdf",
+                       "media_type": "application/pdf", "sha256": "ab".repeat(32)});
+    let (status, body) = p
+        .agency
+        .send(&app, Method::POST, &attachments, Some(rider.clone()))
+        .await;
+    assert_eq!(status, 409, "{body}");
 
     let path = format!("/api/v1/contracts/{id}/versions");
     let body = json!({"body": "# Amended\n\nThe set is 75 minutes.", "note": "shorter set"});
@@ -440,8 +449,24 @@ async fn a_new_version_clears_every_signature() {
         .expect("the audit says the signatures were cleared");
     assert_eq!(cleared["details"]["cleared"], 1);
     assert_eq!(audit["chain"]["valid"], true);
+    let (status, body) = p
+        .promoter
+        .send(&app, Method::POST, &attachments, Some(rider))
+        .await;
+    assert_eq!(status, 201, "either party attaches before signing: {body}");
     let (status, signed) = sign(&app, &p.promoter, &v2, "promoter").await;
     assert_eq!(status, 200, "{signed}");
+    let (_, audit) = p
+        .agency
+        .get(&app, &format!("/api/v1/contracts/{id}/audit"))
+        .await;
+    let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "signed");
+    assert_eq!(
+        last["details"]["attachments"][0]["sha256"],
+        "ab".repeat(32),
+        "the signature covers the attachment"
+    );
     assert_eq!(signed["status"], "partially_signed");
     let (_, versions) = p.agency.get(&app, &path).await;
     assert_eq!(versions.as_array().unwrap().len(), 2);
@@ -632,6 +657,31 @@ async fn a_tampered_audit_entry_fails_verification() {
     assert_eq!(audit["chain"]["valid"], false, "{audit}");
     assert_eq!(audit["chain"]["broken_at"], 3);
     assert_eq!(audit["verified"], false);
+    // A seal made with a key that is not the platform's is not trusted,
+    // however well it verifies.
+    let foreign = shared::domain::contracts::seal::SealKey::parse(
+        &shared::domain::contracts::seal::SealKey::generate(),
+    )
+    .unwrap();
+    let resealed = foreign.seal(&shared::domain::contracts::seal::SealSubject {
+        contract_id: id.parse().unwrap(),
+        version: 1,
+        content_sha256: contract["content_sha256"].as_str().unwrap(),
+        audit_seq: 4,
+        audit_head: audit["entries"][3]["hash"].as_str().unwrap(),
+    });
+    assert!(resealed.verifies(id.parse().unwrap()));
+    sqlx::query("UPDATE contracts SET seal = $1 WHERE id = $2")
+        .bind(sqlx::types::Json(&resealed))
+        .bind(uuid::Uuid::parse_str(id).unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (_, resealed_audit) = p
+        .agency
+        .get(&app, &format!("/api/v1/contracts/{id}/audit"))
+        .await;
+    assert_eq!(resealed_audit["seal_valid"], false, "{resealed_audit}");
     let found: Value = app
         .get(&format!(
             "/api/v1/contract-verifications/{}",
@@ -959,4 +1009,49 @@ async fn reminders_go_out_once_per_interval_with_two_workers_and_expiry_voids() 
     })
     .await;
     assert_eq!(voided["status_reason"], "expired");
+}
+
+#[tokio::test]
+async fn cancelling_the_booking_voids_its_open_contract() {
+    let app = TestApp::spawn().await;
+    let (p, booking) = booked(&app, "Cancelled").await;
+    let contract = sent_contract(&app, &p, &booking).await;
+    let (status, _) = sign(&app, &p.promoter, &contract, "promoter").await;
+    assert_eq!(status, 200);
+    let cancel = format!("/api/v1/bookings/{booking}/cancel");
+    let (status, body) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &cancel,
+            Some(json!({"reason": "venue closed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/api/v1/contracts/{}", contract["id"].as_str().unwrap());
+    let (_, voided) = p.agency.get(&app, &path).await;
+    assert_eq!(voided["status"], "void");
+    assert_eq!(voided["status_reason"], "the booking was cancelled");
+    let (status, body) = sign(&app, &p.agency, &contract, "agency").await;
+    assert_eq!(status, 409, "{body}");
+    let (_, trail) = p
+        .agency
+        .get(&app, &format!("/api/v1/bookings/{booking}/activity"))
+        .await;
+    let tail: Vec<String> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["subject_type"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(tail, ["contract:voided", "booking:cancelled"]);
 }

@@ -339,6 +339,12 @@ async fn change(
         },
     )
     .await?;
+    if event == BookingEvent::Cancel {
+        crate::domain::contracts::contracts::void_for_cancelled_booking(
+            &mut *conn, id, actor, org_id,
+        )
+        .await?;
+    }
     load(conn, id).await
 }
 

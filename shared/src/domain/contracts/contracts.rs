@@ -280,6 +280,9 @@ pub struct Attachment {
 
 pub(super) const SUBJECT: &str = "contract";
 
+/// The longest version text, in bytes (the table's CHECK says the same).
+pub const MAX_VERSION_BYTES: usize = 1024 * 1024;
+
 /// The SHA-256 of a version's exact bytes, hex.
 pub fn content_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
@@ -404,10 +407,13 @@ async fn signers_of(
 
 async fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Row, DomainError> {
     if lock {
-        sqlx::query!("SELECT id FROM contracts WHERE id = $1 FOR UPDATE", id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(DomainError::NotFound)?;
+        sqlx::query!(
+            "SELECT id FROM contracts WHERE id = $1 FOR NO KEY UPDATE",
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     }
     sqlx::query_as!(
         Row,
@@ -478,6 +484,8 @@ pub(super) struct Transition<'a> {
     pub seal: Option<&'a Seal>,
     /// Signing starts (again) now: reminders count from here.
     pub restart_signing: bool,
+    /// The template version a new version was rendered from.
+    pub template_version: Option<i32>,
 }
 
 /// The one guarded status change of a contract the caller has locked:
@@ -495,6 +503,7 @@ pub(super) async fn transition(
             SET status = $2, status_reason = COALESCE($3, status_reason),
                 current_version = COALESCE($4, current_version), seal = COALESCE($5, seal),
                 sent_at = CASE WHEN $6 THEN now() ELSE sent_at END,
+                template_version = COALESCE($9, template_version),
                 signed_at = CASE WHEN $2 = 'signed' THEN now() ELSE signed_at END,
                 version = version + 1, updated_at = now()
           WHERE id = $1 AND status = $7 AND version = $8",
@@ -506,6 +515,7 @@ pub(super) async fn transition(
         change.restart_signing,
         contract.status as ContractStatus,
         contract.version,
+        change.template_version,
     )
     .execute(conn)
     .await?
@@ -632,6 +642,13 @@ pub async fn create(
     booking_id: Uuid,
     input: ContractIn,
 ) -> Result<Contract, DomainError> {
+    // A booking cannot be cancelled while its contract is being made.
+    sqlx::query!(
+        "SELECT id FROM bookings WHERE id = $1 FOR SHARE",
+        booking_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     let booking = bookings::get_for(&mut *conn, org_id, booking_id).await?;
     let party = access::require_party(&mut *conn, org_id, booking.parties()).await?;
     require_author(party)?;
@@ -722,7 +739,14 @@ async fn render(
     body: &str,
 ) -> Result<String, DomainError> {
     let terms = template::terms_for_booking(conn, booking_id, title, today).await?;
-    template::render(body, &terms)
+    let text = template::render(body, &terms)?;
+    if text.len() > MAX_VERSION_BYTES {
+        return Err(DomainError::invalid(
+            "template_id",
+            format!("the template renders to more than {MAX_VERSION_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 async fn insert_version(
@@ -858,13 +882,13 @@ pub async fn add_version(
     if let Some(body) = &input.body {
         if body.trim().is_empty() {
             check.add("body", "must not be blank");
-        } else if body.len() > 500_000 {
-            check.add("body", "must be at most 500000 bytes");
+        } else if body.len() > MAX_VERSION_BYTES {
+            check.add("body", format!("must be at most {MAX_VERSION_BYTES} bytes"));
         }
     }
     check.finish()?;
-    let (body, source) = match input.body {
-        Some(body) => (body, "edited"),
+    let (body, source, template_version) = match input.body {
+        Some(body) => (body, "edited", None),
         None => {
             let template_id = contract.template_id.ok_or_else(|| {
                 DomainError::invalid("body", "is required: this contract has no template")
@@ -877,17 +901,15 @@ pub async fn add_version(
             .await?;
             let template_body = library::body_of(&mut *conn, template_id, number).await?;
             let today = Utc::now().date_naive();
-            (
-                render(
-                    &mut *conn,
-                    contract.booking_id,
-                    &contract.title,
-                    today,
-                    &template_body,
-                )
-                .await?,
-                "template",
+            let text = render(
+                &mut *conn,
+                contract.booking_id,
+                &contract.title,
+                today,
+                &template_body,
             )
+            .await?;
+            (text, "template", Some(number))
         }
     };
     let number = contract.current_version + 1;
@@ -920,6 +942,7 @@ pub async fn add_version(
         Transition {
             version: Some(number),
             restart_signing: to == ContractStatus::OutForSignature,
+            template_version,
             ..Transition::default()
         },
         if_match,
@@ -1111,6 +1134,37 @@ pub(super) async fn void_locked(
     load(conn, contract.id).await
 }
 
+/// Voids the booking's open contract, if any: a cancelled booking is not
+/// signed for. A signed contract stays signed (its cancellation terms
+/// apply).
+pub async fn void_for_cancelled_booking(
+    conn: &mut PgConnection,
+    booking_id: Uuid,
+    actor: &str,
+    org_id: Uuid,
+) -> Result<(), DomainError> {
+    let open = sqlx::query_scalar!(
+        "SELECT id FROM contracts
+          WHERE booking_id = $1 AND status IN ('draft', 'out_for_signature', 'partially_signed')",
+        booking_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = open {
+        load_row(&mut *conn, id, true).await?;
+        let contract = load(&mut *conn, id).await?;
+        void_locked(
+            conn,
+            &contract,
+            actor,
+            Some(org_id),
+            "the booking was cancelled",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Voids the contract with reason `expired` when it is open and past its
 /// `expires_at`; `false` when there is nothing to do.
 pub async fn expire_if_due(
@@ -1188,6 +1242,12 @@ pub async fn add_attachment(
                 "the contract is {} and takes no attachments",
                 contract.status.as_str()
             ),
+        ));
+    }
+    if contract.signers.iter().any(|s| s.signature.is_some()) {
+        return Err(DomainError::conflict(
+            Code::InvalidTransition,
+            "a signature covers the contract as it stands; make a new version to attach more",
         ));
     }
     let attachment = sqlx::query_as!(

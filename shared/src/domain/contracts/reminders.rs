@@ -182,7 +182,7 @@ pub async fn delivered(
     response_status: Option<u16>,
 ) -> Result<bool, DomainError> {
     sqlx::query!(
-        "SELECT id FROM contracts WHERE id = $1 FOR UPDATE",
+        "SELECT id FROM contracts WHERE id = $1 FOR NO KEY UPDATE",
         notice.contract_id
     )
     .fetch_one(&mut *conn)

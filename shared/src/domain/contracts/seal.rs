@@ -26,10 +26,12 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The platform's contract signing key.
+/// The platform's contract signing key, and the public keys of the keys it
+/// replaced: a seal verifies only under one of these.
 #[derive(Clone)]
 pub struct SealKey {
     key: SigningKey,
+    retired: Vec<VerifyingKey>,
 }
 
 impl std::fmt::Debug for SealKey {
@@ -55,7 +57,42 @@ impl SealKey {
                 .map_err(|_| "must be base64 of exactly 32 bytes")?;
             SigningKey::from_bytes(&seed)
         };
-        Ok(Self { key })
+        Ok(Self {
+            key,
+            retired: Vec::new(),
+        })
+    }
+
+    /// Adds retired public keys (base64 of the raw 32 bytes), so seals made
+    /// before a rotation still verify.
+    pub fn with_retired(mut self, keys: &[String]) -> Result<Self, &'static str> {
+        for raw in keys {
+            let key = STANDARD
+                .decode(raw.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                .ok_or("each retired key must be base64 of a 32-byte Ed25519 public key")?;
+            self.retired.push(key);
+        }
+        Ok(self)
+    }
+
+    /// Every key a seal may verify under: the current one first.
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        std::iter::once(self.key.verifying_key())
+            .chain(self.retired.iter().copied())
+            .map(|k| public_key(&k))
+            .collect()
+    }
+
+    /// Whether `seal` verifies for `contract_id` under one of our keys (a
+    /// seal carrying any other key is not ours, however well it verifies).
+    pub fn trusts(&self, seal: &Seal, contract_id: Uuid) -> bool {
+        let ours = std::iter::once(self.key.verifying_key())
+            .chain(self.retired.iter().copied())
+            .any(|k| STANDARD.encode(k.to_bytes()) == seal.public_key);
+        ours && seal.verifies(contract_id)
     }
 
     /// A new random key, as the base64 seed `parse` takes.
@@ -69,15 +106,7 @@ impl SealKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        let verifying = self.key.verifying_key();
-        PublicKey {
-            key_id: key_id(&verifying),
-            algorithm: "Ed25519".to_owned(),
-            public_key: STANDARD.encode(verifying.to_bytes()),
-            public_key_pem: verifying
-                .to_public_key_pem(LineEnding::LF)
-                .unwrap_or_default(),
-        }
+        public_key(&self.key.verifying_key())
     }
 
     /// Seals a signed contract.
@@ -97,6 +126,15 @@ impl SealKey {
             audit_head: subject.audit_head.to_owned(),
             sealed_at,
         }
+    }
+}
+
+fn public_key(key: &VerifyingKey) -> PublicKey {
+    PublicKey {
+        key_id: key_id(key),
+        algorithm: "Ed25519".to_owned(),
+        public_key: STANDARD.encode(key.to_bytes()),
+        public_key_pem: key.to_public_key_pem(LineEnding::LF).unwrap_or_default(),
     }
 }
 
@@ -159,7 +197,8 @@ pub struct Seal {
 
 impl Seal {
     /// Whether the signature is a valid Ed25519 signature of `message`
-    /// under `public_key`, and `message` says what the fields say.
+    /// under `public_key`, and `message` says what the fields say. Whose
+    /// key it is, is [`SealKey::trusts`]'s question.
     pub fn verifies(&self, contract_id: Uuid) -> bool {
         let expected = SealSubject {
             contract_id,
@@ -222,6 +261,23 @@ mod tests {
         let mut forged = seal.clone();
         forged.public_key = other.public_key().public_key;
         assert!(!forged.verifies(id));
+    }
+
+    #[test]
+    fn only_our_current_or_retired_keys_are_trusted() {
+        let old = SealKey::parse(&SealKey::generate()).unwrap();
+        let id = Uuid::now_v7();
+        let sealed_before = old.seal(&subject(id));
+        let new = SealKey::parse(&SealKey::generate()).unwrap();
+        assert!(!new.trusts(&sealed_before, id), "a key we do not know");
+        let rotated = new
+            .clone()
+            .with_retired(&[old.public_key().public_key])
+            .unwrap();
+        assert!(rotated.trusts(&sealed_before, id));
+        assert_eq!(rotated.public_keys().len(), 2);
+        assert!(rotated.trusts(&rotated.seal(&subject(id)), id));
+        assert!(new.clone().with_retired(&["short".into()]).is_err());
     }
 
     #[test]

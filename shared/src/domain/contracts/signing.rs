@@ -87,6 +87,12 @@ pub async fn sign(
         .collect();
     let last = pending.len() == 1 && pending[0].id == signer.id;
     let to = contract.status.apply(ContractEvent::Sign { last })?;
+    if contract.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(DomainError::conflict(
+            Code::InvalidTransition,
+            "the contract expired unsigned",
+        ));
+    }
     if signer.status != SignerStatus::Pending {
         return Err(DomainError::conflict(
             Code::AlreadySigned,
@@ -117,6 +123,16 @@ pub async fn sign(
         ));
     }
     let signed_at = Utc::now().trunc_subsecs(6);
+    // The signature covers the attachments as they stand, too.
+    let attachments = sqlx::query!(
+        "SELECT id, sha256 FROM contract_attachments WHERE contract_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|a| serde_json::json!({"attachment_id": a.id, "sha256": a.sha256}))
+    .collect::<Vec<_>>();
     sqlx::query!(
         "INSERT INTO contract_signatures (id, contract_id, signer_id, version_number, content_sha256, typed_name,
                                           consent_statement, user_id, org_id, ip, user_agent, signed_at)
@@ -156,6 +172,7 @@ pub async fn sign(
             "consent_statement": CONSENT_STATEMENT,
             "version": contract.current_version,
             "content_sha256": contract.content_sha256,
+            "attachments": attachments,
             "user_id": ctx.user_id,
             "ip": ctx.ip,
             "user_agent": ctx.user_agent,

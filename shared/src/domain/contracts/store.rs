@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::audit::{self, ChainCheck, ContractAuditEntry};
 use super::contracts::{self, ContractStatus, is_sha256};
 use super::document::{self, BlockState, Document, SignatureBlock};
-use super::seal::Seal;
+use super::seal::{Seal, SealKey};
 use crate::DomainError;
 use crate::access::Party;
 
@@ -219,7 +219,8 @@ pub struct AuditTrail {
     pub entries: Vec<ContractAuditEntry>,
     pub chain: ChainCheck,
     pub seal: Option<Seal>,
-    /// The seal's signature verifies and it names an entry of this chain.
+    /// The seal is signed by one of the platform's keys (current or
+    /// retired), verifies, and names an entry of this chain.
     pub seal_valid: Option<bool>,
     /// The chain is intact and, once signed, the seal verifies.
     pub verified: bool,
@@ -229,11 +230,12 @@ async fn trail(
     conn: &mut PgConnection,
     id: Uuid,
     seal: Option<Seal>,
+    keys: &SealKey,
 ) -> Result<AuditTrail, DomainError> {
     let entries = audit::entries(conn, id).await?;
     let chain = audit::verify(id, &entries);
     let seal_valid = seal.as_ref().map(|s| {
-        s.verifies(id)
+        keys.trusts(s, id)
             && entries
                 .iter()
                 .any(|e| e.seq == s.audit_seq && e.hash == s.audit_head)
@@ -252,9 +254,10 @@ pub async fn audit_trail(
     conn: &mut PgConnection,
     org_id: Uuid,
     id: Uuid,
+    keys: &SealKey,
 ) -> Result<AuditTrail, DomainError> {
     let contract = contracts::get_for(&mut *conn, org_id, id).await?;
-    trail(conn, id, contract.seal).await
+    trail(conn, id, contract.seal, keys).await
 }
 
 /// One contract version a hash matched.
@@ -294,7 +297,11 @@ pub struct Verification {
 /// Which contract versions a SHA-256 is of (their text, or a document we
 /// served of them); 404 when none. Holding a document is what this answers
 /// to, so it shows no more than the document does.
-pub async fn verify(conn: &mut PgConnection, sha256: &str) -> Result<Verification, DomainError> {
+pub async fn verify(
+    conn: &mut PgConnection,
+    sha256: &str,
+    keys: &SealKey,
+) -> Result<Verification, DomainError> {
     let sha256 = sha256.to_ascii_lowercase();
     if !is_sha256(&sha256) {
         return Err(DomainError::invalid("sha256", "must be 64 hex digits"));
@@ -330,7 +337,7 @@ pub async fn verify(conn: &mut PgConnection, sha256: &str) -> Result<Verificatio
         .fetch_all(&mut *conn)
         .await?;
         let seal = contract.seal.clone().filter(|s| s.version == m.version);
-        let trail = trail(&mut *conn, m.contract_id, seal.clone()).await?;
+        let trail = trail(&mut *conn, m.contract_id, seal.clone(), keys).await?;
         matches.push(VerifiedVersion {
             contract_id: contract.id,
             title: contract.title,
