@@ -6,7 +6,7 @@
 //! answer is success.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use standardwebhooks::Webhook;
 
@@ -46,9 +46,6 @@ impl Signer {
 #[derive(Debug)]
 pub struct Attempt {
     pub status: u16,
-    pub duration: Duration,
-    /// `Retry-After` in seconds, when sent.
-    pub retry_after: Option<Duration>,
     /// The start of the answer's body, for the record.
     pub excerpt: String,
 }
@@ -70,7 +67,6 @@ pub async fn post(
 ) -> anyhow::Result<Attempt> {
     let timestamp = chrono::Utc::now().timestamp();
     let signature = signer.signature(id, timestamp, &body)?;
-    let started = Instant::now();
     let response = http
         .post(url.clone())
         .timeout(timeout)
@@ -82,17 +78,9 @@ pub async fn post(
         .send()
         .await?;
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
     let text = response.text().await.unwrap_or_default();
     Ok(Attempt {
         status,
-        duration: started.elapsed(),
-        retry_after,
         excerpt: text.chars().take(500).collect(),
     })
 }

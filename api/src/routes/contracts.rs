@@ -693,7 +693,7 @@ async fn verify_contract_document(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
 ) -> Result<Json<store::Verification>, AppError> {
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !contracts::is_sha256(&sha256.to_ascii_lowercase()) {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             Code::InvalidPath,

@@ -8,6 +8,8 @@
 //! row lock first, so the audit chain and the signing order never race; the
 //! status change itself is the guarded `UPDATE ... WHERE status AND version`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -288,7 +290,8 @@ pub fn content_hash(body: &str) -> String {
     hex::encode(Sha256::digest(body.as_bytes()))
 }
 
-pub(super) fn is_sha256(value: &str) -> bool {
+/// Whether `value` is a SHA-256 as we write it: 64 lowercase hex digits.
+pub fn is_sha256(value: &str) -> bool {
     value.len() == 64
         && value
             .bytes()
@@ -350,7 +353,7 @@ impl Row {
 async fn signers_of(
     conn: &mut PgConnection,
     ids: &[Uuid],
-) -> Result<Vec<(Uuid, Signer)>, DomainError> {
+) -> Result<HashMap<Uuid, Vec<Signer>>, DomainError> {
     let rows = sqlx::query!(
         r#"SELECT s.contract_id, s.id, s.name, s.email, s.party AS "party: Party", s.signing_order,
                   s.status AS "status: SignerStatus", s.decline_reason,
@@ -365,44 +368,40 @@ async fn signers_of(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let signature = match (
-                r.typed_name,
-                r.content_sha256,
-                r.version_number,
-                r.consent_statement,
-                r.user_id,
-                r.signed_at,
-            ) {
-                (Some(typed_name), Some(sha), Some(n), Some(consent), Some(user), Some(at)) => {
-                    Some(SignatureOut {
-                        typed_name,
-                        content_sha256: sha,
-                        version_number: n,
-                        consent_statement: consent,
-                        user_id: user,
-                        signed_at: at,
-                    })
-                }
-                _ => None,
-            };
-            (
-                r.contract_id,
-                Signer {
-                    id: r.id,
-                    name: r.name,
-                    email: r.email,
-                    party: r.party,
-                    order: r.signing_order,
-                    status: r.status,
-                    decline_reason: r.decline_reason,
-                    signature,
-                },
-            )
-        })
-        .collect())
+    let mut by_contract: HashMap<Uuid, Vec<Signer>> = HashMap::new();
+    for r in rows {
+        let signature = match (
+            r.typed_name,
+            r.content_sha256,
+            r.version_number,
+            r.consent_statement,
+            r.user_id,
+            r.signed_at,
+        ) {
+            (Some(typed_name), Some(sha), Some(n), Some(consent), Some(user), Some(at)) => {
+                Some(SignatureOut {
+                    typed_name,
+                    content_sha256: sha,
+                    version_number: n,
+                    consent_statement: consent,
+                    user_id: user,
+                    signed_at: at,
+                })
+            }
+            _ => None,
+        };
+        by_contract.entry(r.contract_id).or_default().push(Signer {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            party: r.party,
+            order: r.signing_order,
+            status: r.status,
+            decline_reason: r.decline_reason,
+            signature,
+        });
+    }
+    Ok(by_contract)
 }
 
 async fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Row, DomainError> {
@@ -433,8 +432,8 @@ async fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Row, 
 
 pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Contract, DomainError> {
     let row = load_row(&mut *conn, id, false).await?;
-    let signers = signers_of(conn, &[id]).await?;
-    Ok(row.with(signers.into_iter().map(|(_, s)| s).collect()))
+    let mut signers = signers_of(conn, &[id]).await?;
+    Ok(row.with(signers.remove(&id).unwrap_or_default()))
 }
 
 /// The contract, locked for a change, and the party the org is on (404
@@ -445,8 +444,8 @@ pub(super) async fn lock_for(
     id: Uuid,
 ) -> Result<(Contract, Party), DomainError> {
     let row = load_row(&mut *conn, id, true).await?;
-    let signers = signers_of(&mut *conn, &[id]).await?;
-    let contract = row.with(signers.into_iter().map(|(_, s)| s).collect());
+    let mut signers = signers_of(&mut *conn, &[id]).await?;
+    let contract = row.with(signers.remove(&id).unwrap_or_default());
     let party = access::require_party(conn, org_id, contract.parties()).await?;
     Ok((contract, party))
 }
@@ -571,21 +570,15 @@ pub(super) async fn record(
 fn checked_signers(
     check: &mut Check,
     signers: &[SignerIn],
-    prefix: &str,
+    list: Option<&str>,
 ) -> Vec<(String, String, Party, i32)> {
     signers
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let field = |f: &str| {
-                format!(
-                    "{prefix}{}{f}",
-                    if prefix.is_empty() {
-                        String::new()
-                    } else {
-                        format!("[{i}].")
-                    }
-                )
+            let field = |f: &str| match list {
+                Some(list) => format!("{list}[{i}].{f}"),
+                None => f.to_owned(),
             };
             let name = check.text(&field("name"), &s.name, 1, 200);
             let email = check
@@ -660,7 +653,7 @@ pub async fn create(
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         check.add("expires_at", "must be in the future");
     }
-    let signers = checked_signers(&mut check, &input.signers, "signers");
+    let signers = checked_signers(&mut check, &input.signers, Some("signers"));
     check.finish()?;
     let template = library::get_for(&mut *conn, org_id, input.template_id)
         .await
@@ -812,16 +805,13 @@ pub async fn list_for(
     let contracts = rows
         .into_iter()
         .map(|row| {
-            let id = row.id;
-            let (mine, rest): (Vec<_>, Vec<_>) = signers.drain(..).partition(|(c, _)| *c == id);
-            signers = rest;
+            let mine = signers.remove(&row.id).unwrap_or_default();
             let party = if owned.contains(&row.agency_company_id) {
                 Party::Agency
             } else {
                 Party::Promoter
             };
-            row.with(mine.into_iter().map(|(_, s)| s).collect())
-                .seen_by(party)
+            row.with(mine).seen_by(party)
         })
         .collect();
     Ok(Page::from_rows(contracts, page.limit, |c| c.id))
@@ -998,7 +988,7 @@ pub async fn add_signer(
     precondition(if_match, contract.version)?;
     require_author(party)?;
     let mut check = Check::new();
-    let signers = checked_signers(&mut check, std::slice::from_ref(&input), "");
+    let signers = checked_signers(&mut check, std::slice::from_ref(&input), None);
     check.finish()?;
     if contract.status != ContractStatus::Draft {
         return Err(DomainError::conflict(

@@ -55,8 +55,6 @@ pub struct Rendered {
     pub content_sha256: String,
     pub format: DocumentFormat,
     pub version: i32,
-    /// Served from storage rather than rendered now.
-    pub cached: bool,
 }
 
 struct BlockRow {
@@ -139,7 +137,6 @@ pub async fn document(
             content_sha256: text.content_sha256,
             format,
             version: number,
-            cached: true,
         });
     }
     let signers: Vec<SignatureBlock<'_>> = blocks
@@ -208,7 +205,6 @@ pub async fn document(
         content_sha256: text.content_sha256,
         format,
         version: number,
-        cached: false,
     })
 }
 
