@@ -314,6 +314,94 @@ pub async fn booking_agency(
     .await?)
 }
 
+/// How an org stands to a tour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TourRole {
+    /// It owns the company keeping the tour: it sees and changes everything.
+    ArtistSide,
+    /// It owns the promoter company of a confirmed (or completed) booking
+    /// on one of the tour's stops: it sees the tour and the shared
+    /// itinerary of those shows' days, and changes nothing.
+    Promoter,
+}
+
+/// A tour as one org may reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TourAccess {
+    pub tour_id: Uuid,
+    pub artist_id: Uuid,
+    pub company_id: Uuid,
+    pub role: TourRole,
+    /// The days whose shared itinerary the org sees as a promoter: the
+    /// dates of its shows on the tour (empty for the artist side).
+    pub promoter_days: Vec<chrono::NaiveDate>,
+}
+
+impl TourAccess {
+    /// Ok for the artist side; 403 for a promoter, who may see the tour but
+    /// not change it.
+    pub fn require_artist_side(&self) -> Result<(), DomainError> {
+        match self.role {
+            TourRole::ArtistSide => Ok(()),
+            TourRole::Promoter => Err(DomainError::Forbidden(
+                "only the artist side may change a tour",
+            )),
+        }
+    }
+
+    /// Whether this org may see an itinerary item of `day` with `shared`
+    /// visibility (the artist side sees every item).
+    pub fn sees_item(&self, day: chrono::NaiveDate, shared: bool) -> bool {
+        match self.role {
+            TourRole::ArtistSide => true,
+            TourRole::Promoter => shared && self.promoter_days.contains(&day),
+        }
+    }
+}
+
+/// How `org_id` may reach tour `tour_id`; 404 when it is neither the artist
+/// side nor a promoter of one of its shows.
+pub async fn tour_access(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    tour_id: Uuid,
+) -> Result<TourAccess, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT t.artist_id, t.company_id,
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = t.company_id AND oc.org_id = $2) AS "artist_side!",
+                  ARRAY (SELECT DISTINCT s.stop_date
+                           FROM tour_stops s
+                           JOIN bookings b ON b.id = s.booking_id AND b.status IN ('confirmed', 'completed')
+                           JOIN org_companies oc ON oc.company_id = b.promoter_company_id AND oc.org_id = $2
+                          WHERE s.tour_id = t.id
+                          ORDER BY s.stop_date) AS "promoter_days!"
+             FROM tours t WHERE t.id = $1"#,
+        tour_id,
+        org_id,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    let role = if row.artist_side {
+        TourRole::ArtistSide
+    } else if !row.promoter_days.is_empty() {
+        TourRole::Promoter
+    } else {
+        return Err(DomainError::NotFound);
+    };
+    Ok(TourAccess {
+        tour_id,
+        artist_id: row.artist_id,
+        company_id: row.company_id,
+        role,
+        promoter_days: if role == TourRole::Promoter {
+            row.promoter_days
+        } else {
+            Vec::new()
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,9 @@ pub mod booking;
 pub mod claims;
 pub mod contracts;
 pub mod directory;
+pub mod logistics;
 pub mod shortlists;
+pub mod touring;
 
 use crate::Code;
 use crate::DomainError;
