@@ -92,6 +92,9 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::reference::router())
         .merge(routes::shortlists::router())
         .merge(routes::contracts::router())
+        .merge(routes::tours::router())
+        .merge(routes::itinerary::router())
+        .merge(routes::logistics::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());
@@ -116,6 +119,7 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let mut routes = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
         .merge(routes::contracts::public_router())
+        .merge(routes::itinerary::public_router())
         .merge(tenant_routes(state))
         .merge(internal_routes(state));
     openapi::finish(routes.get_openapi_mut());

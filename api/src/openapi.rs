@@ -63,6 +63,14 @@ const TAGS: &[(&str, &str)] = &[
         "contracts",
         "Contract templates, booking contracts, signing, audit and verification (SPEC 5.5)",
     ),
+    (
+        "touring",
+        "Tours, stops, routing, itinerary, day sheets and calendar feeds (SPEC 5.6)",
+    ),
+    (
+        "logistics",
+        "Booking logistics (the advance sheet) and promoter proposals (SPEC 5.6)",
+    ),
     ("shortlists", "Saved artist shortlists of an org"),
     ("imports", "Trusted directory imports (internal key)"),
     (
