@@ -104,6 +104,8 @@ codes! {
     SigningOutOfOrder => "signing_out_of_order", 409, "signers of a lower order sign first";
     AlreadySigned => "already_signed", 409, "the signer has already signed or declined this version";
     ContractVersionChanged => "contract_version_changed", 409, "the signature names a version that is no longer current; read the new one";
+    BookingOnTour => "booking_on_tour", 409, "the booking is already a stop of this tour";
+    TourFull => "tour_full", 409, "a tour holds at most 500 stops";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::domain::contracts::reminders::ReminderPolicy;
 use crate::domain::contracts::seal::SealKey;
+use crate::domain::touring::routing::RoutingPolicy;
 
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +369,8 @@ pub struct ApiConfig {
     pub hold_challenge_window: Duration,
     /// The platform key that seals signed contracts (`CONTRACT_SIGNING_KEY`).
     pub contract_signing_key: SealKey,
+    /// Assumptions behind tour routing's estimated drives.
+    pub routing: RoutingPolicy,
 }
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
@@ -441,8 +444,55 @@ impl ApiConfig {
                         .unwrap_or_default(),
                 )
                 .map_err(|e| ConfigError::new("CONTRACT_SIGNING_RETIRED_KEYS", e))?,
+            routing: routing_policy(env)?,
         })
     }
+}
+
+/// `ROUTING_*`: the road factor, average speeds and daily driving limit
+/// behind estimated drives, each within a sane range.
+fn routing_policy(env: &Env) -> Result<RoutingPolicy, ConfigError> {
+    let d = RoutingPolicy::default();
+    let road_factor = env.parsed("ROUTING_ROAD_FACTOR", d.road_factor)?;
+    if !(1.0..=3.0).contains(&road_factor) {
+        return Err(ConfigError::new(
+            "ROUTING_ROAD_FACTOR",
+            "must be between 1.0 and 3.0",
+        ));
+    }
+    let speed = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+        let kmh = env.parsed(var, default)?;
+        if (1..=200).contains(&kmh) {
+            Ok(kmh)
+        } else {
+            Err(ConfigError::new(var, "must be between 1 and 200 km/h"))
+        }
+    };
+    let limit = env.hours(
+        "ROUTING_MAX_DRIVE_HOURS_PER_DAY",
+        d.max_drive_minutes_per_day as f64 / 60.0,
+    )?;
+    if limit.is_zero() || limit > Duration::from_secs(24 * 3600) {
+        return Err(ConfigError::new(
+            "ROUTING_MAX_DRIVE_HOURS_PER_DAY",
+            "must be more than 0 and at most 24",
+        ));
+    }
+    let load_out = env.hours("ROUTING_LOAD_OUT_HOURS", d.load_out_minutes as f64 / 60.0)?;
+    if load_out > Duration::from_secs(12 * 3600) {
+        return Err(ConfigError::new(
+            "ROUTING_LOAD_OUT_HOURS",
+            "must be at most 12",
+        ));
+    }
+    Ok(RoutingPolicy {
+        road_factor,
+        bus_kmh: speed("ROUTING_SPEED_KMH_BUS", d.bus_kmh)?,
+        van_kmh: speed("ROUTING_SPEED_KMH_VAN", d.van_kmh)?,
+        car_kmh: speed("ROUTING_SPEED_KMH_CAR", d.car_kmh)?,
+        max_drive_minutes_per_day: i64::try_from(limit.as_secs() / 60).unwrap_or(i64::MAX),
+        load_out_minutes: i64::try_from(load_out.as_secs() / 60).unwrap_or(i64::MAX),
+    })
 }
 
 /// The worker binary's configuration.

@@ -123,6 +123,13 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "tour_stops_booking_uniq",
+            Conflict(
+                Code::BookingOnTour,
+                "this booking is already a stop of the tour",
+            ),
+        ),
+        (
             "contracts_one_live_per_booking",
             Conflict(
                 Code::ContractAlreadyExists,
