@@ -26,4 +26,5 @@ mod reference_data;
 mod representation;
 mod schemathesis;
 mod shortlists;
+mod touring;
 mod typescript_client;

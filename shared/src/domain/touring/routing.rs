@@ -316,7 +316,10 @@ pub fn plan(
         if is_show(stop.kind) && !stop.booking_live {
             warnings.push(RoutingWarning {
                 code: RoutingWarningCode::BookingNotConfirmed,
-                message: format!("the show in {} on {} is no longer confirmed", stop.city, stop.date),
+                message: format!(
+                    "the show in {} on {} is no longer confirmed",
+                    stop.city, stop.date
+                ),
                 stop_ids: vec![stop.id],
                 booking_id: stop.booking_id,
             });
@@ -561,8 +564,22 @@ mod tests {
     fn an_overnight_leg_of_1200_km_is_too_long() {
         let policy = RoutingPolicy::default();
         let stops = [
-            stop(StopKind::Show, "2027-03-01", "Amsterdam", 52.3676, 4.9041, chrono_tz::Europe::Amsterdam),
-            stop(StopKind::Show, "2027-03-02", "Milan", 45.4642, 9.19, chrono_tz::Europe::Rome),
+            stop(
+                StopKind::Show,
+                "2027-03-01",
+                "Amsterdam",
+                52.3676,
+                4.9041,
+                chrono_tz::Europe::Amsterdam,
+            ),
+            stop(
+                StopKind::Show,
+                "2027-03-02",
+                "Milan",
+                45.4642,
+                9.19,
+                chrono_tz::Europe::Rome,
+            ),
         ];
         let (legs, days_off, warnings) = plan(&policy, TravelMode::Bus, &stops, &[]);
         assert_eq!(legs.len(), 1);
@@ -574,7 +591,10 @@ mod tests {
         assert_eq!(leg.available_minutes, 14 * 60);
         assert_eq!(
             codes(&warnings),
-            [RoutingWarningCode::LegExceedsGap, RoutingWarningCode::LegExceedsDailyDriveLimit]
+            [
+                RoutingWarningCode::LegExceedsGap,
+                RoutingWarningCode::LegExceedsDailyDriveLimit
+            ]
         );
         assert!(days_off.is_empty());
     }
@@ -583,8 +603,22 @@ mod tests {
     fn a_day_off_between_stretches_the_limit_and_is_listed() {
         let policy = RoutingPolicy::default();
         let stops = [
-            stop(StopKind::Show, "2027-03-01", "Amsterdam", 52.3676, 4.9041, chrono_tz::Europe::Amsterdam),
-            stop(StopKind::Show, "2027-03-03", "Milan", 45.4642, 9.19, chrono_tz::Europe::Rome),
+            stop(
+                StopKind::Show,
+                "2027-03-01",
+                "Amsterdam",
+                52.3676,
+                4.9041,
+                chrono_tz::Europe::Amsterdam,
+            ),
+            stop(
+                StopKind::Show,
+                "2027-03-03",
+                "Milan",
+                45.4642,
+                9.19,
+                chrono_tz::Europe::Rome,
+            ),
         ];
         let (_, days_off, warnings) = plan(&policy, TravelMode::Bus, &stops, &[]);
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -594,8 +628,22 @@ mod tests {
     #[test]
     fn itinerary_times_replace_the_defaults() {
         let policy = RoutingPolicy::default();
-        let mut a = stop(StopKind::Show, "2027-03-01", "Utrecht", 52.0907, 5.1214, chrono_tz::Europe::Amsterdam);
-        let mut b = stop(StopKind::Show, "2027-03-02", "Cologne", 50.9375, 6.9603, chrono_tz::Europe::Berlin);
+        let mut a = stop(
+            StopKind::Show,
+            "2027-03-01",
+            "Utrecht",
+            52.0907,
+            5.1214,
+            chrono_tz::Europe::Amsterdam,
+        );
+        let mut b = stop(
+            StopKind::Show,
+            "2027-03-02",
+            "Cologne",
+            50.9375,
+            6.9603,
+            chrono_tz::Europe::Berlin,
+        );
         a.show_end = Some(local_instant(a.tz, date("2027-03-02"), hm(1, 30)));
         b.load_in = Some(local_instant(b.tz, b.date, hm(8, 0)));
         let (legs, _, warnings) = plan(&policy, TravelMode::Car, &[a, b], &[]);
@@ -609,14 +657,41 @@ mod tests {
         let policy = RoutingPolicy::default();
         let tz = chrono_tz::Europe::Amsterdam;
         let stops = [
-            stop(StopKind::Promo, "2027-03-02", "Amsterdam", 52.3676, 4.9041, tz),
-            stop(StopKind::Show, "2027-03-02", "Amsterdam", 52.3676, 4.9041, tz),
-            stop(StopKind::Travel, "2027-03-01", "Utrecht", 52.0907, 5.1214, tz),
+            stop(
+                StopKind::Promo,
+                "2027-03-02",
+                "Amsterdam",
+                52.3676,
+                4.9041,
+                tz,
+            ),
+            stop(
+                StopKind::Show,
+                "2027-03-02",
+                "Amsterdam",
+                52.3676,
+                4.9041,
+                tz,
+            ),
+            stop(
+                StopKind::Travel,
+                "2027-03-01",
+                "Utrecht",
+                52.0907,
+                5.1214,
+                tz,
+            ),
         ];
         let (_, _, warnings) = plan(&policy, TravelMode::Van, &stops, &[]);
         let found = codes(&warnings);
-        assert!(found.contains(&RoutingWarningCode::TwoStopsOneDay), "{found:?}");
-        assert!(found.contains(&RoutingWarningCode::DatesOutOfOrder), "{found:?}");
+        assert!(
+            found.contains(&RoutingWarningCode::TwoStopsOneDay),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&RoutingWarningCode::DatesOutOfOrder),
+            "{found:?}"
+        );
         let same_day = warnings
             .iter()
             .find(|w| w.code == RoutingWarningCode::TwoStopsOneDay);
@@ -627,7 +702,14 @@ mod tests {
     fn radius_clauses_bar_nearby_shows_within_their_days() {
         let policy = RoutingPolicy::default();
         let tz = chrono_tz::Europe::Amsterdam;
-        let rotterdam = stop(StopKind::Show, "2027-03-10", "Rotterdam", 51.9244, 4.4777, tz);
+        let rotterdam = stop(
+            StopKind::Show,
+            "2027-03-10",
+            "Rotterdam",
+            51.9244,
+            4.4777,
+            tz,
+        );
         let clause = |day: &str, km: i32, before: i32, after: i32| RadiusBooking {
             booking_id: Uuid::now_v7(),
             date: date(day),
@@ -655,7 +737,14 @@ mod tests {
         assert_eq!(codes(&warnings), [RoutingWarningCode::RadiusClauseConflict]);
         assert_eq!(warnings[0].booking_id, Some(inside.booking_id));
         // A travel day is no show: clauses do not apply.
-        let travel = stop(StopKind::Travel, "2027-03-10", "Rotterdam", 51.9244, 4.4777, tz);
+        let travel = stop(
+            StopKind::Travel,
+            "2027-03-10",
+            "Rotterdam",
+            51.9244,
+            4.4777,
+            tz,
+        );
         let (_, _, warnings) = plan(&policy, TravelMode::Bus, &[travel], &[inside]);
         assert!(warnings.is_empty());
     }
@@ -670,11 +759,18 @@ mod tests {
         cancelled.booking_live = false;
         let mut unchecked = stop(StopKind::Promo, "2027-03-13", "Paris", 48.8566, 2.3522, tz);
         unchecked.in_territory = None;
-        let (_, days_off, warnings) =
-            plan(&policy, TravelMode::Bus, &[outside, cancelled, unchecked], &[]);
+        let (_, days_off, warnings) = plan(
+            &policy,
+            TravelMode::Bus,
+            &[outside, cancelled, unchecked],
+            &[],
+        );
         assert_eq!(
             codes(&warnings),
-            [RoutingWarningCode::OutsideTerritory, RoutingWarningCode::BookingNotConfirmed]
+            [
+                RoutingWarningCode::OutsideTerritory,
+                RoutingWarningCode::BookingNotConfirmed
+            ]
         );
         assert_eq!(days_off, [date("2027-03-11")]);
     }

@@ -239,12 +239,15 @@ async fn show_booking(
     if row.status != "confirmed" {
         return Err(DomainError::conflict(
             Code::BookingNotConfirmed,
-            format!("the booking is {}; only a confirmed show joins a tour", row.status),
+            format!(
+                "the booking is {}; only a confirmed show joins a tour",
+                row.status
+            ),
         ));
     }
-    let city = row.venue_city_id.ok_or_else(|| {
-        DomainError::invalid("booking_id", "the booking's venue has no city")
-    })?;
+    let city = row
+        .venue_city_id
+        .ok_or_else(|| DomainError::invalid("booking_id", "the booking's venue has no city"))?;
     Ok((row.event_date, city))
 }
 
@@ -293,7 +296,9 @@ pub async fn add(
         .check(&mut *conn)
         .await?;
     let (date, city_id) = match (input.booking_id, input.date, input.city_id) {
-        (Some(booking), _, _) => show_booking(&mut *conn, org_id, access.artist_id, booking).await?,
+        (Some(booking), _, _) => {
+            show_booking(&mut *conn, org_id, access.artist_id, booking).await?
+        }
         (None, Some(date), Some(city)) => (date, city),
         _ => return Err(DomainError::invalid("date", "is required")),
     };
@@ -463,12 +468,10 @@ pub async fn reorder(
         .fetch_one(&mut *conn)
         .await?;
     crate::domain::precondition(if_match, version)?;
-    let mut current: Vec<Uuid> = sqlx::query_scalar!(
-        "SELECT id FROM tour_stops WHERE tour_id = $1",
-        tour_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut current: Vec<Uuid> =
+        sqlx::query_scalar!("SELECT id FROM tour_stops WHERE tour_id = $1", tour_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut given = input.stop_ids.clone();
     current.sort_unstable();
     given.sort_unstable();

@@ -15,7 +15,9 @@ use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
 /// How the party travels between stops; it sets the average speed of legs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum TravelMode {
@@ -189,11 +191,7 @@ async fn load(conn: &mut PgConnection, access: &TourAccess) -> Result<Tour, Doma
 }
 
 /// A tour the org reaches (404 otherwise).
-pub async fn get_for(
-    conn: &mut PgConnection,
-    org_id: Uuid,
-    id: Uuid,
-) -> Result<Tour, DomainError> {
+pub async fn get_for(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<Tour, DomainError> {
     let access = access::tour_access(&mut *conn, org_id, id).await?;
     load(conn, &access).await
 }
