@@ -453,6 +453,16 @@ impl World {
         hidden.insert("contract", both());
         hidden.insert("signer", both());
 
+        // A tour of the artist kept by the agency, with the booking as a
+        // show: the promoter of that show sees the tour, not its stops.
+        let body = json!({"artist_id": artist, "company_id": agency_company, "name": "Guard tour"});
+        ids.insert("tour", post(app, agency, "/api/v1/tours", body).await);
+        let body = json!({"kind": "show", "booking_id": ids["booking"], "city_id": 2759794});
+        let stops = format!("/api/v1/tours/{}/stops", ids["tour"]);
+        ids.insert("tour_stop", post(app, agency, &stops, body).await);
+        hidden.insert("tour", both());
+        hidden.insert("tour_stop", vec![Agency]);
+
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
         ids.insert("canary", canary["id"].as_str().unwrap().to_owned());
@@ -1010,6 +1020,56 @@ fn routes(w: &World) -> Routes {
         hidden(signer("/decline"), Some(json!({"reason": "no"}))),
     );
 
+    // Tours (SPEC 5.6): kept by the agency; the promoter of a show sees the
+    // tour and may change nothing.
+    let tour = |tail: &str| format!("/api/v1/tours/{}{tail}", id("tour"));
+    let stop = tour(&format!("/stops/{}", id("tour_stop")));
+    let promoter_refused = |path: String, body: Option<Value>| {
+        let mut calls = hidden(path.clone(), body.clone());
+        calls.push(call(Promoter, path, body, FORBIDDEN));
+        calls
+    };
+    add("GET", "/api/v1/tours/{id}", hidden(tour(""), None));
+    add(
+        "PATCH",
+        "/api/v1/tours/{id}",
+        promoter_refused(tour(""), Some(json!({"name": "Taken over"}))),
+    );
+    let mut stops = promoter_refused(tour("/stops"), None);
+    stops.push(call(Agency, tour("/stops"), None, Want::Reads));
+    add("GET", "/api/v1/tours/{id}/stops", stops);
+    add(
+        "POST",
+        "/api/v1/tours/{id}/stops",
+        promoter_refused(
+            tour("/stops"),
+            Some(json!({"kind": "travel", "date": day(90), "city_id": 2759794})),
+        ),
+    );
+    add(
+        "PATCH",
+        "/api/v1/tours/{id}/stops/{stop_id}",
+        promoter_refused(stop.clone(), Some(json!({"notes": "ours"}))),
+    );
+    add(
+        "DELETE",
+        "/api/v1/tours/{id}/stops/{stop_id}",
+        promoter_refused(stop, None),
+    );
+    add(
+        "POST",
+        "/api/v1/tours/{id}/stops/reorder",
+        promoter_refused(
+            tour("/stops/reorder"),
+            Some(json!({"stop_ids": [id("tour_stop")]})),
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/tours/{id}/routing",
+        promoter_refused(tour("/routing"), None),
+    );
+
     // Shortlists (SPEC 5.8): each org's own.
     let lists = |name: &str| format!("/api/v1/shortlists/{}", id(name));
     let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
@@ -1049,6 +1109,7 @@ fn routes(w: &World) -> Routes {
         "/api/v1/representation-claims",
         "/api/v1/representation-disputes",
         "/api/v1/shortlists",
+        "/api/v1/tours",
     ] {
         add("GET", path, reads(path.to_owned()));
     }
@@ -1179,6 +1240,15 @@ fn routes(w: &World) -> Routes {
             "/api/v1/bookings",
             json!({"offer_id": id("offer_ready")}),
             Want::Refused(&[404, 422]),
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/tours",
+        foreign(
+            "/api/v1/tours",
+            json!({"artist_id": w.p.artist, "company_id": w.p.agency_company, "name": "Hijack"}),
+            FOREIGN,
         ),
     );
 

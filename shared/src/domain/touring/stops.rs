@@ -59,7 +59,8 @@ pub struct TourStop {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A show (`booking_id`; its date and city come from the booking) or a
+/// A show (`booking_id`; its date and city come from the booking, and
+/// `city_id` only when the booking's venue names no city) or a
 /// free-standing day (`date` and `city_id` required).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -199,14 +200,15 @@ async fn one(conn: &mut PgConnection, tour_id: Uuid, id: Uuid) -> Result<TourSto
         .ok_or(DomainError::NotFound)
 }
 
-/// The date and city of a show: its booking must be a confirmed booking of
-/// the tour's artist on which the caller is the agency.
+/// The date and venue city (when the venue names one) of a show: its
+/// booking must be a confirmed booking of the tour's artist on which the
+/// caller is the agency.
 async fn show_booking(
     conn: &mut PgConnection,
     org_id: Uuid,
     artist_id: Uuid,
     booking_id: Uuid,
-) -> Result<(NaiveDate, i64), DomainError> {
+) -> Result<(NaiveDate, Option<i64>), DomainError> {
     let not_yours = || DomainError::invalid("booking_id", "is not a booking of yours");
     let row = sqlx::query!(
         r#"SELECT b.artist_id, b.agency_company_id, b.promoter_company_id, b.event_date,
@@ -245,10 +247,7 @@ async fn show_booking(
             ),
         ));
     }
-    let city = row
-        .venue_city_id
-        .ok_or_else(|| DomainError::invalid("booking_id", "the booking's venue has no city"))?;
-    Ok((row.event_date, city))
+    Ok((row.event_date, row.venue_city_id))
 }
 
 /// Adds a stop (the artist side).
@@ -274,9 +273,6 @@ pub async fn add(
             if input.date.is_some() {
                 check.add("date", "a show takes its booking's date");
             }
-            if input.city_id.is_some() {
-                check.add("city_id", "a show takes its booking's venue city");
-            }
         }
         _ => {
             if input.booking_id.is_some() {
@@ -296,8 +292,25 @@ pub async fn add(
         .check(&mut *conn)
         .await?;
     let (date, city_id) = match (input.booking_id, input.date, input.city_id) {
-        (Some(booking), _, _) => {
-            show_booking(&mut *conn, org_id, access.artist_id, booking).await?
+        (Some(booking), _, city) => {
+            let (date, venue_city) =
+                show_booking(&mut *conn, org_id, access.artist_id, booking).await?;
+            match (venue_city, city) {
+                (Some(venue), Some(given)) if venue != given => {
+                    return Err(DomainError::invalid(
+                        "city_id",
+                        "differs from the booking's venue city",
+                    ));
+                }
+                (Some(venue), _) => (date, venue),
+                (None, Some(given)) => (date, given),
+                (None, None) => {
+                    return Err(DomainError::invalid(
+                        "city_id",
+                        "is required: the booking's venue names no city",
+                    ));
+                }
+            }
         }
         (None, Some(date), Some(city)) => (date, city),
         _ => return Err(DomainError::invalid("date", "is required")),
