@@ -8,6 +8,8 @@
 #                                 statements of a 200-item page of each list
 #   ./deploy/bench.sh contracts   400 sent contracts from the starter agreement: PDF first render and cached,
 #                                 the renderer alone, signatures/s under 16 clients
+#   ./deploy/bench.sh touring     a 60-stop tour with 500 other confirmed bookings (radius clauses) and 240
+#                                 itinerary items: routing and calendar feed latency
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -24,8 +26,9 @@ case "${1:-}" in
     exec cargo run --release -q -p kisum-tests --bin bench_booking ;;
   lists) exec cargo run --release -q -p kisum-tests --bin bench_lists ;;
   contracts) exec cargo run --release -q -p kisum-tests --bin bench_contracts ;;
+  touring) exec cargo run --release -q -p kisum-tests --bin bench_touring ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|queue" >&2; exit 2 ;;
 esac

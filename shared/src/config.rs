@@ -684,6 +684,33 @@ mod tests {
     }
 
     #[test]
+    fn routing_policy_reads_its_variables_within_range() {
+        assert_eq!(api(&[]).unwrap().routing, RoutingPolicy::default());
+        let tuned = api(&[
+            ("ROUTING_ROAD_FACTOR", "1.4"),
+            ("ROUTING_SPEED_KMH_VAN", "75"),
+            ("ROUTING_MAX_DRIVE_HOURS_PER_DAY", "10.5"),
+            ("ROUTING_LOAD_OUT_HOURS", "0.5"),
+        ])
+        .unwrap()
+        .routing;
+        assert_eq!(tuned.road_factor, 1.4);
+        assert_eq!(tuned.van_kmh, 75);
+        assert_eq!(tuned.max_drive_minutes_per_day, 630);
+        assert_eq!(tuned.load_out_minutes, 30);
+        for (var, value) in [
+            ("ROUTING_ROAD_FACTOR", "0.5"),
+            ("ROUTING_SPEED_KMH_BUS", "0"),
+            ("ROUTING_SPEED_KMH_CAR", "fast"),
+            ("ROUTING_MAX_DRIVE_HOURS_PER_DAY", "0"),
+            ("ROUTING_MAX_DRIVE_HOURS_PER_DAY", "25"),
+            ("ROUTING_LOAD_OUT_HOURS", "13"),
+        ] {
+            assert_eq!(api(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
+        }
+    }
+
+    #[test]
     fn cors_origin_wins_and_ignores_wildcards() {
         let both = api(&[
             (
