@@ -183,7 +183,7 @@ async fn add_tour_stop(
 }
 
 /// Changes a stop's kind, date, city, title or notes; a show's date and
-/// city follow its booking.
+/// city follow its booking (the city only when the venue names one).
 #[utoipa::path(patch, path = "/api/v1/tours/{id}/stops/{stop_id}", tag = "touring",
     security(("bearer" = [], "org" = [])), request_body = TourStopPatch,
     params(("id" = Uuid, Path), ("stop_id" = Uuid, Path)),

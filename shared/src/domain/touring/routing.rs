@@ -396,6 +396,9 @@ fn hours(minutes: i64) -> String {
     format!("{}h{:02}", minutes / 60, minutes % 60)
 }
 
+/// The end of a day's show and its first load-in, from the itinerary.
+type DayMarks = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The routing of a tour (the artist side).
 pub async fn routing_for(
     conn: &mut PgConnection,
@@ -440,7 +443,7 @@ pub async fn routing_for(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let marks: HashMap<NaiveDate, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = marks
+    let marks: HashMap<NaiveDate, DayMarks> = marks
         .into_iter()
         .map(|m| (m.day, (m.show_end, m.load_in)))
         .collect();

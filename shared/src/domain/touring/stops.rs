@@ -381,7 +381,22 @@ pub async fn add(
     one(conn, tour_id, id).await
 }
 
-/// Changes a stop (the artist side).
+/// The city a booking's venue names, if any.
+async fn venue_city(
+    conn: &mut PgConnection,
+    booking_id: Option<Uuid>,
+) -> Result<Option<i64>, DomainError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT o.venue_city_id FROM bookings b JOIN offers o ON o.id = b.offer_id WHERE b.id = $1",
+        booking_id
+    )
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
+
+/// Changes a stop (the artist side). A show's city changes only when its
+/// booking's venue names none.
 pub async fn update(
     conn: &mut PgConnection,
     org_id: Uuid,
@@ -406,7 +421,7 @@ pub async fn update(
         if input.date.is_some() {
             check.add("date", "a show takes its booking's date");
         }
-        if input.city_id.is_some() {
+        if input.city_id.is_some() && venue_city(&mut *conn, current.booking_id).await?.is_some() {
             check.add("city_id", "a show takes its booking's venue city");
         }
     } else if input.kind == Some(StopKind::Show) {
