@@ -15,6 +15,8 @@
 //!   performance agreement (from the agency's copy of the starter
 //!   template) signed by the promoter and awaiting the agency's
 //!   countersignature;
+//! - that artist's tour around the booking: a rehearsal at home, the show
+//!   and a day off;
 //! - a queue canary that fails every attempt, so a running worker turns it
 //!   into a dead job on `/ops` within seconds.
 //!
@@ -48,6 +50,8 @@ use crate::domain::directory::artists::{self, ArtistIn, Link, ProfileIn};
 use crate::domain::directory::companies::{self, CompanyImport, CompanyIn, CompanyKind};
 use crate::domain::directory::provider_refs::ProviderRefIn;
 use crate::domain::shortlists::{self, ShortlistIn};
+use crate::domain::touring::stops::{self, StopKind, TourStopIn};
+use crate::domain::touring::tours::{self, TourIn, TravelMode};
 use crate::jobs::{Job, QueueCanary};
 use crate::ops::canary::{self, CanaryIn};
 use crate::pagination::PageRequest;
@@ -280,6 +284,8 @@ pub struct Story {
     pub booking_id: Uuid,
     /// Its contract, signed by the promoter, awaiting the agency.
     pub contract_id: Uuid,
+    /// The booked artist's tour around the booking.
+    pub tour_id: Uuid,
     /// The canary whose job ends dead.
     pub canary_id: Uuid,
 }
@@ -290,7 +296,7 @@ impl Story {
         format!(
             "DEMO_ORG={DEMO_ORG}\nDEMO_PROMOTER_ORG={DEMO_PROMOTER_ORG}\nDEMO_AGENCY_COMPANY={}\n\
              DEMO_PROMOTER_COMPANY={}\nDEMO_INQUIRY={}\nDEMO_OFFER={}\nDEMO_HOLD_ARTIST={}\n\
-             DEMO_HOLD_DATE={}\nDEMO_BOOKING={}\nDEMO_CONTRACT={}\nDEMO_CANARY={}\n",
+             DEMO_HOLD_DATE={}\nDEMO_BOOKING={}\nDEMO_CONTRACT={}\nDEMO_TOUR={}\nDEMO_CANARY={}\n",
             self.agency_company_id,
             self.promoter_company_id,
             self.inquiry_id,
@@ -299,6 +305,7 @@ impl Story {
             self.hold_date,
             self.booking_id,
             self.contract_id,
+            self.tour_id,
             self.canary_id,
         )
     }
@@ -550,6 +557,7 @@ async fn story(
         hold_date: scene.two_holds(conn, roster[2], rival).await?,
         booking_id,
         contract_id: contract(conn, agency, booking_id).await?,
+        tour_id: tour(conn, agency, roster[3], booking_id, cities).await?,
         canary_id: dead_canary(conn).await?,
     })
 }
@@ -892,6 +900,78 @@ async fn contract(conn: &mut PgConnection, agency: Uuid, booking_id: Uuid) -> an
     )
     .await?;
     Ok(sent.id)
+}
+
+/// The booked artist's tour: a rehearsal at home two days before, the
+/// show, and a day off after it.
+async fn tour(
+    conn: &mut PgConnection,
+    agency: Uuid,
+    artist_id: Uuid,
+    booking_id: Uuid,
+    cities: &[(i64, String, String)],
+) -> anyhow::Result<Uuid> {
+    if let Some(id) = first(
+        conn,
+        "SELECT tour_id FROM tour_stops WHERE booking_id = $1 ORDER BY tour_id LIMIT 1",
+        booking_id,
+    )
+    .await?
+    {
+        return Ok(id);
+    }
+    let created = tours::create(
+        conn,
+        DEMO_ORG,
+        AGENT,
+        TourIn {
+            artist_id,
+            company_id: agency,
+            name: "Autumn club run".into(),
+            travel_mode: Some(TravelMode::Van),
+            notes: Some("Van from Rotterdam; ferry to Harwich the day before.".into()),
+        },
+    )
+    .await?;
+    let show = stops::add(
+        conn,
+        DEMO_ORG,
+        AGENT,
+        created.id,
+        TourStopIn {
+            kind: StopKind::Show,
+            booking_id: Some(booking_id),
+            date: None,
+            city_id: None,
+            title: None,
+            notes: None,
+            position: None,
+        },
+    )
+    .await?;
+    let (home, _, _) = city_in(cities, "NL");
+    for (kind, days, city, title) in [
+        (StopKind::Rehearsal, -2, *home, "Full run-through"),
+        (StopKind::DayOff, 1, show.city.id, "Day off"),
+    ] {
+        stops::add(
+            conn,
+            DEMO_ORG,
+            AGENT,
+            created.id,
+            TourStopIn {
+                kind,
+                booking_id: None,
+                date: Some(show.date + Duration::days(days)),
+                city_id: Some(city),
+                title: Some(title.into()),
+                notes: None,
+                position: None,
+            },
+        )
+        .await?;
+    }
+    Ok(created.id)
 }
 
 /// A canary whose job fails every attempt: with the worker running it is a

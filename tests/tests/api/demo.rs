@@ -36,6 +36,8 @@ async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
         "contract_signers",
         "contract_signatures",
         "contract_audit",
+        "tours",
+        "tour_stops",
         "queue_canaries",
         "apalis.jobs",
     ] {
@@ -78,6 +80,7 @@ async fn the_demo_seeds_once_and_tells_its_story_through_the_api() {
     );
     assert_eq!(again.booking_id, story.booking_id);
     assert_eq!(again.contract_id, story.contract_id);
+    assert_eq!(again.tour_id, story.tour_id);
     assert_eq!(again.countered_offer_id, story.countered_offer_id);
     let today = Utc::now().date_naive();
     let agency = org(DEMO_ORG);
