@@ -23,10 +23,7 @@ use crate::problem::{AppError, Problem};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_booking_logistics, put_booking_logistics))
-        .routes(routes!(
-            list_logistics_proposals,
-            submit_logistics_proposal
-        ))
+        .routes(routes!(list_logistics_proposals, submit_logistics_proposal))
         .routes(routes!(get_logistics_proposal))
         .routes(routes!(revise_logistics_proposal))
         .routes(routes!(approve_logistics_proposal))
@@ -123,8 +120,7 @@ async fn submit_logistics_proposal(
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::LogisticsWrite)?;
     let mut tx = state.pool.begin().await?;
-    let proposal =
-        proposals::submit(&mut tx, caller.org_id(), caller.user_id(), id, input).await?;
+    let proposal = proposals::submit(&mut tx, caller.org_id(), caller.user_id(), id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, etag(proposal.version), Json(proposal)))
 }

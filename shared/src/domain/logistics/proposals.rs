@@ -298,7 +298,9 @@ impl TryFrom<Row> for LogisticsProposal {
 
     fn try_from(row: Row) -> Result<Self, DomainError> {
         let content = LogisticsProposalContent::parse(row.section, row.content, "content")
-            .map_err(|e| DomainError::Internal(anyhow::anyhow!("stored proposal {}: {e:?}", row.id)))?;
+            .map_err(|e| {
+                DomainError::Internal(anyhow::anyhow!("stored proposal {}: {e:?}", row.id))
+            })?;
         Ok(Self {
             id: row.id,
             booking_id: row.booking_id,
@@ -694,7 +696,16 @@ pub async fn reject(
     input: LogisticsDecisionIn,
     if_match: Option<i32>,
 ) -> Result<LogisticsProposal, DomainError> {
-    decide(conn, org_id, actor, id, ProposalEvent::Reject, input, if_match).await
+    decide(
+        conn,
+        org_id,
+        actor,
+        id,
+        ProposalEvent::Reject,
+        input,
+        if_match,
+    )
+    .await
 }
 
 /// The artist side asks for changes to a submitted proposal; the promoter
@@ -757,7 +768,8 @@ mod tests {
 
     #[test]
     fn content_fits_its_section() {
-        let hotel = serde_json::json!({"name": "Hotel V", "rooms": [{"room_type": "double", "count": 2}]});
+        let hotel =
+            serde_json::json!({"name": "Hotel V", "rooms": [{"room_type": "double", "count": 2}]});
         let parsed =
             LogisticsProposalContent::parse(LogisticsSection::Hotel, hotel.clone(), "content")
                 .unwrap();

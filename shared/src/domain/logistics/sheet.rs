@@ -307,8 +307,12 @@ impl LogisticsSheet {
                 LogisticsContact {
                     role: contact.role,
                     name: c.text(field(&at, "name"), &contact.name, SHORT),
-                    email: c.check.email(&field(&at, "email"), contact.email.as_deref()),
-                    phone: c.check.phone(&field(&at, "phone"), contact.phone.as_deref()),
+                    email: c
+                        .check
+                        .email(&field(&at, "email"), contact.email.as_deref()),
+                    phone: c
+                        .check
+                        .phone(&field(&at, "phone"), contact.phone.as_deref()),
                 }
             })
             .collect();
@@ -428,7 +432,12 @@ impl LogisticsHotel {
             check_in: self.check_in,
             check_out: self.check_out,
             rooms,
-            confirmation_numbers: c.names(at, "confirmation_numbers", self.confirmation_numbers, 20),
+            confirmation_numbers: c.names(
+                at,
+                "confirmation_numbers",
+                self.confirmation_numbers,
+                20,
+            ),
             notes: c.opt(field(at, "notes"), self.notes, NOTES),
         }
     }
@@ -469,7 +478,12 @@ impl LogisticsGuestList {
 
 impl LogisticsMerch {
     fn checked(self, c: &mut Checker, at: &str) -> Self {
-        c.range(field(at, "artist_share_bp"), self.artist_share_bp, 0, 10_000);
+        c.range(
+            field(at, "artist_share_bp"),
+            self.artist_share_bp,
+            0,
+            10_000,
+        );
         Self {
             seller: c.opt(field(at, "seller"), self.seller, SHORT),
             artist_share_bp: self.artist_share_bp,
