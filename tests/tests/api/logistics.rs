@@ -677,6 +677,23 @@ async fn one_open_proposal_per_section_even_under_a_race() {
     let (status, again) = submit(&app, &p, &booking, body(1200)).await;
     assert_eq!(status, 409, "{again}");
     assert_eq!(again["code"], "proposal_open");
+    // Past the friendly check, the database refuses a second open proposal,
+    // and the refusal is the same 409.
+    let err = sqlx::query(
+        "INSERT INTO logistics_proposals (id, booking_id, section, content, status, created_by)
+         VALUES ($1, $2::uuid, 'technical', '{}', 'submitted', 'racer')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&booking)
+    .execute(&app.pool)
+    .await
+    .unwrap_err();
+    match shared::DomainError::from(err) {
+        shared::DomainError::Conflict { code, .. } => {
+            assert_eq!(code, shared::Code::ProposalOpen);
+        }
+        other => panic!("{other:?}"),
+    }
     // Another section is free.
     let (status, transport) = submit(
         &app,
