@@ -96,7 +96,7 @@ codes! {
     ChallengeNotPossible => "challenge_not_possible", 409, "only a live hold below a live first hold can challenge";
     ChallengeNeedsAcceptedOffer => "challenge_needs_accepted_offer", 409, "a challenge is backed by an accepted offer on the challenging hold";
     BookingInFuture => "booking_in_future", 409, "a booking is completed on or after its date";
-    BookingNotConfirmed => "booking_not_confirmed", 409, "a contract is made for a confirmed booking";
+    BookingNotConfirmed => "booking_not_confirmed", 409, "contracts and logistics are made for a confirmed booking";
     ContractAlreadyExists => "contract_already_exists", 409, "the booking already has a live contract; void it first";
     TemplateArchived => "template_archived", 409, "the contract template is archived";
     ContractNeedsSigners => "contract_needs_signers", 409, "a contract is sent with at least one signer of each party";
@@ -106,6 +106,7 @@ codes! {
     ContractVersionChanged => "contract_version_changed", 409, "the signature names a version that is no longer current; read the new one";
     BookingOnTour => "booking_on_tour", 409, "the booking is already a stop of this tour";
     TourFull => "tour_full", 409, "a tour holds at most 500 stops";
+    ProposalOpen => "proposal_open", 409, "the booking already has an open logistics proposal for this section; revise it or wait for its answer";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";

@@ -137,6 +137,13 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "logistics_proposals_one_open",
+            Conflict(
+                Code::ProposalOpen,
+                "the booking already has an open proposal for this section; revise it",
+            ),
+        ),
+        (
             "contract_signers_email_uniq",
             Conflict(
                 Code::SignerEmailTaken,

@@ -462,6 +462,15 @@ impl World {
         ids.insert("tour_stop", post(app, agency, &stops, body).await);
         hidden.insert("tour", both());
         hidden.insert("tour_stop", vec![Agency]);
+        // The booking's advance sheet and a promoter's proposal for it.
+        let logistics = format!("/api/v1/bookings/{}/logistics", ids["booking"]);
+        let sheet =
+            json!({"hotel": {"name": "Hotel V", "rooms": [{"room_type": "double", "count": 2}]}});
+        must(app, agency, Method::PUT, &logistics, sheet).await;
+        let proposals = format!("/api/v1/bookings/{}/logistics-proposals", ids["booking"]);
+        let body = json!({"section": "technical", "content": {"stage_width_cm": 1000}});
+        ids.insert("proposal", post(app, promoter, &proposals, body).await);
+        hidden.insert("proposal", both());
 
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
@@ -1070,6 +1079,71 @@ fn routes(w: &World) -> Routes {
         promoter_refused(tour("/routing"), None),
     );
 
+    // Logistics (SPEC 5.6): the booking's parties' alone.
+    add(
+        "GET",
+        "/api/v1/bookings/{id}/logistics",
+        hidden(booking("/logistics"), None),
+    );
+    add(
+        "PUT",
+        "/api/v1/bookings/{id}/logistics",
+        hidden(
+            booking("/logistics"),
+            Some(json!({"merch": {"seller": "outsider"}})),
+        ),
+    );
+    // Its parties read the proposals; the outsider sees none.
+    let mut proposals = hidden(booking("/logistics-proposals"), None);
+    proposals.extend(
+        PARTIES
+            .iter()
+            .map(|who| call(*who, booking("/logistics-proposals"), None, Want::Reads)),
+    );
+    add(
+        "GET",
+        "/api/v1/bookings/{id}/logistics-proposals",
+        proposals,
+    );
+    add(
+        "POST",
+        "/api/v1/bookings/{id}/logistics-proposals",
+        hidden(
+            booking("/logistics-proposals"),
+            Some(json!({"section": "hotel", "content": {"name": "Planted"}})),
+        ),
+    );
+    let proposal = |tail: &str| format!("/api/v1/logistics-proposals/{}{tail}", id("proposal"));
+    let decision = Some(json!({"comment": "ours now"}));
+    add(
+        "GET",
+        "/api/v1/logistics-proposals/{id}",
+        hidden(proposal(""), None),
+    );
+    add(
+        "POST",
+        "/api/v1/logistics-proposals/{id}/revise",
+        hidden(
+            proposal("/revise"),
+            Some(json!({"content": {"stage_width_cm": 1}})),
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/logistics-proposals/{id}/approve",
+        hidden(proposal("/approve"), None),
+    );
+    add(
+        "POST",
+        "/api/v1/logistics-proposals/{id}/reject",
+        hidden(proposal("/reject"), decision.clone()),
+    );
+    add(
+        "POST",
+        "/api/v1/logistics-proposals/{id}/request-changes",
+        hidden(proposal("/request-changes"), decision),
+    );
+
     // Shortlists (SPEC 5.8): each org's own.
     let lists = |name: &str| format!("/api/v1/shortlists/{}", id(name));
     let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
@@ -1579,6 +1653,14 @@ async fn no_route_shows_or_changes_another_tenants_records() {
             format!("/api/v1/contract-templates/{}", w.id("template")),
         ),
         (Promoter, format!("/api/v1/contracts/{}", w.id("contract"))),
+        (
+            Agency,
+            format!("/api/v1/logistics-proposals/{}", w.id("proposal")),
+        ),
+        (
+            Promoter,
+            format!("/api/v1/bookings/{}/logistics", w.id("booking")),
+        ),
     ] {
         let (status, body) = w.org(who).get(&app, &path).await;
         assert_eq!(status, 200, "{who:?} reads its own {path}: {body}");

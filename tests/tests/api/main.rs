@@ -16,6 +16,7 @@ mod directory;
 mod health;
 mod holds;
 mod http;
+mod logistics;
 mod migrations;
 mod openapi;
 mod ops;
