@@ -1,15 +1,19 @@
 """Reads an RFC 5545 calendar on stdin with the `icalendar` package (an
 independent parser) and prints its events as JSON: uid, sequence, dtstart
 and dtend (ISO 8601; UTC for date-times, a date for all-day events),
-summary, description, location and whether the event is all-day.
+summary, description, location and whether the event is all-day. With
+`--zone NAME`, each timed start is also given converted back to that IANA
+zone with zoneinfo (`dtstart_local`).
 
 A calendar that does not parse, or a date-time that is not in UTC, exits
 non-zero with the reason on stderr.
 """
 
+import argparse
 import datetime
 import json
 import sys
+import zoneinfo
 
 import icalendar
 
@@ -25,7 +29,16 @@ def instant(value, name):
     return value.isoformat()
 
 
+def local(value, zone):
+    if zone is None or value is None or not isinstance(value.dt, datetime.datetime):
+        return None
+    return value.dt.astimezone(zoneinfo.ZoneInfo(zone)).isoformat()
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--zone")
+    args = parser.parse_args()
     raw = sys.stdin.buffer.read()
     calendar = icalendar.Calendar.from_ical(raw)
     events = []
@@ -37,6 +50,7 @@ def main():
                 "sequence": int(event.get("SEQUENCE", 0)),
                 "dtstamp": instant(event.get("DTSTAMP"), "DTSTAMP"),
                 "dtstart": instant(start, "DTSTART"),
+                "dtstart_local": local(start, args.zone),
                 "dtend": instant(event.get("DTEND"), "DTEND"),
                 "summary": str(event.get("SUMMARY", "")),
                 "description": str(event.get("DESCRIPTION", "")) or None,
