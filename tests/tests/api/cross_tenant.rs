@@ -107,6 +107,12 @@ const LISTED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/tour-feeds/{token}/itinerary.ics",
+        "public by design: the secret token is the credential (only its SHA-256 is stored); \
+         the itinerary tests show a token opens only its tour, as its org sees it",
+    ),
+    (
+        "GET",
         "/api/v1/contract-verifications/{sha256}",
         "public by design: answers the holder of a document's SHA-256 with no more than the \
          document shows (its contract id is printed on every page)",
@@ -453,6 +459,28 @@ impl World {
         hidden.insert("contract", both());
         hidden.insert("signer", both());
 
+        // The agency's tour with the booking's show, its itinerary and the
+        // agency's calendar subscription.
+        let show_day = day(63);
+        let tour = touring_world(app, &p, &ids["booking"], show_day).await;
+        let items = format!("/api/v1/tours/{tour}/itinerary");
+        let at = format!("{show_day}T20:00");
+        let body =
+            json!({"kind": "set", "title": "Set", "starts_at_local": at, "visibility": "shared"});
+        ids.insert("itinerary_shared", post(app, agency, &items, body).await);
+        let body = json!({"kind": "hotel", "title": "Hotel", "starts_at_local": at});
+        ids.insert("itinerary_private", post(app, agency, &items, body).await);
+        let subscription = format!("/api/v1/tours/{tour}/calendar-subscription");
+        ids.insert(
+            "tour_subscription",
+            post(app, agency, &subscription, json!({})).await,
+        );
+        ids.insert("tour", tour);
+        hidden.insert("tour", both());
+        hidden.insert("itinerary_shared", both());
+        hidden.insert("itinerary_private", vec![Agency]);
+        hidden.insert("tour_subscription", vec![Agency]);
+
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
         ids.insert("canary", canary["id"].as_str().unwrap().to_owned());
@@ -469,6 +497,40 @@ impl World {
             hidden,
         }
     }
+}
+
+/// A tour of the parties' artist kept by the agency, with the booking's
+/// show on `date`. Written directly until the tour routes are served; the
+/// one place to switch to `POST /api/v1/tours` and `.../stops`.
+async fn touring_world(
+    app: &TestApp,
+    p: &BookingParties,
+    booking: &str,
+    date: NaiveDate,
+) -> String {
+    let tour = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO tours (id, artist_id, company_id, name, created_by)
+         VALUES ($1, $2::uuid, $3::uuid, 'Tenant Tour', 'test')",
+    )
+    .bind(tour)
+    .bind(&p.artist)
+    .bind(&p.agency_company)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tour_stops (id, tour_id, position, kind, stop_date, city_id, booking_id, created_by)
+         VALUES ($1, $2, 1, 'show', $3, 2950159, $4::uuid, 'test')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tour)
+    .bind(date)
+    .bind(booking)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    tour.to_string()
 }
 
 type Routes = BTreeMap<(&'static str, &'static str), Vec<Call>>;
@@ -1180,6 +1242,85 @@ fn routes(w: &World) -> Routes {
             json!({"offer_id": id("offer_ready")}),
             Want::Refused(&[404, 422]),
         ),
+    );
+
+    // Touring (SPEC 5.6): the artist side sees the whole itinerary, the
+    // promoter the shared items of its show day, anyone else nothing; only
+    // the artist side writes.
+    let tour = id("tour");
+    let show_day = day(63);
+    let party_reads = |path: String| {
+        let mut calls: Vec<Call> = PARTIES
+            .iter()
+            .map(|who| call(*who, path.clone(), None, Want::Reads))
+            .collect();
+        calls.extend(hidden(path, None));
+        calls
+    };
+    add(
+        "GET",
+        "/api/v1/tours/{id}/itinerary",
+        party_reads(format!("/api/v1/tours/{tour}/itinerary")),
+    );
+    let item_body = json!({"kind": "other", "title": "Planted", "starts_at_local": format!("{show_day}T12:00")});
+    let mut create = hidden(
+        format!("/api/v1/tours/{tour}/itinerary"),
+        Some(item_body.clone()),
+    );
+    create.push(call(
+        Promoter,
+        format!("/api/v1/tours/{tour}/itinerary"),
+        Some(item_body),
+        FORBIDDEN,
+    ));
+    add("POST", "/api/v1/tours/{id}/itinerary", create);
+    let item_calls = |body: Option<Value>| {
+        let shared = format!("/api/v1/itinerary-items/{}", id("itinerary_shared"));
+        let mut calls = private_to(
+            Agency,
+            format!("/api/v1/itinerary-items/{}", id("itinerary_private")),
+            body.clone(),
+        );
+        calls.extend(hidden(shared.clone(), body.clone()));
+        calls.push(call(Promoter, shared, body, FORBIDDEN));
+        calls
+    };
+    add(
+        "PATCH",
+        "/api/v1/itinerary-items/{id}",
+        item_calls(Some(json!({"title": "Changed"}))),
+    );
+    add("DELETE", "/api/v1/itinerary-items/{id}", item_calls(None));
+    let mut sheets = party_reads(format!("/api/v1/tours/{tour}/day-sheets/{show_day}"));
+    sheets.push(call(
+        Promoter,
+        format!("/api/v1/tours/{tour}/day-sheets/{}", day(64)),
+        None,
+        Want::Hidden,
+    ));
+    add("GET", "/api/v1/tours/{id}/day-sheets/{date}", sheets);
+    add(
+        "GET",
+        "/api/v1/tours/{id}/itinerary.ics",
+        party_reads(format!("/api/v1/tours/{tour}/itinerary.ics")),
+    );
+    let subscription = format!("/api/v1/tours/{tour}/calendar-subscription");
+    let mut get_subscription = vec![call(Agency, subscription.clone(), None, Want::Reads)];
+    get_subscription.extend(private_to(Agency, subscription.clone(), None));
+    add(
+        "GET",
+        "/api/v1/tours/{id}/calendar-subscription",
+        get_subscription,
+    );
+    add(
+        "POST",
+        "/api/v1/tours/{id}/calendar-subscription",
+        hidden(subscription.clone(), None),
+    );
+    add(
+        "DELETE",
+        "/api/v1/tours/{id}/calendar-subscription",
+        private_to(Agency, subscription, None),
     );
 
     // Machine routes: a user token never opens them.
