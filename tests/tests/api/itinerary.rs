@@ -38,12 +38,7 @@ struct Stop<'a> {
 /// this is the one place to switch to `POST /api/v1/tours {artist_id,
 /// company_id, name, travel_mode}` and `POST /api/v1/tours/{id}/stops
 /// {kind, date, city_id, booking_id?}`.
-pub async fn seed_tour(
-    app: &TestApp,
-    p: &BookingParties,
-    name: &str,
-    stops: &[Stop<'_>],
-) -> String {
+async fn seed_tour(app: &TestApp, p: &BookingParties, name: &str, stops: &[Stop<'_>]) -> String {
     let tour = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO tours (id, artist_id, company_id, name, travel_mode, created_by)
