@@ -109,6 +109,7 @@ pub fn base() -> OpenApi {
         // collect the schemas of `IntoParams` fields.
         .schema_from::<shared::domain::booking::requests::RequestDirection>()
         .schema_from::<shared::domain::contracts::store::DocumentFormat>()
+        .schema_from::<shared::domain::touring::day_sheet::DaySheetFormat>()
         .build();
     OpenApiBuilder::new()
         .info(

@@ -294,6 +294,13 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             "representation_claims_market_ids_fkey",
             Field("territory.market_ids", "names a market that does not exist"),
         ),
+        (
+            "tour_calendar_subscriptions_live_uniq",
+            Conflict(
+                Code::ConcurrentUpdate,
+                "a concurrent request subscribed this org to the tour; read it again",
+            ),
+        ),
     ]
 };
 

@@ -107,6 +107,12 @@ const LISTED: &[(&str, &str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/tour-feeds/{token}/itinerary.ics",
+        "public by design: the secret token is the credential (only its SHA-256 is stored); \
+         the itinerary tests show a token opens only its tour, as its org sees it",
+    ),
+    (
+        "GET",
         "/api/v1/contract-verifications/{sha256}",
         "public by design: answers the holder of a document's SHA-256 with no more than the \
          document shows (its contract id is printed on every page)",
@@ -462,6 +468,24 @@ impl World {
         ids.insert("tour_stop", post(app, agency, &stops, body).await);
         hidden.insert("tour", both());
         hidden.insert("tour_stop", vec![Agency]);
+        // The tour's itinerary and the agency's calendar subscription.
+        let show_day = day(63);
+        let tour = ids["tour"].clone();
+        let items = format!("/api/v1/tours/{tour}/itinerary");
+        let at = format!("{show_day}T20:00");
+        let body =
+            json!({"kind": "set", "title": "Set", "starts_at_local": at, "visibility": "shared"});
+        ids.insert("itinerary_shared", post(app, agency, &items, body).await);
+        let body = json!({"kind": "hotel", "title": "Hotel", "starts_at_local": at});
+        ids.insert("itinerary_private", post(app, agency, &items, body).await);
+        let subscription = format!("/api/v1/tours/{tour}/calendar-subscription");
+        ids.insert(
+            "tour_subscription",
+            post(app, agency, &subscription, json!({})).await,
+        );
+        hidden.insert("itinerary_shared", both());
+        hidden.insert("itinerary_private", vec![Agency]);
+        hidden.insert("tour_subscription", vec![Agency]);
         // The booking's advance sheet and a promoter's proposal for it.
         let logistics = format!("/api/v1/bookings/{}/logistics", ids["booking"]);
         let sheet =
@@ -1324,6 +1348,85 @@ fn routes(w: &World) -> Routes {
             json!({"artist_id": w.p.artist, "company_id": w.p.agency_company, "name": "Hijack"}),
             FOREIGN,
         ),
+    );
+
+    // Touring (SPEC 5.6): the artist side sees the whole itinerary, the
+    // promoter the shared items of its show day, anyone else nothing; only
+    // the artist side writes.
+    let tour = id("tour");
+    let show_day = day(63);
+    let party_reads = |path: String| {
+        let mut calls: Vec<Call> = PARTIES
+            .iter()
+            .map(|who| call(*who, path.clone(), None, Want::Reads))
+            .collect();
+        calls.extend(hidden(path, None));
+        calls
+    };
+    add(
+        "GET",
+        "/api/v1/tours/{id}/itinerary",
+        party_reads(format!("/api/v1/tours/{tour}/itinerary")),
+    );
+    let item_body = json!({"kind": "other", "title": "Planted", "starts_at_local": format!("{show_day}T12:00")});
+    let mut create = hidden(
+        format!("/api/v1/tours/{tour}/itinerary"),
+        Some(item_body.clone()),
+    );
+    create.push(call(
+        Promoter,
+        format!("/api/v1/tours/{tour}/itinerary"),
+        Some(item_body),
+        FORBIDDEN,
+    ));
+    add("POST", "/api/v1/tours/{id}/itinerary", create);
+    let item_calls = |body: Option<Value>| {
+        let shared = format!("/api/v1/itinerary-items/{}", id("itinerary_shared"));
+        let mut calls = private_to(
+            Agency,
+            format!("/api/v1/itinerary-items/{}", id("itinerary_private")),
+            body.clone(),
+        );
+        calls.extend(hidden(shared.clone(), body.clone()));
+        calls.push(call(Promoter, shared, body, FORBIDDEN));
+        calls
+    };
+    add(
+        "PATCH",
+        "/api/v1/itinerary-items/{id}",
+        item_calls(Some(json!({"title": "Changed"}))),
+    );
+    add("DELETE", "/api/v1/itinerary-items/{id}", item_calls(None));
+    let mut sheets = party_reads(format!("/api/v1/tours/{tour}/day-sheets/{show_day}"));
+    sheets.push(call(
+        Promoter,
+        format!("/api/v1/tours/{tour}/day-sheets/{}", day(64)),
+        None,
+        Want::Hidden,
+    ));
+    add("GET", "/api/v1/tours/{id}/day-sheets/{date}", sheets);
+    add(
+        "GET",
+        "/api/v1/tours/{id}/itinerary.ics",
+        party_reads(format!("/api/v1/tours/{tour}/itinerary.ics")),
+    );
+    let subscription = format!("/api/v1/tours/{tour}/calendar-subscription");
+    let mut get_subscription = vec![call(Agency, subscription.clone(), None, Want::Reads)];
+    get_subscription.extend(private_to(Agency, subscription.clone(), None));
+    add(
+        "GET",
+        "/api/v1/tours/{id}/calendar-subscription",
+        get_subscription,
+    );
+    add(
+        "POST",
+        "/api/v1/tours/{id}/calendar-subscription",
+        hidden(subscription.clone(), None),
+    );
+    add(
+        "DELETE",
+        "/api/v1/tours/{id}/calendar-subscription",
+        private_to(Agency, subscription, None),
     );
 
     // Machine routes: a user token never opens them.

@@ -16,6 +16,7 @@ mod directory;
 mod health;
 mod holds;
 mod http;
+mod itinerary;
 mod logistics;
 mod migrations;
 mod openapi;
