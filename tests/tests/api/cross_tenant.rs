@@ -467,7 +467,8 @@ impl World {
         let stops = format!("/api/v1/tours/{}/stops", ids["tour"]);
         ids.insert("tour_stop", post(app, agency, &stops, body).await);
         hidden.insert("tour", both());
-        hidden.insert("tour_stop", vec![Agency]);
+        // The promoter sees its show's stop on its day sheet, no other.
+        hidden.insert("tour_stop", both());
         // The tour's itinerary and the agency's calendar subscription.
         let show_day = day(63);
         let tour = ids["tour"].clone();

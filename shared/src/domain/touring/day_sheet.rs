@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::itinerary::{self, ItineraryItem, ItineraryKind, TimePrecision};
+use super::stops::StopKind;
 use crate::DomainError;
 use crate::access::{self, TourRole};
 
@@ -48,7 +49,7 @@ pub struct DaySheet {
 pub struct DaySheetStop {
     pub id: Uuid,
     /// `show`, `travel`, `day_off`, `promo` or `rehearsal`.
-    pub kind: String,
+    pub kind: StopKind,
     pub title: Option<String>,
     pub city_id: i64,
     pub city_name: String,
@@ -115,7 +116,7 @@ pub async fn tour_title(conn: &mut PgConnection, tour_id: Uuid) -> Result<TourTi
 
 struct StopRow {
     id: Uuid,
-    kind: String,
+    kind: StopKind,
     title: Option<String>,
     city_id: i64,
     city_name: String,
@@ -140,7 +141,7 @@ pub async fn day_sheet(
     let title = tour_title(&mut *conn, tour_id).await?;
     let stops = sqlx::query_as!(
         StopRow,
-        r#"SELECT s.id, s.kind, s.title, s.city_id, c.name AS city_name,
+        r#"SELECT s.id, s.kind AS "kind: StopKind", s.title, s.city_id, c.name AS city_name,
                   c.country_code AS "country_code!", c.timezone,
                   s.booking_id, b.promoter_company_id AS "promoter_company_id?",
                   o.venue ->> 'name' AS venue_name
@@ -163,22 +164,23 @@ pub async fn day_sheet(
             .map(|c| c.id)
             .collect(),
     };
+    // A promoter sees its own shows of the day, nothing else of the route.
     let stops = stops
         .into_iter()
-        .map(|s| {
-            let shown = tour.role == TourRole::ArtistSide
-                || s.promoter_company_id.is_some_and(|c| own.contains(&c));
-            DaySheetStop {
-                id: s.id,
-                kind: s.kind,
-                title: s.title,
-                city_id: s.city_id,
-                city_name: s.city_name,
-                country_code: s.country_code,
-                timezone: s.timezone,
-                booking_id: s.booking_id.filter(|_| shown),
-                venue_name: s.venue_name.filter(|_| shown),
-            }
+        .filter(|s| {
+            tour.role == TourRole::ArtistSide
+                || s.promoter_company_id.is_some_and(|c| own.contains(&c))
+        })
+        .map(|s| DaySheetStop {
+            id: s.id,
+            kind: s.kind,
+            title: s.title,
+            city_id: s.city_id,
+            city_name: s.city_name,
+            country_code: s.country_code,
+            timezone: s.timezone,
+            booking_id: s.booking_id,
+            venue_name: s.venue_name,
         })
         .collect();
     let items = itinerary::of_day(&mut *conn, &tour, date)
@@ -280,7 +282,7 @@ pub fn html(sheet: &DaySheet) -> String {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}, {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&s.kind),
+                e(s.kind.as_str()),
                 e(&s.city_name),
                 e(&s.country_code),
                 e(&s.timezone),
@@ -328,7 +330,7 @@ mod tests {
             date: "2026-10-24".parse().unwrap(),
             stops: vec![DaySheetStop {
                 id: Uuid::nil(),
-                kind: "show".into(),
+                kind: StopKind::Show,
                 title: None,
                 city_id: 1,
                 city_name: "Berlin".into(),

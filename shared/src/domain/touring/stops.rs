@@ -28,6 +28,18 @@ pub enum StopKind {
     Rehearsal,
 }
 
+impl StopKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Show => "show",
+            Self::Travel => "travel",
+            Self::DayOff => "day_off",
+            Self::Promo => "promo",
+            Self::Rehearsal => "rehearsal",
+        }
+    }
+}
+
 /// The city of a stop, from the reference data.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct StopCity {
