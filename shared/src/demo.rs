@@ -16,7 +16,8 @@
 //!   template) signed by the promoter and awaiting the agency's
 //!   countersignature;
 //! - that artist's tour around the booking: a rehearsal at home, the show
-//!   and a day off;
+//!   (with its day's itinerary) and a day off; and the promoter's hotel
+//!   proposal for the show, awaiting the agency;
 //! - a queue canary that fails every attempt, so a running worker turns it
 //!   into a dead job on `/ops` within seconds.
 //!
@@ -49,7 +50,9 @@ use crate::domain::contracts::signing::{self, SignContext, SignIn};
 use crate::domain::directory::artists::{self, ArtistIn, Link, ProfileIn};
 use crate::domain::directory::companies::{self, CompanyImport, CompanyIn, CompanyKind};
 use crate::domain::directory::provider_refs::ProviderRefIn;
+use crate::domain::logistics::proposals::{self, LogisticsProposalIn, LogisticsSection};
 use crate::domain::shortlists::{self, ShortlistIn};
+use crate::domain::touring::itinerary::{self, ItemVisibility, ItineraryItemIn, ItineraryKind};
 use crate::domain::touring::stops::{self, StopKind, TourStopIn};
 use crate::domain::touring::tours::{self, TourIn, TravelMode};
 use crate::jobs::{Job, QueueCanary};
@@ -971,6 +974,90 @@ async fn tour(
         )
         .await?;
     }
+    // The show day: shared times with the promoter, the hotel the artist
+    // side's own; the set ends after midnight and still belongs to the day.
+    let day = show.date;
+    let next = day + Duration::days(1);
+    for (kind, title, starts, ends, shared) in [
+        (
+            ItineraryKind::LoadIn,
+            "Load-in, dock B",
+            format!("{day}T15:00"),
+            None,
+            true,
+        ),
+        (
+            ItineraryKind::Soundcheck,
+            "Soundcheck",
+            format!("{day}T17:00"),
+            Some(format!("{day}T18:00")),
+            true,
+        ),
+        (
+            ItineraryKind::Doors,
+            "Doors",
+            format!("{day}T20:00"),
+            None,
+            true,
+        ),
+        (
+            ItineraryKind::Set,
+            "Kaia and the Tides",
+            format!("{day}T22:30"),
+            Some(format!("{next}T00:15")),
+            true,
+        ),
+        (
+            ItineraryKind::Hotel,
+            "Check in, Riverside Inn",
+            format!("{day}T13:00"),
+            None,
+            false,
+        ),
+    ] {
+        itinerary::create(
+            conn,
+            DEMO_ORG,
+            AGENT,
+            created.id,
+            ItineraryItemIn {
+                kind,
+                title: title.into(),
+                starts_at_local: Some(starts),
+                ends_at_local: ends,
+                timezone: None,
+                end_timezone: None,
+                precision: None,
+                day: None,
+                location: None,
+                notes: None,
+                visibility: Some(if shared {
+                    ItemVisibility::Shared
+                } else {
+                    ItemVisibility::ArtistSide
+                }),
+            },
+        )
+        .await?;
+    }
+    // The promoter proposes the hotel; the agency has yet to answer.
+    proposals::submit(
+        conn,
+        DEMO_PROMOTER_ORG,
+        PROMOTER,
+        booking_id,
+        LogisticsProposalIn {
+            section: LogisticsSection::Hotel,
+            content: serde_json::json!({
+                "name": "Riverside Inn",
+                "check_in": day,
+                "check_out": next,
+                "rooms": [{"room_type": "double", "count": 3}],
+            }),
+            note: Some("Five minutes' walk from the hall.".into()),
+        },
+    )
+    .await?;
     Ok(created.id)
 }
 

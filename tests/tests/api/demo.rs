@@ -38,6 +38,8 @@ async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
         "contract_audit",
         "tours",
         "tour_stops",
+        "itinerary_items",
+        "logistics_proposals",
         "queue_canaries",
         "apalis.jobs",
     ] {
@@ -225,6 +227,7 @@ async fn the_demo_seeds_once_and_tells_its_story_through_the_api() {
                 "contract:created",
                 "contract:sent",
                 "contract:signed",
+                "proposal:submitted",
             ]
         );
     }
@@ -242,6 +245,34 @@ async fn the_demo_seeds_once_and_tells_its_story_through_the_api() {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(signed, ["signed", "pending"]);
+
+    // The tour around the booking: routed for the agency; the promoter reads
+    // the show day's shared times and sees its hotel proposal waiting.
+    let tour = format!("/api/v1/tours/{}", story.tour_id);
+    let (status, routing) = agency.get(&app, &format!("{tour}/routing")).await;
+    assert_eq!(status, 200, "{routing}");
+    assert_eq!(routing["legs"].as_array().unwrap().len(), 2, "{routing}");
+    let (_, stops) = agency.get(&app, &format!("{tour}/stops")).await;
+    let show_day = stops["items"][1]["date"].as_str().unwrap().to_owned();
+    assert_eq!(stops["items"][1]["kind"], "show");
+    let (status, sheet) = promoter
+        .get(&app, &format!("{tour}/day-sheets/{show_day}"))
+        .await;
+    assert_eq!(status, 200, "{sheet}");
+    let kinds: Vec<&str> = sheet["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["load_in", "soundcheck", "doors", "set"]);
+    let (_, proposals) = agency
+        .get(
+            &app,
+            &format!("/api/v1/bookings/{}/logistics-proposals", story.booking_id),
+        )
+        .await;
+    assert_eq!(proposals["items"][0]["status"], "submitted", "{proposals}");
 
     // The canary fails every attempt: a worker makes it the dead job on /ops.
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
