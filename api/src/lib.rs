@@ -165,13 +165,25 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!(
                         "http",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %loggable_path(request.uri().path()),
                         request_id = %request_id,
                     )
                 }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(from_fn(drop_unusable_request_id))
+}
+
+/// The request path as logs may keep it: a calendar feed's path carries
+/// its secret token, which is replaced by `{token}`.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/api/v1/tour-feeds/") {
+        Some(rest) => {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("/api/v1/tour-feeds/{{token}}{tail}").into()
+        }
+        None => path.into(),
+    }
 }
 
 /// A caller's `x-request-id` is kept only when it is 1-128 visible ASCII
@@ -311,4 +323,22 @@ pub async fn serve(
     };
     pruner.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn feed_tokens_stay_out_of_logged_paths() {
+        assert_eq!(
+            loggable_path("/api/v1/tour-feeds/s3cr3t-t0ken/itinerary.ics"),
+            "/api/v1/tour-feeds/{token}/itinerary.ics"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/tour-feeds/s3cr3t"),
+            "/api/v1/tour-feeds/{token}"
+        );
+        assert_eq!(loggable_path("/api/v1/tours"), "/api/v1/tours");
+    }
 }

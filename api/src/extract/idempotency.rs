@@ -23,12 +23,22 @@ const HEADER: &str = "idempotency-key";
 /// Response headers kept and replayed with the body.
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
+/// A create whose answer carries a secret shown once (a calendar feed
+/// token): it is never recorded, so the secret is not stored, and a retry
+/// makes a new one (revoking the first).
+fn answers_a_secret(path: &str) -> bool {
+    path.ends_with("/calendar-subscription")
+}
+
 pub async fn idempotency(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    if request.method() != Method::POST || !request.headers().contains_key(HEADER) {
+    if request.method() != Method::POST
+        || !request.headers().contains_key(HEADER)
+        || answers_a_secret(request.uri().path())
+    {
         return Ok(next.run(request).await);
     }
     let key = request

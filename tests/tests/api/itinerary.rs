@@ -325,6 +325,13 @@ async fn bad_input_on_every_route_changes_nothing() {
             422,
             Some("end_timezone"),
         ),
+        (
+            Method::POST,
+            items.clone(),
+            with(json!({"starts_at_local": "2150-10-30T21:00", "timezone": "Europe/Berlin"})),
+            422,
+            Some("starts_at_local"),
+        ),
         // Clocks skip 02:00-03:00 in Berlin on 28 March 2027.
         (
             Method::POST,
@@ -862,6 +869,30 @@ async fn subscriptions_open_only_their_tour_as_their_org_sees_it() {
         .await
         .unwrap();
     assert!(!stored.contains(&token));
+    // With an Idempotency-Key the token is still never stored: a retry
+    // makes a new one, revoking the first.
+    let retry = |key: &str| {
+        agency
+            .req(&app, Method::POST, &subscription)
+            .header("idempotency-key", key.to_owned())
+            .send()
+    };
+    let first: Value = retry("feed-1").await.unwrap().json().await.unwrap();
+    let again: Value = retry("feed-1").await.unwrap().json().await.unwrap();
+    assert_ne!(first["token"], again["token"]);
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM idempotency_keys WHERE position($1 in convert_from(response_body, 'UTF8')) > 0",
+    )
+    .bind(first["token"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 0);
+    let (status, _) = feed(&app, None, first["feed_path"].as_str().unwrap()).await;
+    assert_eq!(status, 404, "a rotated token is revoked");
+    let (status, created) = agency.send(&app, Method::POST, &subscription, None).await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
 
     // The feed opens without credentials, with this tour's items only.
     let feed_path = created["feed_path"].as_str().unwrap().to_owned();

@@ -331,6 +331,9 @@ async fn promoters_see_the_tour_but_not_its_routing_and_others_see_nothing() {
     let (status, seen) = p.promoter.get(&app, &format!("/api/v1/tours/{id}")).await;
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["viewer"], "promoter");
+    // Not the tour's extent: only the artist side sees the whole route.
+    assert_eq!(seen["stop_count"], Value::Null);
+    assert_eq!(seen["first_date"], Value::Null);
     let (_, listed) = p.promoter.get(&app, "/api/v1/tours").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     for path in [
@@ -508,6 +511,20 @@ async fn bad_input_is_refused_and_changes_nothing() {
             Method::POST,
             format!("/api/v1/tours/{id}/stops"),
             json!({"kind": "travel", "city_id": ROME}),
+            422,
+            "date",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tours/{id}/stops"),
+            json!({"kind": "travel", "date": "+262143-12-31", "city_id": ROME}),
+            422,
+            "",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tours/{id}/stops"),
+            json!({"kind": "travel", "date": "9999-12-31", "city_id": ROME}),
             422,
             "date",
         ),

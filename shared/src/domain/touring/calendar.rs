@@ -71,7 +71,6 @@ pub fn render(tour_name: &str, items: &[ItineraryItem]) -> String {
         .append_property(Property::new("VERSION", "2.0"))
         .append_property(Property::new("PRODID", PRODID))
         .append_property(Property::new("CALSCALE", "GREGORIAN"))
-        .append_property(Property::new("METHOD", "PUBLISH"))
         .append_property(Property::new("NAME", escaped(tour_name)))
         .append_property(Property::new("X-WR-CALNAME", plain(tour_name)));
     for item in items {

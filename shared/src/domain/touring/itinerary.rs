@@ -223,6 +223,7 @@ pub fn parse_local(field: &str, value: &str) -> Result<NaiveDateTime, DomainErro
                 "must be a local date and time YYYY-MM-DDTHH:MM[:SS] without offset",
             )
         })
+        .and_then(|local| super::check_date(field, local.date()).map(|()| local))
 }
 
 /// The UTC instant of wall-clock `local` in `zone`. A time skipped by a
@@ -276,6 +277,9 @@ pub fn draft_day(draft: &Draft) -> Result<NaiveDate, DomainError> {
         .and_then(|s| field(&mut check, parse_local("starts_at_local", s)));
     if draft.precision != TimePrecision::Tbd && draft.starts_at_local.is_none() {
         check.add("starts_at_local", "is required unless precision is tbd");
+    }
+    if let Some(day) = draft.day {
+        field(&mut check, super::check_date("day", day));
     }
     let day = match (starts.map(show_day), draft.day) {
         (Some(computed), Some(given)) if computed != given => {

@@ -167,6 +167,9 @@ pub struct RadiusBooking {
     pub km: i32,
     pub days_before: i32,
     pub days_after: i32,
+    /// Whether the caller is a party of that booking; a booking of another
+    /// agency's or promoter's is named by neither id, place nor terms.
+    pub visible: bool,
 }
 
 /// Great-circle (haversine) distance in km.
@@ -189,8 +192,9 @@ pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
     tz.from_local_datetime(&naive)
         .earliest()
         .or_else(|| {
-            tz.from_local_datetime(&(naive + Duration::hours(1)))
-                .earliest()
+            naive
+                .checked_add_signed(Duration::hours(1))
+                .and_then(|later| tz.from_local_datetime(&later).earliest())
         })
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
@@ -353,7 +357,17 @@ pub fn plan(
                 clause.latitude,
                 clause.longitude,
             );
-            if km <= f64::from(clause.km) {
+            if km <= f64::from(clause.km) && !clause.visible {
+                warnings.push(RoutingWarning {
+                    code: RoutingWarningCode::RadiusClauseConflict,
+                    message: format!(
+                        "{} on {} is inside the radius clause of another confirmed booking of the artist",
+                        stop.city, stop.date
+                    ),
+                    stop_ids: vec![stop.id],
+                    booking_id: None,
+                });
+            } else if km <= f64::from(clause.km) {
                 warnings.push(RoutingWarning {
                     code: RoutingWarningCode::RadiusClauseConflict,
                     message: format!(
@@ -483,7 +497,9 @@ pub async fn routing_for(
             r#"SELECT b.id, b.event_date, ci.name AS city, ci.latitude, ci.longitude,
                       (b.deal -> 'radius' ->> 'km')::int AS "km!",
                       (b.deal -> 'radius' ->> 'days_before')::int AS "days_before!",
-                      (b.deal -> 'radius' ->> 'days_after')::int AS "days_after!"
+                      (b.deal -> 'radius' ->> 'days_after')::int AS "days_after!",
+                      EXISTS (SELECT 1 FROM org_companies oc
+                               WHERE oc.org_id = $4 AND oc.company_id IN (b.agency_company_id, b.promoter_company_id)) AS "visible!"
                  FROM bookings b
                  JOIN offers o ON o.id = b.offer_id
                  JOIN cities ci ON ci.id = o.venue_city_id
@@ -493,6 +509,7 @@ pub async fn routing_for(
             access.artist_id,
             first,
             last,
+            org_id,
         )
         .fetch_all(&mut *conn)
         .await?
@@ -506,6 +523,7 @@ pub async fn routing_for(
             km: r.km,
             days_before: r.days_before,
             days_after: r.days_after,
+            visible: r.visible,
         })
         .collect(),
         _ => Vec::new(),
@@ -722,6 +740,7 @@ mod tests {
             km,
             days_before: before,
             days_after: after,
+            visible: true,
         };
         // Rotterdam is about 57 km from Amsterdam.
         let inside = clause("2027-03-20", 100, 30, 0);
@@ -739,6 +758,24 @@ mod tests {
         );
         assert_eq!(codes(&warnings), [RoutingWarningCode::RadiusClauseConflict]);
         assert_eq!(warnings[0].booking_id, Some(inside.booking_id));
+        // Another agency's booking is not named.
+        let foreign = RadiusBooking {
+            visible: false,
+            ..clause("2027-03-20", 100, 30, 0)
+        };
+        let (_, _, warnings) = plan(
+            &policy,
+            TravelMode::Bus,
+            std::slice::from_ref(&rotterdam),
+            std::slice::from_ref(&foreign),
+        );
+        assert_eq!(codes(&warnings), [RoutingWarningCode::RadiusClauseConflict]);
+        assert_eq!(warnings[0].booking_id, None);
+        assert!(
+            !warnings[0].message.contains("Amsterdam"),
+            "{}",
+            warnings[0].message
+        );
         // A travel day is no show: clauses do not apply.
         let travel = stop(
             StopKind::Travel,

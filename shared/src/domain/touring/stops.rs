@@ -277,6 +277,7 @@ pub async fn add(
     if input.position.is_some_and(|p| p < 1) {
         check.add("position", "must be at least 1");
     }
+    out_of_range(&mut check, input.date);
     match input.kind {
         StopKind::Show => {
             if input.booking_id.is_none() {
@@ -327,6 +328,9 @@ pub async fn add(
         (None, Some(date), Some(city)) => (date, city),
         _ => return Err(DomainError::invalid("date", "is required")),
     };
+    if input.booking_id.is_some() {
+        super::check_date("booking_id", date)?;
+    }
     let taken = sqlx::query!(
         r#"SELECT count(*) AS "count!",
                   count(*) FILTER (WHERE stop_date <= $2) AS "before!",
@@ -393,6 +397,14 @@ pub async fn add(
     one(conn, tour_id, id).await
 }
 
+fn out_of_range(check: &mut Check, date: Option<NaiveDate>) {
+    if let Some(Err(DomainError::Validation(errors))) = date.map(|d| super::check_date("date", d)) {
+        for e in errors {
+            check.add(&e.field, e.message);
+        }
+    }
+}
+
 /// The city a booking's venue names, if any.
 async fn venue_city(
     conn: &mut PgConnection,
@@ -425,6 +437,7 @@ pub async fn update(
     let notes = input
         .notes
         .map(|n| check.opt_text("notes", n.as_deref(), NOTES_MAX));
+    out_of_range(&mut check, input.date);
     let show = current.kind == StopKind::Show;
     if show {
         if input.kind.is_some_and(|k| k != StopKind::Show) {

@@ -57,7 +57,8 @@ pub struct Tour {
     pub travel_mode: TravelMode,
     /// Internal notes; only the artist side sees them.
     pub notes: Option<String>,
-    pub stop_count: i64,
+    /// The tour's extent; only the artist side sees it.
+    pub stop_count: Option<i64>,
     pub first_date: Option<NaiveDate>,
     pub last_date: Option<NaiveDate>,
     pub viewer: TourViewer,
@@ -118,16 +119,17 @@ impl From<Row> for Tour {
         } else {
             TourViewer::Promoter
         };
+        let artist_side = viewer == TourViewer::ArtistSide;
         Tour {
             id: row.id,
             artist_id: row.artist_id,
             company_id: row.company_id,
             name: row.name,
             travel_mode: row.travel_mode,
-            notes: row.notes.filter(|_| viewer == TourViewer::ArtistSide),
-            stop_count: row.stop_count,
-            first_date: row.first_date,
-            last_date: row.last_date,
+            notes: row.notes.filter(|_| artist_side),
+            stop_count: Some(row.stop_count).filter(|_| artist_side),
+            first_date: row.first_date.filter(|_| artist_side),
+            last_date: row.last_date.filter(|_| artist_side),
             viewer,
             version: row.version,
             created_at: row.created_at,
