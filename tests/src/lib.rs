@@ -489,6 +489,33 @@ pub async fn booking_parties(
     }
 }
 
+/// A confirmed booking between the parties: the promoter sends `offer`
+/// (an offer body with `"send": true`), the agency accepts it and the
+/// promoter confirms it. Returns the booking's id.
+pub async fn confirmed_booking(
+    app: &TestApp,
+    p: &BookingParties,
+    offer: serde_json::Value,
+) -> String {
+    use reqwest::Method;
+    let (status, offer) = p
+        .promoter
+        .send(app, Method::POST, "/api/v1/offers", Some(offer))
+        .await;
+    assert_eq!(status, 201, "{offer}");
+    let offer = offer["id"].as_str().unwrap();
+    let accept = format!("/api/v1/offers/{offer}/accept");
+    let (status, body) = p.agency.send(app, Method::POST, &accept, None).await;
+    assert_eq!(status, 200, "{body}");
+    let confirm = serde_json::json!({"offer_id": offer});
+    let (status, booking) = p
+        .promoter
+        .send(app, Method::POST, "/api/v1/bookings", Some(confirm))
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    booking["id"].as_str().unwrap().to_owned()
+}
+
 /// A `kisum-worker` child process on a test database; killed on drop.
 pub struct WorkerProcess {
     pub child: tokio::process::Child,

@@ -60,27 +60,7 @@ async fn booking(
         "venue": {"name": "Hall", "city_id": city, "capacity": 2000}, "deal": deal,
         "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
     });
-    let offer = ok(
-        app,
-        &p.promoter,
-        Method::POST,
-        "/api/v1/offers",
-        Some(offer),
-    )
-    .await;
-    let offer = offer["id"].as_str().unwrap();
-    let accept = format!("/api/v1/offers/{offer}/accept");
-    ok(app, &p.agency, Method::POST, &accept, None).await;
-    let body = json!({"offer_id": offer});
-    let booking = ok(
-        app,
-        &p.promoter,
-        Method::POST,
-        "/api/v1/bookings",
-        Some(body),
-    )
-    .await;
-    booking["id"].as_str().unwrap().to_owned()
+    kisum_tests::confirmed_booking(app, p, offer).await
 }
 
 fn main() {

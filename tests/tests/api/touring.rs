@@ -53,33 +53,7 @@ async fn show(
         "event_date": date, "venue": {"name": format!("Hall {city}"), "city_id": city, "capacity": 900},
         "deal": deal, "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
     });
-    let (status, offer) = p
-        .promoter
-        .send(app, Method::POST, "/api/v1/offers", Some(offer))
-        .await;
-    assert_eq!(status, 201, "{offer}");
-    let offer = offer["id"].as_str().unwrap();
-    let (status, body) = p
-        .agency
-        .send(
-            app,
-            Method::POST,
-            &format!("/api/v1/offers/{offer}/accept"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, booking) = p
-        .promoter
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/bookings",
-            Some(json!({"offer_id": offer})),
-        )
-        .await;
-    assert_eq!(status, 201, "{booking}");
-    booking["id"].as_str().unwrap().to_owned()
+    kisum_tests::confirmed_booking(app, p, offer).await
 }
 
 async fn tour(app: &TestApp, p: &BookingParties, name: &str) -> String {
