@@ -516,6 +516,74 @@ pub struct WorkerConfig {
     /// When contract signers are reminded (`CONTRACT_REMINDER_*`).
     pub contract_reminders: ReminderPolicy,
     pub notifications: NotificationsConfig,
+    pub finance: FinanceConfig,
+}
+
+/// Where booking handoffs go (`FINANCE_BASE_URL`), signed per Standard
+/// Webhooks with every `FINANCE_WEBHOOK_SECRET`, and when a failed one is
+/// tried again.
+#[derive(Clone, Debug)]
+pub struct FinanceConfig {
+    /// Unset: handoffs wait as `pending` and nothing is sent.
+    pub url: Option<reqwest::Url>,
+    pub secrets: Vec<String>,
+    pub timeout: Duration,
+    /// The delay before each attempt; its length is the number of attempts.
+    pub retry_schedule: Vec<Duration>,
+}
+
+/// Svix's schedule: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const FINANCE_RETRY_SCHEDULE: [u64; 8] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+
+impl FinanceConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let url = env.url("FINANCE_BASE_URL")?;
+        let secrets = env.list("FINANCE_WEBHOOK_SECRET").unwrap_or_default();
+        for secret in &secrets {
+            if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
+                return Err(ConfigError::new(
+                    "FINANCE_WEBHOOK_SECRET",
+                    "each secret must be whsec_ followed by base64",
+                ));
+            }
+        }
+        if url.is_some() && secrets.is_empty() {
+            return Err(ConfigError::new(
+                "FINANCE_WEBHOOK_SECRET",
+                "is required with FINANCE_BASE_URL",
+            ));
+        }
+        let retry_schedule = match env.list("FINANCE_RETRY_SCHEDULE_SECONDS") {
+            None => FINANCE_RETRY_SCHEDULE.map(Duration::from_secs).to_vec(),
+            Some(list) => list
+                .iter()
+                .map(|s| s.parse::<u64>().map(Duration::from_secs))
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+                .filter(|l| {
+                    (1..=50).contains(&l.len()) && l.iter().all(|d| d.as_secs() <= 7 * 86_400)
+                })
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "FINANCE_RETRY_SCHEDULE_SECONDS",
+                        "must be 1 to 50 comma-separated delays in seconds, each at most a week",
+                    )
+                })?,
+        };
+        let timeout = env.seconds("FINANCE_TIMEOUT_SECONDS", 15)?;
+        if timeout.is_zero() || timeout.as_secs() > 30 {
+            return Err(ConfigError::new(
+                "FINANCE_TIMEOUT_SECONDS",
+                "must be between 1 and 30",
+            ));
+        }
+        Ok(Self {
+            url,
+            secrets,
+            timeout,
+            retry_schedule,
+        })
+    }
 }
 
 /// Where notifications (signature reminders) are POSTed, signed per
@@ -615,6 +683,7 @@ impl WorkerConfig {
                 }
             },
             notifications: NotificationsConfig::from_env(env)?,
+            finance: FinanceConfig::from_env(env)?,
         })
     }
 }

@@ -307,6 +307,69 @@ impl Job for ContractReminderDelivery {
     const MAX_ATTEMPTS: u32 = 8;
 }
 
+/// One delivery attempt of a Finance handoff (`attempt` counts from 1).
+/// Each attempt is its own job, enqueued for when it is due; the handler
+/// records it and enqueues the next one, so a retry schedule of hours holds
+/// no worker. The last attempt's failure dead-letters the job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FinanceHandoff {
+    pub handoff_id: Uuid,
+    pub attempt: i32,
+}
+
+impl Job for FinanceHandoff {
+    const QUEUE: &'static str = "finance_handoff";
+    /// Retries are the handoff's own schedule, one job per attempt.
+    const MAX_ATTEMPTS: u32 = 1;
+}
+
+impl FinanceHandoff {
+    /// Enqueues attempt `attempt` of a handoff, once ever.
+    pub async fn enqueue_attempt(
+        conn: &mut PgConnection,
+        handoff_id: Uuid,
+        attempt: i32,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<bool, sqlx::Error> {
+        let schedule = match at {
+            Some(at) => Schedule::at(at),
+            None => Schedule::now(),
+        };
+        enqueue(
+            conn,
+            &Self {
+                handoff_id,
+                attempt,
+            },
+            schedule.dedupe(format!("handoff:{handoff_id}:{attempt}")),
+        )
+        .await
+    }
+
+    /// Enqueues the next attempt of a handoff that waited while the
+    /// endpoint was disabled: its attempt's job may already have run (and
+    /// paused it), so the key names the resumption.
+    pub async fn enqueue_resumed(
+        conn: &mut PgConnection,
+        handoff_id: Uuid,
+        attempt: i32,
+    ) -> Result<bool, sqlx::Error> {
+        let key = format!(
+            "handoff:{handoff_id}:{attempt}:resumed:{}",
+            Utc::now().timestamp_micros()
+        );
+        enqueue(
+            conn,
+            &Self {
+                handoff_id,
+                attempt,
+            },
+            Schedule::now().dedupe(key),
+        )
+        .await
+    }
+}
+
 /// The cron schedules: (queue, cron expression with seconds, UTC). Each
 /// tick enqueues one job in the queue with idempotency key `tick:<unix>`.
 pub const SCHEDULES: &[(&str, &str)] = &[
@@ -326,4 +389,5 @@ pub const QUEUES: &[&str] = &[
     ExpirySweep::QUEUE,
     ContractReminder::QUEUE,
     ContractReminderDelivery::QUEUE,
+    FinanceHandoff::QUEUE,
 ];

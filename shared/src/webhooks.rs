@@ -48,6 +48,9 @@ pub struct Attempt {
     pub status: u16,
     /// The start of the answer's body, for the record.
     pub excerpt: String,
+    /// The answer's `Retry-After`, in seconds (the HTTP-date form is not
+    /// honoured).
+    pub retry_after: Option<Duration>,
 }
 
 impl Attempt {
@@ -78,9 +81,16 @@ pub async fn post(
         .send()
         .await?;
     let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let text = response.text().await.unwrap_or_default();
     Ok(Attempt {
         status,
         excerpt: text.chars().take(500).collect(),
+        retry_after,
     })
 }

@@ -130,25 +130,59 @@ impl FakeJwks {
 /// One webhook delivery: its headers and exact body bytes.
 pub type Delivery = (HeaderMap, Vec<u8>);
 
+/// How a scripted receiver answers one POST.
+#[derive(Clone, Copy, Debug)]
+pub enum Answer {
+    Status(u16),
+    /// This status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u64),
+    /// No answer for this long (past the sender's timeout), then 204.
+    Hang(std::time::Duration),
+}
+
 /// A webhook receiver (notifications, Finance): records every POST with
-/// its headers and exact body bytes, and answers 204.
+/// its headers and exact body bytes, and answers 204, or as scripted.
 #[derive(Clone, Default)]
 pub struct FakeWebhooks {
     received: Arc<Mutex<Vec<Delivery>>>,
+    script: Arc<Mutex<std::collections::VecDeque<Answer>>>,
 }
 
 impl FakeWebhooks {
     /// Starts the fake; returns it with its URL.
     pub async fn start() -> (Self, String) {
-        let fake = Self::default();
+        Self::scripted(Vec::new()).await
+    }
+
+    /// Starts a fake answering the first POSTs as `script` says, in order,
+    /// and 204 after; every POST is recorded, answered or not.
+    pub async fn scripted(script: Vec<Answer>) -> (Self, String) {
+        let fake = Self {
+            received: Arc::default(),
+            script: Arc::new(Mutex::new(script.into())),
+        };
         let received = fake.received.clone();
+        let script = fake.script.clone();
         let app = Router::new().route(
             "/webhooks",
             axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
                 let received = received.clone();
+                let answer = script.lock().unwrap().pop_front();
                 async move {
                     received.lock().unwrap().push((headers, body.to_vec()));
-                    StatusCode::NO_CONTENT
+                    match answer {
+                        None => StatusCode::NO_CONTENT.into_response(),
+                        Some(Answer::Status(s)) => StatusCode::from_u16(s).unwrap().into_response(),
+                        Some(Answer::RetryAfter(s, secs)) => (
+                            StatusCode::from_u16(s).unwrap(),
+                            [("retry-after", secs.to_string())],
+                        )
+                            .into_response(),
+                        Some(Answer::Hang(d)) => {
+                            tokio::time::sleep(d).await;
+                            StatusCode::NO_CONTENT.into_response()
+                        }
+                    }
                 }
             }),
         );

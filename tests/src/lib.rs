@@ -516,6 +516,27 @@ pub async fn confirmed_booking(
     booking["id"].as_str().unwrap().to_owned()
 }
 
+/// The Python of the pinned test-tools venv (`tests/schemathesis/requirements.txt`:
+/// schemathesis, icalendar, standardwebhooks) that `./deploy/dev.sh test`
+/// makes under `.dev/schemathesis-venv`, or `SCHEMATHESIS_VENV`.
+pub fn venv_python() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf();
+    let venv = std::env::var_os("SCHEMATHESIS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".dev/schemathesis-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `./deploy/dev.sh test`, which installs \
+         tests/schemathesis/requirements.txt there (or set SCHEMATHESIS_VENV)",
+        python.display()
+    );
+    python
+}
+
 /// A `kisum-worker` child process on a test database; killed on drop.
 pub struct WorkerProcess {
     pub child: tokio::process::Child,

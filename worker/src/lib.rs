@@ -32,6 +32,9 @@ pub struct WorkerState {
     pub notifications: shared::config::NotificationsConfig,
     /// Signs outbound notifications.
     pub notifier: shared::webhooks::Signer,
+    pub finance: shared::config::FinanceConfig,
+    /// Signs Finance handoffs.
+    pub finance_signer: shared::webhooks::Signer,
     pub http: reqwest::Client,
     wakeups: wakeup::Wakeups,
 }
@@ -197,6 +200,8 @@ pub async fn run_until(
         contract_reminders: config.contract_reminders,
         notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
         notifications: config.notifications.clone(),
+        finance_signer: shared::webhooks::Signer::new(&config.finance.secrets)?,
+        finance: config.finance.clone(),
         // A redirect would turn a delivery's POST into a GET: not followed.
         http: reqwest::Client::builder()
             .user_agent(concat!("kisum-worker/", env!("CARGO_PKG_VERSION")))
@@ -255,6 +260,13 @@ pub async fn run_until(
         monitor,
         shared::jobs::ContractReminder,
         jobs::contracts::run,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::FinanceHandoff,
+        jobs::finance::deliver,
         config,
         state
     );

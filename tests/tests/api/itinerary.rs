@@ -643,16 +643,7 @@ fn workspace_root() -> PathBuf {
 /// makes); `zone` adds each start converted back with zoneinfo.
 async fn parse_ics(ics: &str, zone: &str) -> Value {
     let root = workspace_root();
-    let venv = std::env::var_os("SCHEMATHESIS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".dev/schemathesis-venv"));
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the calendar test reads the feed with Python's icalendar in {}: run `./deploy/dev.sh test`, \
-         which installs tests/schemathesis/requirements.txt there (or set SCHEMATHESIS_VENV)",
-        venv.display()
-    );
+    let python = kisum_tests::venv_python();
     let mut child = tokio::process::Command::new(python)
         .arg(root.join("tests/ical/check.py"))
         .args(["--zone", zone])

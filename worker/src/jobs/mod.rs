@@ -2,6 +2,7 @@
 
 pub mod contracts;
 pub mod expiry;
+pub mod finance;
 pub mod maintenance;
 pub mod queue_canary;
 

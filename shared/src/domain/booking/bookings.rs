@@ -1,5 +1,8 @@
 //! Bookings: an accepted offer confirmed by either party.
 //!
+//! Confirming, cancelling and completing each hand the booking to Finance
+//! (a `finance_handoff` job, in the same transaction).
+//!
 //! Confirming converts the offer's hold on that date (or the promoter's
 //! best live hold there) and releases the other live holds on the date,
 //! unless the offer allows same-day shows, in which case they stay. No two
@@ -20,6 +23,7 @@ use super::offers;
 use crate::Code;
 use crate::DomainError;
 use crate::access::{self, Parties};
+use crate::domain::finance::handoff::{self, HandoffEvent};
 use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -287,6 +291,7 @@ pub async fn confirm(
         },
     )
     .await?;
+    handoff::record(&mut *conn, id, HandoffEvent::Confirmed).await?;
     load(conn, id).await
 }
 
@@ -345,6 +350,11 @@ async fn change(
         )
         .await?;
     }
+    let told = match event {
+        BookingEvent::Cancel => HandoffEvent::Cancelled,
+        BookingEvent::Complete => HandoffEvent::Completed,
+    };
+    handoff::record(&mut *conn, id, told).await?;
     load(conn, id).await
 }
 

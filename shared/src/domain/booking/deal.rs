@@ -28,6 +28,13 @@ pub enum PercentageBasis {
     Net,
 }
 
+/// A percentage from the deal, in whole basis points. The deal allows two
+/// decimals, so rounding once here removes the binary noise of the float
+/// (`12.35` is stored as 12.3499...); everything after is integer.
+pub fn basis_points(percent: f64) -> i64 {
+    (percent * 100.0).round() as i64
+}
+
 /// A bonus paid once `tickets_sold` is reached.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -32,6 +32,8 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::domain::booking::deal::basis_points;
+
 use crate::domain::booking::bookings::BookingStatus;
 use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis};
 use crate::domain::booking::offers::Venue;
@@ -1055,13 +1057,6 @@ fn days_from(date: NaiveDate, days: i64) -> Option<NaiveDate> {
 /// `Saturday 13 March 2027`: English, as contracts are written.
 fn long_date(date: NaiveDate) -> String {
     date.format("%A %-d %B %Y").to_string()
-}
-
-/// A percentage from the deal, in whole basis points. The deal allows two
-/// decimals, so rounding once here removes the binary noise of the float
-/// (`12.35` is stored as 12.3499...); everything after is integer.
-fn basis_points(percent: f64) -> i64 {
-    (percent * 100.0).round() as i64
 }
 
 /// `85%`, `12.5%`, `12.35%`, from basis points.

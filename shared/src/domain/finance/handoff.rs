@@ -1,0 +1,546 @@
+//! Finance handoff (SPEC 5.9): a booking confirmed, cancelled or completed
+//! is told to Finance by a Standard Webhooks POST.
+//!
+//! The change writes the handoff (its `webhook-id`, derived from the booking
+//! and the event, and the exact bytes to send) and enqueues its first
+//! delivery in the same transaction. Each delivery attempt is its own job:
+//! a failure records the attempt and enqueues the next one after the retry
+//! schedule's delay (or the answer's `Retry-After`, when longer); after the
+//! last one the handoff is `dead` and its job is dead-lettered with the
+//! error. A 410 disables the Finance endpoint: handoffs wait as `paused`
+//! until an operator enables it again.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis, basis_points};
+use crate::domain::booking::offers::Venue;
+use crate::jobs::FinanceHandoff;
+
+/// What happened to the booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub enum HandoffEvent {
+    #[serde(rename = "booking.confirmed")]
+    Confirmed,
+    #[serde(rename = "booking.cancelled")]
+    Cancelled,
+    #[serde(rename = "booking.completed")]
+    Completed,
+}
+
+impl HandoffEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "booking.confirmed",
+            Self::Cancelled => "booking.cancelled",
+            Self::Completed => "booking.completed",
+        }
+    }
+}
+
+/// The message Finance receives: `{"type", "timestamp", "data"}`, as the
+/// Standard Webhooks specification recommends.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceBookingEvent {
+    #[serde(rename = "type")]
+    pub event: HandoffEvent,
+    /// When the booking changed.
+    pub timestamp: DateTime<Utc>,
+    pub data: FinanceBookingTerms,
+}
+
+/// What was agreed, as Finance needs it. Money is integer minor units of
+/// `deal.currency`; percentages are basis points.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceBookingTerms {
+    pub booking_id: Uuid,
+    pub offer_id: Uuid,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    pub artist: FinanceParty,
+    pub agency: FinanceParty,
+    pub promoter: FinanceParty,
+    pub event_date: NaiveDate,
+    pub venue: FinanceVenue,
+    pub deal: FinanceDeal,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceParty {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceVenue {
+    pub name: Option<String>,
+    pub city_id: Option<i64>,
+    pub city: Option<String>,
+    pub country_code: Option<String>,
+    pub capacity: Option<i32>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceDeal {
+    #[serde(rename = "type")]
+    pub kind: DealType,
+    /// ISO 4217.
+    pub currency: String,
+    pub guarantee_amount: Option<i64>,
+    /// The artist's percentage, basis points (8500 is 85%).
+    pub percentage_bp: Option<i64>,
+    pub percentage_basis: Option<PercentageBasis>,
+    pub bonuses: Vec<Bonus>,
+    /// Deposit, basis points of the guarantee.
+    pub deposit_bp: Option<i64>,
+    pub deposit_due_date: Option<NaiveDate>,
+    pub ticket_price: Option<i64>,
+    pub capacity: Option<i32>,
+}
+
+impl From<Deal> for FinanceDeal {
+    fn from(d: Deal) -> Self {
+        FinanceDeal {
+            kind: d.kind,
+            currency: d.currency,
+            guarantee_amount: d.guarantee_amount,
+            percentage_bp: d.percentage.map(basis_points),
+            percentage_basis: d.percentage_basis,
+            bonuses: d.bonuses,
+            deposit_bp: d.deposit_percent.map(basis_points),
+            deposit_due_date: d.deposit_due_date,
+            ticket_price: d.ticket_price,
+            capacity: d.capacity,
+        }
+    }
+}
+
+/// The webhook id of a booking's event: the same on every attempt and from
+/// every worker.
+pub fn webhook_id(booking_id: Uuid, event: HandoffEvent) -> String {
+    format!("msg_{}_{}", booking_id.simple(), event.as_str())
+}
+
+/// Writes the handoff of `event` for a booking and enqueues its first
+/// delivery, on the caller's transaction. A second call for the same
+/// booking and event is a no-op.
+pub async fn record(
+    conn: &mut PgConnection,
+    booking_id: Uuid,
+    event: HandoffEvent,
+) -> Result<(), DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT b.id, b.offer_id, b.status, b.cancel_reason, b.event_date, b.updated_at,
+                  b.deal AS "deal: Json<Deal>", o.venue AS "venue: Json<Venue>",
+                  a.id AS artist_id, a.name AS artist_name,
+                  ag.id AS agency_id, ag.name AS agency_name,
+                  pc.id AS promoter_id, pc.name AS promoter_name,
+                  ci.name AS "city?", ci.country_code::text AS "country_code?"
+             FROM bookings b
+             JOIN offers o ON o.id = b.offer_id
+             JOIN artists a ON a.id = b.artist_id
+             JOIN companies ag ON ag.id = b.agency_company_id
+             JOIN companies pc ON pc.id = b.promoter_company_id
+             LEFT JOIN cities ci ON ci.id = o.venue_city_id
+            WHERE b.id = $1"#,
+        booking_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let venue = row.venue.0;
+    let message = FinanceBookingEvent {
+        event,
+        timestamp: row.updated_at,
+        data: FinanceBookingTerms {
+            booking_id: row.id,
+            offer_id: row.offer_id,
+            status: row.status,
+            cancel_reason: row.cancel_reason,
+            artist: FinanceParty {
+                id: row.artist_id,
+                name: row.artist_name,
+            },
+            agency: FinanceParty {
+                id: row.agency_id,
+                name: row.agency_name,
+            },
+            promoter: FinanceParty {
+                id: row.promoter_id,
+                name: row.promoter_name,
+            },
+            event_date: row.event_date,
+            venue: FinanceVenue {
+                name: venue.name,
+                city_id: venue.city_id,
+                city: row.city,
+                country_code: row.country_code,
+                capacity: venue.capacity,
+            },
+            deal: row.deal.0.into(),
+        },
+    };
+    let payload = serde_json::to_vec(&message).map_err(|e| DomainError::Internal(e.into()))?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO finance_handoffs (id, booking_id, event, webhook_id, payload)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (booking_id, event) DO NOTHING
+         RETURNING id",
+        Uuid::now_v7(),
+        booking_id,
+        event.as_str(),
+        webhook_id(booking_id, event),
+        payload,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = id {
+        FinanceHandoff::enqueue_attempt(conn, id, 1, None).await?;
+    }
+    Ok(())
+}
+
+/// A handoff as its delivery job reads it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook_id: String,
+    pub payload: Vec<u8>,
+    pub status: String,
+    pub attempts: i32,
+    pub endpoint_disabled: bool,
+}
+
+pub async fn delivery(conn: &mut PgConnection, id: Uuid) -> Result<Option<Delivery>, DomainError> {
+    Ok(sqlx::query_as!(
+        Delivery,
+        r#"SELECT h.id, h.webhook_id, h.payload, h.status, h.attempts,
+                  (SELECT disabled_at IS NOT NULL FROM finance_endpoint) AS "endpoint_disabled!"
+             FROM finance_handoffs h WHERE h.id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// One attempt's outcome, as recorded.
+#[derive(Debug)]
+pub struct AttemptRecord<'a> {
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<&'a str>,
+    pub excerpt: Option<&'a str>,
+    pub worker: &'a str,
+}
+
+/// What follows an attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Try again at this time.
+    Retry(DateTime<Utc>),
+    /// The last attempt failed.
+    Dead,
+    /// Finance answered 410: the endpoint is disabled.
+    Gone,
+}
+
+/// What follows attempt `attempt` (from 1) that got `status` (`None`: no
+/// answer): 2xx is delivered, 410 disables the endpoint, anything else is
+/// tried again after the schedule's next delay, or `Retry-After` when that
+/// is longer, until the schedule is spent. Pure.
+pub fn outcome(
+    status: Option<u16>,
+    retry_after: Option<std::time::Duration>,
+    attempt: i32,
+    schedule: &[std::time::Duration],
+    now: DateTime<Utc>,
+) -> Outcome {
+    match status {
+        Some(s) if (200..300).contains(&s) => return Outcome::Delivered,
+        Some(410) => return Outcome::Gone,
+        _ => {}
+    }
+    let next = usize::try_from(attempt).unwrap_or(usize::MAX);
+    match schedule.get(next) {
+        None => Outcome::Dead,
+        Some(delay) => {
+            let wait = retry_after.map_or(*delay, |r| r.max(*delay));
+            let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(7));
+            Outcome::Retry(now + wait)
+        }
+    }
+}
+
+/// Records an attempt and its outcome in one transaction; for a retry the
+/// next attempt's job is enqueued with it.
+pub async fn settle(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: AttemptRecord<'_>,
+    outcome: &Outcome,
+) -> Result<(), DomainError> {
+    sqlx::query!(
+        "INSERT INTO finance_handoff_attempts (handoff_id, attempt, status_code, duration_ms, error, response_excerpt, worker)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (handoff_id, attempt) DO NOTHING",
+        id,
+        attempt.attempt,
+        attempt.status_code,
+        attempt.duration_ms,
+        attempt.error,
+        attempt.excerpt,
+        attempt.worker,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let (status, next) = match outcome {
+        Outcome::Delivered => ("delivered", None),
+        Outcome::Retry(at) => ("pending", Some(*at)),
+        Outcome::Dead => ("dead", None),
+        Outcome::Gone => ("paused", None),
+    };
+    sqlx::query!(
+        "UPDATE finance_handoffs
+            SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
+                delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
+                last_error = $5, updated_at = now()
+          WHERE id = $1 AND status <> 'delivered'",
+        id,
+        status,
+        attempt.attempt,
+        next,
+        attempt.error,
+    )
+    .execute(&mut *conn)
+    .await?;
+    match outcome {
+        Outcome::Retry(at) => {
+            FinanceHandoff::enqueue_attempt(conn, id, attempt.attempt + 1, Some(*at)).await?;
+        }
+        Outcome::Gone => {
+            sqlx::query!(
+                "UPDATE finance_endpoint SET disabled_at = COALESCE(disabled_at, now()),
+                        disabled_reason = COALESCE(disabled_reason, $1)",
+                format!("Finance answered 410 Gone to {}", attempt.attempt),
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Parks a handoff while the endpoint is disabled.
+pub async fn pause(conn: &mut PgConnection, id: Uuid) -> Result<(), DomainError> {
+    sqlx::query!(
+        "UPDATE finance_handoffs SET status = 'paused', updated_at = now()
+          WHERE id = $1 AND status = 'pending'",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the Finance endpoint is disabled, since when and why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FinanceEndpoint {
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    /// Handoffs waiting for the endpoint.
+    pub paused: i64,
+}
+
+pub async fn endpoint(conn: &mut PgConnection) -> Result<FinanceEndpoint, DomainError> {
+    Ok(sqlx::query_as!(
+        FinanceEndpoint,
+        r#"SELECT e.disabled_at, e.disabled_reason,
+                  (SELECT count(*) FROM finance_handoffs WHERE status = 'paused') AS "paused!"
+             FROM finance_endpoint e"#
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// An operator enables the endpoint again: every paused handoff gets its
+/// next attempt now.
+pub async fn enable_endpoint(conn: &mut PgConnection) -> Result<FinanceEndpoint, DomainError> {
+    sqlx::query!("UPDATE finance_endpoint SET disabled_at = NULL, disabled_reason = NULL")
+        .execute(&mut *conn)
+        .await?;
+    let resumed = sqlx::query!(
+        "UPDATE finance_handoffs SET status = 'pending', updated_at = now()
+          WHERE status = 'paused' RETURNING id, attempts"
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for h in resumed {
+        FinanceHandoff::enqueue_resumed(&mut *conn, h.id, h.attempts + 1).await?;
+    }
+    endpoint(conn).await
+}
+
+/// One delivery attempt, as the parties see it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HandoffAttempt {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    /// The HTTP status Finance answered; `null` when it did not answer.
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+/// A handoff with its attempts.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Handoff {
+    pub id: Uuid,
+    pub event: HandoffEvent,
+    pub webhook_id: String,
+    /// `pending`, `delivered`, `dead` (every attempt failed) or `paused`
+    /// (the endpoint is disabled).
+    pub status: String,
+    pub attempts: Vec<HandoffAttempt>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every handoff of a booking the org is party to (404 otherwise).
+pub async fn list_for(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    booking_id: Uuid,
+) -> Result<Vec<Handoff>, DomainError> {
+    crate::domain::booking::bookings::get_for(&mut *conn, org_id, booking_id).await?;
+    let rows = sqlx::query!(
+        r#"SELECT h.id, h.event, h.webhook_id, h.status, h.next_attempt_at, h.delivered_at, h.created_at,
+                  COALESCE(jsonb_agg(jsonb_build_object(
+                      'attempt', a.attempt, 'at', a.at, 'status_code', a.status_code,
+                      'duration_ms', a.duration_ms, 'error', a.error, 'response_excerpt', a.response_excerpt)
+                      ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL), '[]') AS "attempts!"
+             FROM finance_handoffs h
+             LEFT JOIN finance_handoff_attempts a ON a.handoff_id = h.id
+            WHERE h.booking_id = $1
+            GROUP BY h.id
+            ORDER BY h.created_at, h.id"#,
+        booking_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let event = match r.event.as_str() {
+                "booking.cancelled" => HandoffEvent::Cancelled,
+                "booking.completed" => HandoffEvent::Completed,
+                _ => HandoffEvent::Confirmed,
+            };
+            let attempts = attempts_from(r.attempts)?;
+            Ok(Handoff {
+                id: r.id,
+                event,
+                webhook_id: r.webhook_id,
+                status: r.status,
+                attempts,
+                next_attempt_at: r.next_attempt_at,
+                delivered_at: r.delivered_at,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+fn attempts_from(value: serde_json::Value) -> Result<Vec<HandoffAttempt>, DomainError> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        attempt: i32,
+        at: DateTime<Utc>,
+        status_code: Option<i32>,
+        duration_ms: i32,
+        error: Option<String>,
+        response_excerpt: Option<String>,
+    }
+    let raw: Vec<Raw> =
+        serde_json::from_value(value).map_err(|e| DomainError::Internal(e.into()))?;
+    Ok(raw
+        .into_iter()
+        .map(|r| HandoffAttempt {
+            attempt: r.attempt,
+            at: r.at,
+            status_code: r.status_code,
+            duration_ms: r.duration_ms,
+            error: r.error,
+            response_excerpt: r.response_excerpt,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn schedule() -> Vec<Duration> {
+        [0, 5, 300].map(Duration::from_secs).to_vec()
+    }
+
+    #[test]
+    fn success_gone_retry_and_dead() {
+        let now = Utc::now();
+        let s = schedule();
+        assert_eq!(outcome(Some(200), None, 1, &s, now), Outcome::Delivered);
+        assert_eq!(outcome(Some(204), None, 3, &s, now), Outcome::Delivered);
+        assert_eq!(outcome(Some(410), None, 1, &s, now), Outcome::Gone);
+        // Attempt 1 failed: attempt 2 after the second delay.
+        assert_eq!(
+            outcome(Some(503), None, 1, &s, now),
+            Outcome::Retry(now + chrono::Duration::seconds(5))
+        );
+        assert_eq!(
+            outcome(None, None, 2, &s, now),
+            Outcome::Retry(now + chrono::Duration::seconds(300))
+        );
+        // A redirect or a 4xx is no success either.
+        assert!(matches!(
+            outcome(Some(302), None, 1, &s, now),
+            Outcome::Retry(_)
+        ));
+        assert_eq!(outcome(Some(500), None, 3, &s, now), Outcome::Dead);
+    }
+
+    #[test]
+    fn retry_after_waits_longer_never_shorter() {
+        let now = Utc::now();
+        let s = schedule();
+        assert_eq!(
+            outcome(Some(429), Some(Duration::from_secs(60)), 1, &s, now),
+            Outcome::Retry(now + chrono::Duration::seconds(60))
+        );
+        assert_eq!(
+            outcome(Some(503), Some(Duration::from_secs(1)), 2, &s, now),
+            Outcome::Retry(now + chrono::Duration::seconds(300))
+        );
+    }
+
+    #[test]
+    fn webhook_ids_are_stable_per_booking_and_event() {
+        let booking = Uuid::now_v7();
+        assert_eq!(
+            webhook_id(booking, HandoffEvent::Confirmed),
+            webhook_id(booking, HandoffEvent::Confirmed)
+        );
+        assert_ne!(
+            webhook_id(booking, HandoffEvent::Confirmed),
+            webhook_id(booking, HandoffEvent::Cancelled)
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! `finance_handoff`: delivers one attempt of a booking's handoff to
+//! Finance (a Standard Webhooks POST), records it, and enqueues the next
+//! attempt when it failed; the rules are in
+//! `shared::domain::finance::handoff`.
+
+use std::time::Instant;
+
+use apalis::prelude::{BoxDynError, Data};
+use chrono::Utc;
+use shared::domain::finance::handoff::{self, AttemptRecord, Outcome};
+use shared::jobs::FinanceHandoff;
+
+use crate::WorkerState;
+
+pub async fn deliver(job: FinanceHandoff, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let delivery = {
+        let mut conn = state.pool.acquire().await?;
+        handoff::delivery(&mut conn, job.handoff_id).await?
+    };
+    let Some(delivery) = delivery else {
+        return Ok(());
+    };
+    // Delivered, or a stale attempt (a later one already ran): nothing to
+    // do. A dead handoff runs again only when an operator retries its job.
+    if delivery.status == "delivered"
+        || (delivery.status != "dead" && delivery.attempts >= job.attempt)
+    {
+        return Ok(());
+    }
+    let attempt = delivery.attempts + 1;
+    if delivery.endpoint_disabled {
+        let mut conn = state.pool.acquire().await?;
+        handoff::pause(&mut conn, delivery.id).await?;
+        return Ok(());
+    }
+    let Some(url) = &state.finance.url else {
+        tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff waits");
+        return Ok(());
+    };
+    let started = Instant::now();
+    let result = shared::webhooks::post(
+        &state.http,
+        url,
+        &state.finance_signer,
+        &delivery.webhook_id,
+        delivery.payload,
+        state.finance.timeout,
+    )
+    .await;
+    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let (status, retry_after, excerpt, error) = match &result {
+        Ok(a) => (
+            Some(a.status),
+            a.retry_after,
+            Some(a.excerpt.as_str()),
+            (!a.succeeded()).then(|| format!("Finance answered {}", a.status)),
+        ),
+        Err(e) => (None, None, None, Some(format!("no answer: {e:#}"))),
+    };
+    let outcome = handoff::outcome(
+        status,
+        retry_after,
+        attempt,
+        &state.finance.retry_schedule,
+        Utc::now(),
+    );
+    let mut tx = state.pool.begin().await?;
+    handoff::settle(
+        &mut tx,
+        delivery.id,
+        AttemptRecord {
+            attempt,
+            status_code: status.map(i32::from),
+            duration_ms,
+            error: error.as_deref(),
+            excerpt,
+            worker: &state.instance,
+        },
+        &outcome,
+    )
+    .await?;
+    tx.commit().await?;
+    match outcome {
+        Outcome::Dead => Err(format!(
+            "finance handoff {} failed its last attempt ({}): {}",
+            delivery.webhook_id,
+            attempt,
+            error.unwrap_or_default()
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
