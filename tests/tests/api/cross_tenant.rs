@@ -938,6 +938,11 @@ fn routes(w: &World) -> Routes {
     add("GET", "/api/v1/bookings/{id}", hidden(booking(""), None));
     add(
         "GET",
+        "/api/v1/bookings/{id}/finance/handoffs",
+        hidden(booking("/finance/handoffs"), None),
+    );
+    add(
+        "GET",
         "/api/v1/bookings/{id}/activity",
         hidden(booking("/activity"), None),
     );
@@ -1457,6 +1462,16 @@ fn routes(w: &World) -> Routes {
         "POST",
         "/internal/admin/artist-company-requests/{id}/reject",
         machine(request("/reject"), decision.clone()),
+    );
+    add(
+        "GET",
+        "/internal/finance/endpoint",
+        machine("/internal/finance/endpoint".into(), None),
+    );
+    add(
+        "POST",
+        "/internal/finance/endpoint/enable",
+        machine("/internal/finance/endpoint/enable".into(), None),
     );
     add(
         "POST",
