@@ -753,6 +753,54 @@ mod tests {
     }
 
     #[test]
+    fn finance_handoff_settings_are_checked() {
+        let worker = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base();
+            vars.extend_from_slice(extra);
+            WorkerConfig::from_env(&Env::from_map(vars))
+        };
+        let defaults = worker(&[]).unwrap().finance;
+        assert!(defaults.url.is_none());
+        assert_eq!(defaults.retry_schedule.len(), 8);
+        assert_eq!(defaults.retry_schedule[2], Duration::from_secs(300));
+        let tuned = worker(&[
+            ("FINANCE_BASE_URL", "https://finance.test/hooks"),
+            (
+                "FINANCE_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
+            ("FINANCE_RETRY_SCHEDULE_SECONDS", "0,1,1"),
+        ])
+        .unwrap()
+        .finance;
+        assert_eq!(tuned.retry_schedule, [0, 1, 1].map(Duration::from_secs));
+        for (extra, var) in [
+            (
+                vec![("FINANCE_BASE_URL", "https://finance.test/hooks")],
+                "FINANCE_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("FINANCE_WEBHOOK_SECRET", "secret")],
+                "FINANCE_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("FINANCE_RETRY_SCHEDULE_SECONDS", "0,soon")],
+                "FINANCE_RETRY_SCHEDULE_SECONDS",
+            ),
+            (
+                vec![("FINANCE_RETRY_SCHEDULE_SECONDS", "0,9999999")],
+                "FINANCE_RETRY_SCHEDULE_SECONDS",
+            ),
+            (
+                vec![("FINANCE_TIMEOUT_SECONDS", "31")],
+                "FINANCE_TIMEOUT_SECONDS",
+            ),
+        ] {
+            assert_eq!(worker(&extra).unwrap_err().var, var, "{extra:?}");
+        }
+    }
+
+    #[test]
     fn routing_policy_reads_its_variables_within_range() {
         assert_eq!(api(&[]).unwrap().routing, RoutingPolicy::default());
         let tuned = api(&[
