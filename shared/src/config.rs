@@ -524,7 +524,7 @@ pub struct WorkerConfig {
 /// tried again.
 #[derive(Clone, Debug)]
 pub struct FinanceConfig {
-    /// Unset: handoffs wait as `pending` and nothing is sent.
+    /// Unset: handoffs wait as `paused` and nothing is sent.
     pub url: Option<reqwest::Url>,
     pub secrets: Vec<String>,
     pub timeout: Duration,

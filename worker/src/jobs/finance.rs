@@ -34,7 +34,11 @@ pub async fn deliver(job: FinanceHandoff, state: Data<WorkerState>) -> Result<()
         return Ok(());
     }
     let Some(url) = &state.finance.url else {
-        tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff waits");
+        // Nowhere to send it: it waits, like a handoff to a disabled
+        // endpoint, until an operator enables the endpoint.
+        tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
+        let mut conn = state.pool.acquire().await?;
+        handoff::pause(&mut conn, delivery.id).await?;
         return Ok(());
     };
     let started = Instant::now();
