@@ -6,6 +6,7 @@ pub mod booking;
 pub mod claims;
 pub mod contracts;
 pub mod directory;
+pub mod finance;
 pub mod logistics;
 pub mod shortlists;
 pub mod touring;
