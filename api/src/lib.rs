@@ -95,6 +95,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::tours::router())
         .merge(routes::itinerary::router())
         .merge(routes::logistics::router())
+        .merge(routes::finance::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());
@@ -108,6 +109,7 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
+        .merge(routes::finance::internal_router())
         .layer(from_fn_with_state(state.clone(), require_internal_key));
     openapi::internal_guard(routes.get_openapi_mut());
     routes

@@ -9,6 +9,7 @@ mod booking;
 mod booking_input;
 mod config;
 mod contracts;
+mod finance;
 mod cors;
 mod cross_tenant;
 mod demo;
