@@ -57,7 +57,7 @@ fn event(kind: &str, booking: &str, at: chrono::DateTime<Utc>, data: Value) -> V
     json!({"type": kind, "booking_id": booking, "occurred_at": at, "data": data})
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
 }
 
