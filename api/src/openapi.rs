@@ -71,7 +71,10 @@ const TAGS: &[(&str, &str)] = &[
         "logistics",
         "Booking logistics (the advance sheet) and promoter proposals (SPEC 5.6)",
     ),
-    ("finance", "Booking finance as Finance reports it (SPEC 5.8)"),
+    (
+        "finance",
+        "Booking finance as Finance reports it (SPEC 5.8)",
+    ),
     ("shortlists", "Saved artist shortlists of an org"),
     ("imports", "Trusted directory imports (internal key)"),
     (

@@ -703,7 +703,11 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(two.finance_events_secrets.len(), 2);
-        for bad in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsec_ok,nope"] {
+        for bad in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_not base64!",
+            "whsec_ok,nope",
+        ] {
             assert_eq!(
                 api(&[("FINANCE_EVENTS_SECRET", bad)]).unwrap_err().var,
                 "FINANCE_EVENTS_SECRET",

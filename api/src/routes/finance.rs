@@ -72,18 +72,25 @@ async fn receive_finance_event(
             Code::FinanceEventsDisabled,
             "FINANCE_EVENTS_SECRET is not set; Finance events are refused",
         ),
-        Refused::Unverified(detail) => {
-            AppError::new(StatusCode::UNAUTHORIZED, Code::WebhookSignatureInvalid, detail)
-        }
+        Refused::Unverified(detail) => AppError::new(
+            StatusCode::UNAUTHORIZED,
+            Code::WebhookSignatureInvalid,
+            detail,
+        ),
     })?;
     let webhook_id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let payload: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| AppError::bad_request(Code::InvalidJson, format!("the body is not JSON: {e}")))?;
+    let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(Code::InvalidJson, format!("the body is not JSON: {e}"))
+    })?;
     let event: FinanceEventIn = serde_json::from_value(payload.clone()).map_err(|e| {
-        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, Code::InvalidBody, e.to_string())
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidBody,
+            e.to_string(),
+        )
     })?;
     let mut tx = state.pool.begin().await?;
     let receipt = events::receive(&mut tx, webhook_id, event, &payload).await?;

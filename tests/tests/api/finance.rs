@@ -116,10 +116,7 @@ async fn events_apply_once_by_their_own_time_and_both_parties_see_them() {
         assert_eq!(status, 200, "{finance}");
         assert_eq!(finance["deposit"]["status"], "paid", "{finance}");
         assert_eq!(finance["deposit_overdue"], false);
-        assert_eq!(
-            finance["deposit"]["changed_at"].as_str().map(str::len).is_some(),
-            true
-        );
+        assert!(finance["deposit"]["changed_at"].is_string(), "{finance}");
     }
 
     // A signature by the rotated secret is accepted too.
@@ -145,7 +142,10 @@ async fn events_apply_once_by_their_own_time_and_both_parties_see_them() {
     let receipt = accepted(&app, "msg_invoice", &void).await;
     assert_eq!(receipt["duplicate"], true, "{receipt}");
     assert_eq!(receipt["applied"], true, "the first delivery's outcome");
-    assert_eq!(count(&app, "SELECT count(*) FROM finance_events").await, events);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM finance_events").await,
+        events
+    );
     let (_, again) = p.promoter.get(&app, &path).await;
     assert_eq!(again, finance);
 
@@ -154,7 +154,12 @@ async fn events_apply_once_by_their_own_time_and_both_parties_see_them() {
     let receipt = accepted(&app, "msg_odd", &odd).await;
     assert_eq!(receipt["applied"], false);
     // Unknown booking: the same, so Finance does not retry forever.
-    let stray = event("deposit.paid", &Uuid::now_v7().to_string(), Utc::now(), json!({}));
+    let stray = event(
+        "deposit.paid",
+        &Uuid::now_v7().to_string(),
+        Utc::now(),
+        json!({}),
+    );
     let receipt = accepted(&app, "msg_stray", &stray).await;
     assert_eq!(receipt["applied"], false);
     assert_eq!(
@@ -169,11 +174,20 @@ async fn events_apply_once_by_their_own_time_and_both_parties_see_them() {
     assert_eq!(unchanged, finance);
 
     // An unknown currency is refused and nothing is stored.
-    let bad = event("settlement.drafted", &booking, Utc::now(), json!({"amount": 5, "currency": "XQZ"}));
+    let bad = event(
+        "settlement.drafted",
+        &booking,
+        Utc::now(),
+        json!({"amount": 5, "currency": "XQZ"}),
+    );
     let response = deliver(&app, SECRET, "msg_bad_currency", Duration::zero(), &bad).await;
     problem(response, 422, "validation_failed").await;
     assert_eq!(
-        count(&app, "SELECT count(*) FROM finance_events WHERE webhook_id = 'msg_bad_currency'").await,
+        count(
+            &app,
+            "SELECT count(*) FROM finance_events WHERE webhook_id = 'msg_bad_currency'"
+        )
+        .await,
         0
     );
 }
@@ -194,14 +208,24 @@ async fn deposit_overdue_when_finance_says_so_or_its_due_date_passed() {
     let (_, finance) = p.agency.get(&app, &path(&late)).await;
     assert_eq!(finance["deposit"]["status"], "invoiced", "{finance}");
     assert_eq!(finance["deposit_overdue"], true);
-    accepted(&app, "late_2", &event("deposit.paid", &late, Utc::now(), json!({}))).await;
+    accepted(
+        &app,
+        "late_2",
+        &event("deposit.paid", &late, Utc::now(), json!({})),
+    )
+    .await;
     let (_, finance) = p.agency.get(&app, &path(&late)).await;
     assert_eq!(finance["deposit_overdue"], false);
     assert_eq!(finance["deposit"]["amount"], 100, "kept from the invoice");
     accepted(
         &app,
         "late_3",
-        &event("deposit.overdue", &late, Utc::now() + Duration::seconds(1), json!({})),
+        &event(
+            "deposit.overdue",
+            &late,
+            Utc::now() + Duration::seconds(1),
+            json!({}),
+        ),
     )
     .await;
     let (_, finance) = p.promoter.get(&app, &path(&late)).await;
@@ -244,13 +268,21 @@ async fn unverified_events_are_refused_and_change_nothing() {
         request.send()
     };
     let wrong = "whsec_d3JvbmctZmluYW5jZS1zZWNyZXQtMDEyMzQ1";
-    let forged = send("a", Some(now.to_string()), Some(sign(wrong, "a", now, &text)));
+    let forged = send(
+        "a",
+        Some(now.to_string()),
+        Some(sign(wrong, "a", now, &text)),
+    );
     problem(forged.await.unwrap(), 401, "webhook_signature_invalid").await;
     let unsigned = send("b", Some(now.to_string()), None);
     problem(unsigned.await.unwrap(), 401, "webhook_signature_invalid").await;
     let undated = send("c", None, Some(sign(SECRET, "c", now, &text)));
     problem(undated.await.unwrap(), 401, "webhook_signature_invalid").await;
-    let tampered = send("d", Some(now.to_string()), Some(sign(SECRET, "d", now, "{}")));
+    let tampered = send(
+        "d",
+        Some(now.to_string()),
+        Some(sign(SECRET, "d", now, "{}")),
+    );
     problem(tampered.await.unwrap(), 401, "webhook_signature_invalid").await;
     for (id, minutes) in [("stale", -10), ("future", 10)] {
         let response = deliver(&app, SECRET, id, Duration::minutes(minutes), &body).await;
@@ -276,14 +308,24 @@ async fn unverified_events_are_refused_and_change_nothing() {
 
     // The machine route never opens to a user token.
     let org = Org::new();
-    let response = org.req(&app, Method::POST, PATH).json(&body).send().await.unwrap();
+    let response = org
+        .req(&app, Method::POST, PATH)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
 }
 
 #[tokio::test]
 async fn without_a_secret_finance_events_are_refused() {
     let app = TestApp::spawn().await;
-    let body = event("deposit.paid", &Uuid::now_v7().to_string(), Utc::now(), json!({}));
+    let body = event(
+        "deposit.paid",
+        &Uuid::now_v7().to_string(),
+        Utc::now(),
+        json!({}),
+    );
     let response = deliver(&app, SECRET, "x", Duration::zero(), &body).await;
     problem(response, 503, "finance_events_disabled").await;
     assert_eq!(count(&app, "SELECT count(*) FROM finance_events").await, 0);

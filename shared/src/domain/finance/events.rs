@@ -183,13 +183,23 @@ async fn checked_data(
     };
     let mut errors = Vec::new();
     if data.amount.is_some() && data.currency.is_none() {
-        errors.push(FieldError::new("data.currency", "is required with an amount"));
+        errors.push(FieldError::new(
+            "data.currency",
+            "is required with an amount",
+        ));
     }
     if data.amount.is_some_and(|a| a < 0) && !matches!(effect, Effect::Settlement(_)) {
         errors.push(FieldError::new("data.amount", "must not be negative"));
     }
-    if data.reference.as_ref().is_some_and(|r| r.chars().count() > MAX_REFERENCE) {
-        errors.push(FieldError::new("data.reference", "is longer than 200 characters"));
+    if data
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REFERENCE)
+    {
+        errors.push(FieldError::new(
+            "data.reference",
+            "is longer than 200 characters",
+        ));
     }
     errors.extend(
         Refs::new()
@@ -265,7 +275,14 @@ pub async fn receive(
     if !booking_known {
         return Ok(receipt);
     }
-    receipt.applied = apply(&mut *conn, receipt.booking_id, effect, &data, event.occurred_at).await?;
+    receipt.applied = apply(
+        &mut *conn,
+        receipt.booking_id,
+        effect,
+        &data,
+        event.occurred_at,
+    )
+    .await?;
     if receipt.applied {
         sqlx::query!(
             "UPDATE finance_events SET applied = true WHERE webhook_id = $1",
@@ -386,12 +403,18 @@ mod tests {
         let other = "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5".to_owned();
         let body = br#"{"type":"deposit.paid"}"#;
         let now = Utc::now().timestamp();
-        let signature = Webhook::new(&other).unwrap().sign("msg_1", now, body).unwrap();
+        let signature = Webhook::new(&other)
+            .unwrap()
+            .sign("msg_1", now, body)
+            .unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("webhook-id", "msg_1".parse().unwrap());
         headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
         headers.insert("webhook-signature", signature.parse().unwrap());
-        assert!(matches!(verify(&[], &headers, body), Err(Refused::Disabled)));
+        assert!(matches!(
+            verify(&[], &headers, body),
+            Err(Refused::Disabled)
+        ));
         assert!(matches!(
             verify(std::slice::from_ref(&secret), &headers, body),
             Err(Refused::Unverified(_))

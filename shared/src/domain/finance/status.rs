@@ -80,7 +80,11 @@ impl SettlementStatus {
 
 /// Whether the deposit is overdue: Finance said so, or its due date has
 /// passed and Finance has not reported it paid or refunded.
-pub fn deposit_overdue(status: DepositStatus, due_date: Option<NaiveDate>, today: NaiveDate) -> bool {
+pub fn deposit_overdue(
+    status: DepositStatus,
+    due_date: Option<NaiveDate>,
+    today: NaiveDate,
+) -> bool {
     match status {
         DepositStatus::Overdue => true,
         DepositStatus::Paid | DepositStatus::Refunded => false,
@@ -238,7 +242,11 @@ mod tests {
             (Refunded, past, false),
             (NotReported, None, false),
         ] {
-            assert_eq!(deposit_overdue(status, due, today), overdue, "{status:?} {due:?}");
+            assert_eq!(
+                deposit_overdue(status, due, today),
+                overdue,
+                "{status:?} {due:?}"
+            );
         }
     }
 }
