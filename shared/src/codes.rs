@@ -50,6 +50,7 @@ codes! {
     InvalidToken => "invalid_token", 401, "the bearer token is malformed, forged, expired or not yet valid";
     InternalKeyRequired => "internal_key_required", 401, "an `/internal` route called without the internal key";
     InvalidInternalKey => "invalid_internal_key", 401, "the internal key does not match";
+    WebhookSignatureInvalid => "webhook_signature_invalid", 401, "an inbound webhook (`/internal/finance/events`) lacks a `webhook-*` header, its signature matches no configured secret, or its timestamp is more than 5 minutes off";
     CsrfHeaderRequired => "csrf_header_required", 403, "an ops write with the session cookie lacks the `x-ops-csrf` header";
     MissingOrgHeader => "missing_org_header", 400, "a tenant route called without `x-org`";
     InvalidOrgHeader => "invalid_org_header", 400, "`x-org` is not a UUID";
@@ -112,6 +113,7 @@ codes! {
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";
     AuthUnavailable => "auth_unavailable", 503, "the token's keys (JWKS) cannot be fetched";
     AccessUnavailable => "access_unavailable", 503, "Auth cannot answer for the caller's effective access";
+    FinanceEventsDisabled => "finance_events_disabled", 503, "`FINANCE_EVENTS_SECRET` is not set, so Finance events cannot be verified and are refused";
     RequestTimeout => "request_timeout", 503, "the request took longer than `REQUEST_TIMEOUT_SECONDS`";
     DatabaseUnavailable => "database_unavailable", 503, "`/readyz`: the database does not answer";
     MigrationsPending => "migrations_pending", 503, "`/readyz`: the database is not migrated to this build";

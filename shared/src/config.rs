@@ -371,6 +371,10 @@ pub struct ApiConfig {
     pub contract_signing_key: SealKey,
     /// Assumptions behind tour routing's estimated drives.
     pub routing: RoutingPolicy,
+    /// `FINANCE_EVENTS_SECRET`: the `whsec_...` secrets Finance signs its
+    /// events with (several while one rotates); empty turns the inbound
+    /// route off (503).
+    pub finance_events_secrets: Vec<String>,
 }
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
@@ -445,8 +449,23 @@ impl ApiConfig {
                 )
                 .map_err(|e| ConfigError::new("CONTRACT_SIGNING_RETIRED_KEYS", e))?,
             routing: routing_policy(env)?,
+            finance_events_secrets: webhook_secrets(env, "FINANCE_EVENTS_SECRET")?,
         })
     }
+}
+
+/// A comma list of Standard Webhooks secrets, each `whsec_` + base64.
+fn webhook_secrets(env: &Env, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    let secrets = env.list(var).unwrap_or_default();
+    for secret in &secrets {
+        if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
+            return Err(ConfigError::new(
+                var,
+                "each secret must be whsec_ followed by base64",
+            ));
+        }
+    }
+    Ok(secrets)
 }
 
 /// `ROUTING_*`: the road factor, average speeds and daily driving limit
@@ -599,15 +618,7 @@ pub struct NotificationsConfig {
 impl NotificationsConfig {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let url = env.url("NOTIFICATIONS_WEBHOOK_URL")?;
-        let secrets = env.list("NOTIFICATIONS_WEBHOOK_SECRET").unwrap_or_default();
-        for secret in &secrets {
-            if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
-                return Err(ConfigError::new(
-                    "NOTIFICATIONS_WEBHOOK_SECRET",
-                    "each secret must be whsec_ followed by base64",
-                ));
-            }
-        }
+        let secrets = webhook_secrets(env, "NOTIFICATIONS_WEBHOOK_SECRET")?;
         if url.is_some() && secrets.is_empty() {
             return Err(ConfigError::new(
                 "NOTIFICATIONS_WEBHOOK_SECRET",
@@ -797,6 +808,28 @@ mod tests {
             ),
         ] {
             assert_eq!(worker(&extra).unwrap_err().var, var, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn finance_events_secrets_are_optional_and_must_parse() {
+        assert!(api(&[]).unwrap().finance_events_secrets.is_empty());
+        let two = api(&[(
+            "FINANCE_EVENTS_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5",
+        )])
+        .unwrap();
+        assert_eq!(two.finance_events_secrets.len(), 2);
+        for bad in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_not base64!",
+            "whsec_ok,nope",
+        ] {
+            assert_eq!(
+                api(&[("FINANCE_EVENTS_SECRET", bad)]).unwrap_err().var,
+                "FINANCE_EVENTS_SECRET",
+                "{bad}"
+            );
         }
     }
 

@@ -947,6 +947,11 @@ fn routes(w: &World) -> Routes {
         hidden(booking("/activity"), None),
     );
     add(
+        "GET",
+        "/api/v1/bookings/{id}/finance",
+        hidden(booking("/finance"), None),
+    );
+    add(
         "POST",
         "/api/v1/bookings/{id}/cancel",
         hidden(booking("/cancel"), Some(json!({"reason": "rain"}))),
@@ -1522,6 +1527,14 @@ fn routes(w: &World) -> Routes {
                 id("dispute")
             ),
             Some(json!({"resolution": "claim_upheld"})),
+        ),
+    );
+    add(
+        "POST",
+        "/internal/finance/events",
+        machine(
+            "/internal/finance/events".into(),
+            Some(json!({"type": "deposit.paid", "booking_id": id("booking")})),
         ),
     );
     add(

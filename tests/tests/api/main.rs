@@ -13,6 +13,7 @@ mod cors;
 mod cross_tenant;
 mod demo;
 mod directory;
+mod finance;
 mod finance_handoff;
 mod health;
 mod holds;

@@ -1,0 +1,99 @@
+//! Booking finance (SPEC 5.8): Finance's signed events in, and what it
+//! reported out to the booking's parties.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use shared::Code;
+use shared::auth::Permission;
+use shared::domain::finance::events::{self, FinanceEventIn, FinanceEventReceipt, Refused};
+use shared::domain::finance::status::{self, BookingFinance};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::extract::auth::Caller;
+use crate::extract::internal::InternalCaller;
+use crate::extract::{Json, Path};
+use crate::problem::{AppError, Problem};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_booking_finance))
+}
+
+/// Machine routes (internal key).
+pub fn internal_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_finance_event))
+}
+
+/// The booking's deposit, invoice and settlement as Finance last reported
+/// them; every part `not_reported` until it says something. Either party.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/finance", tag = "finance",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 200, body = BookingFinance),
+        (status = 403, description = "Without `artist.finance.read`", body = Problem),
+        (status = 404, body = Problem)))]
+async fn get_booking_finance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<BookingFinance>, AppError> {
+    caller.require(Permission::FinanceRead)?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(
+        status::for_booking(&mut conn, caller.org_id(), id).await?,
+    ))
+}
+
+/// One event from Finance, signed per Standard Webhooks with
+/// `FINANCE_EVENTS_SECRET` (`webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`; 5 minutes tolerance). Stored once by `webhook-id`:
+/// a repeat is acknowledged the same way and changes nothing. An unknown
+/// type or booking is stored unapplied and acknowledged, so Finance stops
+/// retrying it.
+#[utoipa::path(post, path = "/internal/finance/events", tag = "finance",
+    security(("internal_key" = [])), request_body = FinanceEventIn,
+    params(("webhook-id" = String, Header, description = "Finance's id of the message, stable across retries"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds of this attempt"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, space-separated")),
+    responses((status = 200, description = "Stored (and applied when it could be), or a repeat", body = FinanceEventReceipt),
+        (status = 400, description = "The body is not JSON", body = Problem),
+        (status = 401, description = "Missing header, bad signature, or timestamp more than 5 minutes off", body = Problem),
+        (status = 422, description = "The event does not fit the schema, or names an unknown currency", body = Problem),
+        (status = 503, description = "`FINANCE_EVENTS_SECRET` is not set", body = Problem)))]
+async fn receive_finance_event(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<FinanceEventReceipt>, AppError> {
+    events::verify(&state.config.finance_events_secrets, &headers, &body).map_err(|e| match e {
+        Refused::Disabled => AppError::unavailable(
+            Code::FinanceEventsDisabled,
+            "FINANCE_EVENTS_SECRET is not set; Finance events are refused",
+        ),
+        Refused::Unverified(detail) => AppError::new(
+            StatusCode::UNAUTHORIZED,
+            Code::WebhookSignatureInvalid,
+            detail,
+        ),
+    })?;
+    let webhook_id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(Code::InvalidJson, format!("the body is not JSON: {e}"))
+    })?;
+    let event: FinanceEventIn = serde_json::from_value(payload.clone()).map_err(|e| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidBody,
+            e.to_string(),
+        )
+    })?;
+    let mut tx = state.pool.begin().await?;
+    let receipt = events::receive(&mut tx, webhook_id, event, &payload).await?;
+    tx.commit().await?;
+    Ok(Json(receipt))
+}
