@@ -96,7 +96,6 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::itinerary::router())
         .merge(routes::logistics::router())
         .merge(routes::finance::router())
-        .merge(routes::finance_handoffs::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());
@@ -111,7 +110,6 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
         .merge(routes::finance::internal_router())
-        .merge(routes::finance_handoffs::internal_router())
         .layer(from_fn_with_state(state.clone(), require_internal_key));
     openapi::internal_guard(routes.get_openapi_mut());
     routes

@@ -1,5 +1,6 @@
-//! Booking finance (SPEC 5.8): Finance's signed events in, and what it
-//! reported out to the booking's parties.
+//! Booking finance (SPEC 5.8, 5.9): Finance's signed events in, what it
+//! reported out to the booking's parties, the audit of every handoff to
+//! Finance, and the Finance endpoint's state for operators.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use shared::Code;
 use shared::auth::Permission;
 use shared::domain::finance::events::{self, FinanceEventIn, FinanceEventReceipt, Refused};
+use shared::domain::finance::handoff::{self, FinanceEndpoint, Handoff};
 use shared::domain::finance::status::{self, BookingFinance};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -18,12 +20,17 @@ use crate::extract::{Json, Path};
 use crate::problem::{AppError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_booking_finance))
+    OpenApiRouter::new()
+        .routes(routes!(get_booking_finance))
+        .routes(routes!(list_finance_handoffs))
 }
 
 /// Machine routes (internal key).
 pub fn internal_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(receive_finance_event))
+    OpenApiRouter::new()
+        .routes(routes!(receive_finance_event))
+        .routes(routes!(finance_endpoint))
+        .routes(routes!(enable_finance_endpoint))
 }
 
 /// The booking's deposit, invoice and settlement as Finance last reported
@@ -96,4 +103,47 @@ async fn receive_finance_event(
     let receipt = events::receive(&mut tx, webhook_id, event, &payload).await?;
     tx.commit().await?;
     Ok(Json(receipt))
+}
+
+/// Every handoff of the booking to Finance, with each delivery attempt
+/// (time, status code, duration, error, response excerpt). Either party,
+/// with `artist.finance.read`.
+#[utoipa::path(get, path = "/api/v1/bookings/{id}/finance/handoffs", tag = "finance",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 200, body = Vec<Handoff>), (status = 404, body = Problem)))]
+async fn list_finance_handoffs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Handoff>>, AppError> {
+    caller.require(Permission::FinanceRead)?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(
+        handoff::list_for(&mut conn, caller.org_id(), id).await?,
+    ))
+}
+
+/// Whether the Finance endpoint is disabled (it answered 410) and how many
+/// handoffs wait for it.
+#[utoipa::path(get, path = "/internal/finance/endpoint", tag = "ops",
+    security(("internal_key" = [])),
+    responses((status = 200, body = FinanceEndpoint)))]
+async fn finance_endpoint(
+    State(state): State<AppState>,
+) -> Result<Json<FinanceEndpoint>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(handoff::endpoint(&mut conn).await?))
+}
+
+/// Enables the Finance endpoint again; every paused handoff is sent now.
+#[utoipa::path(post, path = "/internal/finance/endpoint/enable", tag = "ops",
+    security(("internal_key" = [])),
+    responses((status = 200, body = FinanceEndpoint)))]
+async fn enable_finance_endpoint(
+    State(state): State<AppState>,
+) -> Result<Json<FinanceEndpoint>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let endpoint = handoff::enable_endpoint(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(endpoint))
 }

@@ -6,7 +6,6 @@ pub mod bookings;
 pub mod companies;
 pub mod contracts;
 pub mod finance;
-pub mod finance_handoffs;
 pub mod health;
 pub mod holds;
 pub mod imports;
