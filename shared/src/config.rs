@@ -580,12 +580,14 @@ impl FinanceConfig {
                 .collect::<Result<Vec<_>, _>>()
                 .ok()
                 .filter(|l| {
-                    (1..=50).contains(&l.len()) && l.iter().all(|d| d.as_secs() <= 7 * 86_400)
+                    (1..=50).contains(&l.len())
+                        && l[0].is_zero()
+                        && l.iter().all(|d| d.as_secs() <= 7 * 86_400)
                 })
                 .ok_or_else(|| {
                     ConfigError::new(
                         "FINANCE_RETRY_SCHEDULE_SECONDS",
-                        "must be 1 to 50 comma-separated delays in seconds, each at most a week",
+                        "must be 1 to 50 comma-separated delays in seconds, the first 0 (the first attempt is at once), each at most a week",
                     )
                 })?,
         };
@@ -800,6 +802,10 @@ mod tests {
             ),
             (
                 vec![("FINANCE_RETRY_SCHEDULE_SECONDS", "0,9999999")],
+                "FINANCE_RETRY_SCHEDULE_SECONDS",
+            ),
+            (
+                vec![("FINANCE_RETRY_SCHEDULE_SECONDS", "60,300")],
                 "FINANCE_RETRY_SCHEDULE_SECONDS",
             ),
             (

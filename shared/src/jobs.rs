@@ -346,6 +346,29 @@ impl FinanceHandoff {
         .await
     }
 
+    /// Enqueues the same attempt again at `at`, for a handoff waiting for
+    /// an earlier one of its booking.
+    pub async fn enqueue_waiting(
+        conn: &mut PgConnection,
+        handoff_id: Uuid,
+        attempt: i32,
+        at: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let key = format!(
+            "handoff:{handoff_id}:{attempt}:waiting:{}",
+            at.timestamp_micros()
+        );
+        enqueue(
+            conn,
+            &Self {
+                handoff_id,
+                attempt,
+            },
+            Schedule::at(at).dedupe(key),
+        )
+        .await
+    }
+
     /// Enqueues the next attempt of a handoff that waited while the
     /// endpoint was disabled: its attempt's job may already have run (and
     /// paused it), so the key names the resumption.

@@ -66,6 +66,7 @@ async fn get_booking_finance(
     responses((status = 200, description = "Stored (and applied when it could be), or a repeat", body = FinanceEventReceipt),
         (status = 400, description = "The body is not JSON", body = Problem),
         (status = 401, description = "Missing header, bad signature, or timestamp more than 5 minutes off", body = Problem),
+        (status = 415, description = "The body is not `application/json`", body = Problem),
         (status = 422, description = "The event does not fit the schema, or names an unknown currency", body = Problem),
         (status = 503, description = "`FINANCE_EVENTS_SECRET` is not set", body = Problem)))]
 async fn receive_finance_event(
@@ -74,6 +75,21 @@ async fn receive_finance_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<FinanceEventReceipt>, AppError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !json {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
+            "Finance events are application/json",
+        ));
+    }
     events::verify(&state.config.finance_events_secrets, &headers, &body).map_err(|e| match e {
         Refused::Disabled => AppError::unavailable(
             Code::FinanceEventsDisabled,
@@ -89,6 +105,14 @@ async fn receive_finance_event(
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Postgres text and jsonb cannot hold NUL.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidBody,
+            "the body must not contain NUL characters (\\u0000)",
+        ));
+    }
     let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         AppError::bad_request(Code::InvalidJson, format!("the body is not JSON: {e}"))
     })?;

@@ -292,16 +292,49 @@ async fn unverified_events_are_refused_and_change_nothing() {
 
     // Signed, but not JSON / not an event.
     let raw = "not json";
+    let signed_raw = |content_type: &'static str| {
+        app.internal(Method::POST, PATH)
+            .header("content-type", content_type)
+            .header("webhook-id", "raw")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", sign(SECRET, "raw", now, raw))
+            .body(raw)
+            .send()
+    };
+    problem(
+        signed_raw("application/json").await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    problem(
+        signed_raw("text/plain").await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    // NUL cannot be stored: 422, not a 500.
+    let response = deliver(
+        &app,
+        SECRET,
+        "nul",
+        Duration::zero(),
+        &json!({"type": "deposit.paid\u{0}", "booking_id": Uuid::now_v7(), "occurred_at": Utc::now()}),
+    )
+    .await;
+    problem(response, 422, "invalid_body").await;
+    // A timestamp far out of range is refused before the library sees it.
     let response = app
         .internal(Method::POST, PATH)
-        .header("webhook-id", "raw")
-        .header("webhook-timestamp", now.to_string())
-        .header("webhook-signature", sign(SECRET, "raw", now, raw))
-        .body(raw)
+        .header("content-type", "application/json")
+        .header("webhook-id", "far")
+        .header("webhook-timestamp", i64::MIN.to_string())
+        .header("webhook-signature", "v1,AAAA")
+        .body("{}")
         .send()
         .await
         .unwrap();
-    problem(response, 400, "invalid_json").await;
+    problem(response, 401, "webhook_signature_invalid").await;
     let response = deliver(&app, SECRET, "shape", Duration::zero(), &json!({"type": 1})).await;
     problem(response, 422, "invalid_body").await;
     assert_eq!(count(&app, "SELECT count(*) FROM finance_events").await, 0);

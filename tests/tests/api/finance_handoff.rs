@@ -295,3 +295,57 @@ async fn two_workers_deliver_each_handoff_once() {
     assert_eq!(received.len(), ids.len(), "one delivery per handoff");
     assert_eq!(webhook_ids.len(), ids.len());
 }
+
+#[tokio::test]
+async fn a_bookings_changes_reach_finance_in_order() {
+    let app = TestApp::spawn().await;
+    let (fake, url) = FakeWebhooks::scripted(vec![Answer::Status(503), Answer::Status(503)]).await;
+    let mut env = worker_env(&url);
+    env[2].1 = "0,2,2".to_owned();
+    let _worker = spawn(&app, &env);
+    let p = kisum_tests::booking_parties(&app, "Order Agency", "Order Artist", &[]).await;
+    let id = booking(&app, &p, 64).await;
+    // Cancelled while its confirmation is still being retried.
+    let (status, _) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(
+        Duration::from_secs(40),
+        "both handoffs are delivered",
+        || async {
+            let h = handoffs(&app, &p, &id).await;
+            h.as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["status"] == "delivered")
+                .then_some(())
+        },
+    )
+    .await;
+    let types: Vec<String> = fake
+        .received()
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_slice::<Value>(body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "booking.confirmed",
+            "booking.confirmed",
+            "booking.confirmed",
+            "booking.cancelled"
+        ]
+    );
+}

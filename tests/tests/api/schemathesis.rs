@@ -150,7 +150,15 @@ async fn schemathesis_finds_no_failure_against_the_served_document() {
     let root = workspace_root();
     let python = venv_python(&root);
 
-    let app = TestApp::spawn().await;
+    // Finance events configured, so their route answers as in production
+    // (without a secret it is 503 by design).
+    let app = TestApp::builder()
+        .env(
+            "FINANCE_EVENTS_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .spawn()
+        .await;
     shared::demo::seed(&app.pool).await.unwrap();
     let token = |org: Uuid| Token::member(org, "owner").hs256();
     let agency = Org {

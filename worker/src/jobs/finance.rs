@@ -12,6 +12,10 @@ use shared::jobs::FinanceHandoff;
 
 use crate::WorkerState;
 
+/// How long a handoff waits for an earlier one of its booking before it
+/// looks again.
+const EARLIER_WAIT_SECONDS: i64 = 5;
+
 pub async fn deliver(job: FinanceHandoff, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let delivery = {
         let mut conn = state.pool.acquire().await?;
@@ -28,19 +32,25 @@ pub async fn deliver(job: FinanceHandoff, state: Data<WorkerState>) -> Result<()
         return Ok(());
     }
     let attempt = delivery.attempts + 1;
-    if delivery.endpoint_disabled {
-        let mut conn = state.pool.acquire().await?;
-        handoff::pause(&mut conn, delivery.id).await?;
+    let mut conn = state.pool.acquire().await?;
+    if delivery.endpoint_disabled && handoff::pause(&mut conn, delivery.id, false).await? {
         return Ok(());
     }
     let Some(url) = &state.finance.url else {
         // Nowhere to send it: it waits, like a handoff to a disabled
-        // endpoint, until an operator enables the endpoint.
+        // endpoint, until a URL is configured (maintenance resumes it) or
+        // an operator enables the endpoint.
         tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
-        let mut conn = state.pool.acquire().await?;
-        handoff::pause(&mut conn, delivery.id).await?;
+        handoff::pause(&mut conn, delivery.id, true).await?;
         return Ok(());
     };
+    // A booking's changes reach Finance in order: wait for an earlier one.
+    if handoff::earlier_in_flight(&mut conn, delivery.id).await? {
+        let at = Utc::now() + chrono::Duration::seconds(EARLIER_WAIT_SECONDS);
+        FinanceHandoff::enqueue_waiting(&mut conn, delivery.id, job.attempt, at).await?;
+        return Ok(());
+    }
+    drop(conn);
     let started = Instant::now();
     let result = shared::webhooks::post(
         &state.http,

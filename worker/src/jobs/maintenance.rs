@@ -21,6 +21,9 @@ const PRUNE_BATCH: i64 = 5000;
 
 /// Once per tick across replicas: prune expired idempotency records, done
 /// jobs past the retention period and expired dashboard sessions.
+/// Most stranded Finance handoffs one run resumes.
+const STRANDED_BATCH: i64 = 1000;
+
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let pruned = shared::idempotency::prune_expired(&state.pool).await?;
     let retention = chrono::Duration::from_std(state.job_retention)?;
@@ -33,6 +36,23 @@ pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDy
             break;
         }
     }
-    tracing::info!(tick = job.tick, pruned, jobs_pruned, "maintenance done");
+    let handoffs_resumed = {
+        let mut tx = state.pool.begin().await?;
+        let found = shared::domain::finance::handoff::stranded(
+            &mut tx,
+            state.finance.url.is_some(),
+            STRANDED_BATCH,
+        )
+        .await?;
+        tx.commit().await?;
+        found.len()
+    };
+    tracing::info!(
+        tick = job.tick,
+        pruned,
+        jobs_pruned,
+        handoffs_resumed,
+        "maintenance done"
+    );
     Ok(())
 }

@@ -41,6 +41,19 @@ pub fn verify(secrets: &[String], headers: &HeaderMap, body: &[u8]) -> Result<()
     if secrets.is_empty() {
         return Err(Refused::Disabled);
     }
+    // The library subtracts the timestamp from now unchecked: anything
+    // beyond a day either way is refused first.
+    let plausible = headers
+        .get("webhook-timestamp")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .and_then(|ts| chrono::Utc::now().timestamp().checked_sub(ts))
+        .is_some_and(|skew| skew.unsigned_abs() <= 86_400);
+    if !plausible {
+        return Err(Refused::Unverified(
+            "webhook-timestamp is missing or more than 5 minutes from now".to_owned(),
+        ));
+    }
     let mut last = None;
     for secret in secrets {
         let outcome = Webhook::new(secret).and_then(|hook| hook.verify(body, headers));
@@ -188,6 +201,18 @@ async fn checked_data(
             "is required with an amount",
         ));
     }
+    if data.currency.is_some() && data.amount.is_none() {
+        errors.push(FieldError::new(
+            "data.amount",
+            "is required with a currency (they change together)",
+        ));
+    }
+    if data.due_date.is_some_and(|d| !(plausible_date(d))) {
+        errors.push(FieldError::new(
+            "data.due_date",
+            "must be between 1970-01-01 and 2200-12-31",
+        ));
+    }
     if data.amount.is_some_and(|a| a < 0) && !matches!(effect, Effect::Settlement(_)) {
         errors.push(FieldError::new("data.amount", "must not be negative"));
     }
@@ -214,6 +239,12 @@ async fn checked_data(
     }
 }
 
+/// Dates Finance may name: far from the limits of chrono and Postgres.
+fn plausible_date(date: chrono::NaiveDate) -> bool {
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1)..=chrono::NaiveDate::from_ymd_opt(2200, 12, 31))
+        .contains(&Some(date))
+}
+
 /// Stores a verified event once and applies it, in the caller's
 /// transaction. `payload` is the whole body as received.
 pub async fn receive(
@@ -226,6 +257,12 @@ pub async fn receive(
         return Err(DomainError::invalid(
             "webhook-id",
             "must be 1 to 200 characters",
+        ));
+    }
+    if !plausible_date(event.occurred_at.date_naive()) {
+        return Err(DomainError::invalid(
+            "occurred_at",
+            "must be between 1970-01-01 and 2200-12-31",
         ));
     }
     let effect = FinanceEventType::parse(&event.kind).map(FinanceEventType::effect);
@@ -316,7 +353,7 @@ async fn apply(
                     deposit_due_date = COALESCE(excluded.deposit_due_date, f.deposit_due_date),
                     deposit_changed_at = excluded.deposit_changed_at,
                     updated_at = now()
-              WHERE f.deposit_changed_at IS NULL OR excluded.deposit_changed_at > f.deposit_changed_at",
+              WHERE f.deposit_changed_at IS NULL OR excluded.deposit_changed_at >= f.deposit_changed_at",
             booking_id,
             status.as_str(),
             data.amount,
@@ -339,7 +376,7 @@ async fn apply(
                     invoice_due_date = COALESCE(excluded.invoice_due_date, f.invoice_due_date),
                     invoice_changed_at = excluded.invoice_changed_at,
                     updated_at = now()
-              WHERE f.invoice_changed_at IS NULL OR excluded.invoice_changed_at > f.invoice_changed_at",
+              WHERE f.invoice_changed_at IS NULL OR excluded.invoice_changed_at >= f.invoice_changed_at",
             booking_id,
             status.as_str(),
             data.amount,
@@ -362,7 +399,7 @@ async fn apply(
                     settlement_changed_at = excluded.settlement_changed_at,
                     updated_at = now()
               WHERE f.settlement_changed_at IS NULL
-                 OR excluded.settlement_changed_at > f.settlement_changed_at",
+                 OR excluded.settlement_changed_at >= f.settlement_changed_at",
             booking_id,
             status.as_str(),
             data.amount,

@@ -270,9 +270,11 @@ pub fn outcome(
     match schedule.get(next) {
         None => Outcome::Dead,
         Some(delay) => {
-            let wait = retry_after.map_or(*delay, |r| r.max(*delay));
-            let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(7));
-            Outcome::Retry(now + wait)
+            // A Retry-After may stretch the wait, up to a day.
+            let cap = std::time::Duration::from_secs(86_400).max(*delay);
+            let wait = retry_after.map_or(*delay, |r| r.max(*delay)).min(cap);
+            let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
+            Outcome::Retry(now.checked_add_signed(wait).unwrap_or(now))
         }
     }
 }
@@ -337,16 +339,77 @@ pub async fn settle(
     Ok(())
 }
 
-/// Parks a handoff while the endpoint is disabled.
-pub async fn pause(conn: &mut PgConnection, id: Uuid) -> Result<(), DomainError> {
-    sqlx::query!(
+/// Parks a handoff (pending, or dead and retried by an operator) while
+/// the endpoint is disabled; with `always`, because nowhere is configured.
+/// Returns whether it was parked: the endpoint's row is read under a share
+/// lock, so an enable that commits meanwhile is seen, and the caller then
+/// delivers instead.
+pub async fn pause(conn: &mut PgConnection, id: Uuid, always: bool) -> Result<bool, DomainError> {
+    let rows = sqlx::query!(
         "UPDATE finance_handoffs SET status = 'paused', updated_at = now()
-          WHERE id = $1 AND status = 'pending'",
-        id
+          WHERE id = $1 AND status IN ('pending', 'dead')
+            AND ($2 OR EXISTS (SELECT 1 FROM finance_endpoint WHERE disabled_at IS NOT NULL FOR SHARE))",
+        id,
+        always
     )
     .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(rows == 1)
+}
+
+/// Handoffs no job will move: pending past their due time with no live
+/// job (an attempt's job died of a database error before it could record
+/// itself), and, when a Finance URL is configured and the endpoint is
+/// enabled, paused ones. The maintenance job enqueues their next attempt.
+pub async fn stranded(
+    conn: &mut PgConnection,
+    url_configured: bool,
+    limit: i64,
+) -> Result<Vec<(Uuid, i32)>, DomainError> {
+    let rows = sqlx::query!(
+        r#"SELECT h.id, h.attempts FROM finance_handoffs h
+            WHERE ((h.status = 'pending' AND COALESCE(h.next_attempt_at, h.updated_at) < now() - interval '2 minutes')
+                   OR (h.status = 'paused' AND $1 AND (SELECT disabled_at IS NULL FROM finance_endpoint)))
+              AND NOT EXISTS (
+                    SELECT 1 FROM apalis.jobs j
+                     WHERE j.job_type = 'finance_handoff' AND j.status NOT IN ('Done', 'Failed', 'Killed')
+                       AND convert_from(j.job, 'UTF8')::jsonb ->> 'handoff_id' = h.id::text)
+            ORDER BY h.created_at
+            LIMIT $2"#,
+        url_configured,
+        limit,
+    )
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
+    let mut found = Vec::with_capacity(rows.len());
+    for r in rows {
+        sqlx::query!(
+            "UPDATE finance_handoffs SET status = 'pending', updated_at = now()
+              WHERE id = $1 AND status = 'paused'",
+            r.id
+        )
+        .execute(&mut *conn)
+        .await?;
+        FinanceHandoff::enqueue_resumed(&mut *conn, r.id, r.attempts + 1).await?;
+        found.push((r.id, r.attempts + 1));
+    }
+    Ok(found)
+}
+
+/// Whether an earlier handoff of the same booking is still on its way
+/// (pending or paused): Finance hears of a booking's changes in order, so
+/// this one waits.
+pub async fn earlier_in_flight(conn: &mut PgConnection, id: Uuid) -> Result<bool, DomainError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM finance_handoffs e JOIN finance_handoffs h ON h.booking_id = e.booking_id
+              WHERE h.id = $1 AND e.id <> h.id AND (e.created_at, e.id) < (h.created_at, h.id)
+                AND e.status IN ('pending', 'paused')) AS "waiting!""#,
+        id
+    )
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Whether the Finance endpoint is disabled, since when and why.
@@ -515,6 +578,21 @@ mod tests {
             Outcome::Retry(_)
         ));
         assert_eq!(outcome(Some(500), None, 3, &s, now), Outcome::Dead);
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_a_day() {
+        let now = Utc::now();
+        assert_eq!(
+            outcome(
+                Some(503),
+                Some(Duration::from_secs(10_000_000_000_000)),
+                1,
+                &schedule(),
+                now
+            ),
+            Outcome::Retry(now + chrono::Duration::days(1))
+        );
     }
 
     #[test]
