@@ -12,14 +12,18 @@
 //! route.
 
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+    PathsBuilder,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required,
-    Response, ResponseBuilder, Tag,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr,
+    Required, Response, ResponseBuilder, Tag,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -114,6 +118,12 @@ pub fn base() -> OpenApi {
         .schema_from::<shared::domain::booking::requests::RequestDirection>()
         .schema_from::<shared::domain::contracts::store::DocumentFormat>()
         .schema_from::<shared::domain::touring::day_sheet::DaySheetFormat>()
+        // The Finance handoff message, described under `webhooks`.
+        .schema_from::<shared::domain::finance::handoff::FinanceBookingEvent>()
+        .schema_from::<shared::domain::finance::handoff::FinanceBookingTerms>()
+        .schema_from::<shared::domain::finance::handoff::FinanceParty>()
+        .schema_from::<shared::domain::finance::handoff::FinanceVenue>()
+        .schema_from::<shared::domain::finance::handoff::FinanceDeal>()
         .build();
     OpenApiBuilder::new()
         .info(
@@ -128,6 +138,7 @@ pub fn base() -> OpenApi {
                 .build(),
         )
         .components(Some(components))
+        .webhooks(Some(finance_webhooks()))
         .tags(Some(
             TAGS.iter()
                 .map(|(name, description)| {
@@ -138,6 +149,69 @@ pub fn base() -> OpenApi {
                 .collect::<Vec<_>>(),
         ))
         .build()
+}
+
+/// The Finance handoff (SPEC 5.9), as OpenAPI 3.1 `webhooks`: what we POST
+/// to `FINANCE_BASE_URL` when a booking is confirmed, cancelled or
+/// completed, so Finance reads the contract where it reads the API.
+fn finance_webhooks() -> Paths {
+    use shared::domain::finance::handoff::HandoffEvent;
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(description))
+            .schema(Some(String::schema()))
+            .build()
+    };
+    let mut paths = PathsBuilder::new();
+    for event in [
+        HandoffEvent::Confirmed,
+        HandoffEvent::Cancelled,
+        HandoffEvent::Completed,
+    ] {
+        let name = event.as_str();
+        let operation = OperationBuilder::new()
+            .operation_id(Some(format!("finance_{}", name.replace('.', "_"))))
+            .tags(Some(vec!["finance".to_owned()]))
+            .summary(Some(format!("`{name}`, handed to Finance")))
+            .description(Some(
+                "A Standard Webhooks POST: `webhook-id` is the same on every attempt of \
+                 this booking's event, `webhook-timestamp` is fresh per attempt, and \
+                 `webhook-signature` carries one `v1,` signature per `FINANCE_WEBHOOK_SECRET`. \
+                 The body's `type` is the event. Only 2xx is success; others are retried on \
+                 the schedule (honouring `Retry-After`), and 410 disables the endpoint.",
+            ))
+            .parameter(header(
+                "webhook-id",
+                "`msg_<booking id>_<event>`, stable across retries",
+            ))
+            .parameter(header("webhook-timestamp", "Unix seconds of this attempt"))
+            .parameter(header(
+                "webhook-signature",
+                "Space-separated `v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">`",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("FinanceBookingEvent")))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response("200", Response::new("Accepted (any 2xx)"))
+            .response(
+                "410",
+                Response::new("Gone: no more attempts until an operator enables the endpoint"),
+            )
+            .build();
+        paths = paths.path(name, PathItem::new(HttpMethod::Post, operation));
+    }
+    paths.build()
 }
 
 /// The shared problem answers, by component name: status, description and

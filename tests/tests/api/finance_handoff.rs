@@ -349,3 +349,55 @@ async fn a_bookings_changes_reach_finance_in_order() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_handoff_contract_is_in_the_openapi_webhooks() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for event in [
+        "booking.confirmed",
+        "booking.cancelled",
+        "booking.completed",
+    ] {
+        let post = &doc["webhooks"][event]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/FinanceBookingEvent",
+            "{event}"
+        );
+        let headers: Vec<&str> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            headers,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        );
+        assert!(post["responses"]["410"].is_object());
+    }
+    // Money and percentages are integers in the contract.
+    let deal = &doc["components"]["schemas"]["FinanceDeal"]["properties"];
+    for field in [
+        "guarantee_amount",
+        "percentage_bp",
+        "deposit_bp",
+        "ticket_price",
+    ] {
+        let types = deal[field]["type"].to_string();
+        assert!(
+            types.contains("integer") && !types.contains("number"),
+            "{field}: {types}"
+        );
+    }
+}
