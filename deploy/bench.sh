@@ -10,6 +10,8 @@
 #                                 the renderer alone, signatures/s under 16 clients
 #   ./deploy/bench.sh touring     a 60-stop tour with 500 other confirmed bookings (radius clauses) and 240
 #                                 itinerary items: routing and calendar feed latency
+#   ./deploy/bench.sh handoff     10,000 Finance handoffs to a local fake: deliveries/s with 1 and 2 worker
+#                                 processes, then with 30% first answers 503 (none accepted twice)
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -27,8 +29,11 @@ case "${1:-}" in
   lists) exec cargo run --release -q -p kisum-tests --bin bench_lists ;;
   contracts) exec cargo run --release -q -p kisum-tests --bin bench_contracts ;;
   touring) exec cargo run --release -q -p kisum-tests --bin bench_touring ;;
+  handoff)
+    cargo build --release -q -p kisum-worker
+    exec cargo run --release -q -p kisum-tests --bin bench_handoff ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|queue" >&2; exit 2 ;;
 esac
