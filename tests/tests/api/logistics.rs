@@ -18,26 +18,8 @@ async fn booked(app: &TestApp, name: &str) -> (BookingParties, String) {
         "deal": {"type": "flat", "currency": "EUR", "guarantee_amount": 1_000_000},
         "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
     });
-    let (status, offer) = p
-        .promoter
-        .send(app, Method::POST, "/api/v1/offers", Some(offer))
-        .await;
-    assert_eq!(status, 201, "{offer}");
-    let offer = offer["id"].as_str().unwrap();
-    let path = format!("/api/v1/offers/{offer}/accept");
-    let (status, body) = p.agency.send(app, Method::POST, &path, None).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, booking) = p
-        .promoter
-        .send(
-            app,
-            Method::POST,
-            "/api/v1/bookings",
-            Some(json!({"offer_id": offer})),
-        )
-        .await;
-    assert_eq!(status, 201, "{booking}");
-    (p, booking["id"].as_str().unwrap().to_owned())
+    let booking = kisum_tests::confirmed_booking(app, &p, offer).await;
+    (p, booking)
 }
 
 fn full_sheet() -> Value {
