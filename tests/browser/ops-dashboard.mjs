@@ -1,6 +1,7 @@
 // The ops dashboard in a real browser (Debian's Chromium, headless, driven
 // by playwright-core): sign in with the key through the form, find the dead
-// canary job, open it, retry it, and watch it finish.
+// canary job, open it, retry it, and watch it finish; then enable the
+// Finance endpoint, which the test disabled as a 410 from Finance would.
 //
 // Run by tests/tests/api/ops_browser.rs, which starts the API and the worker
 // and makes the dead job first. Environment:
@@ -134,6 +135,18 @@ async function run(page, context) {
   await until(`${queue} to show 1 done job in #queues`, () => count("done_last_hour"), (v) => v === "1");
   if (await page.locator("#retry").isVisible()) throw new Error("Retry is still offered for a done job");
   log("#queues: no dead job, 1 done");
+
+  // The Finance endpoint is shown disabled, with its reason, and enabled
+  // with one click.
+  await until("#fe-state to be disabled", () => text(page.locator("#fe-state")), (v) => v === "disabled");
+  const detail = await text(page.locator("#fe-detail"));
+  if (!detail.includes("410")) throw new Error(`the disabled endpoint's reason is not shown: ${detail}`);
+  log(`#finance: disabled, ${detail}`);
+  await page.locator("#fe-enable").click({ timeout: STEP_TIMEOUT });
+  const enabled = await until("#fe-result after Enable", () => text(page.locator("#fe-result")), (v) => v !== "");
+  if (!enabled.startsWith("enabled")) throw new Error(`Enable was refused: ${enabled}`);
+  await until("#fe-state to be enabled", () => text(page.locator("#fe-state")), (v) => v === "enabled");
+  log(`#finance: ${enabled}`);
   if (pageErrors.length) throw new Error(`errors in the page:\n  ${pageErrors.join("\n  ")}`);
 }
 

@@ -129,8 +129,9 @@ async fn booking_activity(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Activity>>, AppError> {
     caller.require(Permission::BookingRead)?;
+    let finance = caller.access.can(Permission::FinanceRead);
     let mut conn = state.pool.acquire().await?;
     Ok(Json(
-        bookings::activity(&mut conn, caller.org_id(), id).await?,
+        bookings::activity(&mut conn, caller.org_id(), id, finance).await?,
     ))
 }

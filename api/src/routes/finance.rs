@@ -149,7 +149,7 @@ async fn list_finance_handoffs(
 
 /// Whether the Finance endpoint is disabled (it answered 410) and how many
 /// handoffs wait for it.
-#[utoipa::path(get, path = "/internal/finance/endpoint", tag = "ops",
+#[utoipa::path(get, path = "/internal/ops/finance-endpoint", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = FinanceEndpoint)))]
 async fn finance_endpoint(
@@ -160,7 +160,7 @@ async fn finance_endpoint(
 }
 
 /// Enables the Finance endpoint again; every paused handoff is sent now.
-#[utoipa::path(post, path = "/internal/finance/endpoint/enable", tag = "ops",
+#[utoipa::path(post, path = "/internal/ops/finance-endpoint/enable", tag = "ops",
     security(("internal_key" = [])),
     responses((status = 200, body = FinanceEndpoint)))]
 async fn enable_finance_endpoint(

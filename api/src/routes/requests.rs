@@ -101,9 +101,12 @@ async fn booking_request_activity(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Activity>>, AppError> {
     caller.require(Permission::BookingRead)?;
+    let finance = caller.access.can(Permission::FinanceRead);
     let mut conn = state.pool.acquire().await?;
     requests::get_for(&mut conn, caller.org_id(), id).await?;
-    Ok(Json(activity::deal_trail(&mut conn, &[], &[id]).await?))
+    Ok(Json(
+        activity::deal_trail(&mut conn, &[], &[id], finance).await?,
+    ))
 }
 
 /// The agency declines an open request.

@@ -1470,13 +1470,13 @@ fn routes(w: &World) -> Routes {
     );
     add(
         "GET",
-        "/internal/finance/endpoint",
-        machine("/internal/finance/endpoint".into(), None),
+        "/internal/ops/finance-endpoint",
+        machine("/internal/ops/finance-endpoint".into(), None),
     );
     add(
         "POST",
-        "/internal/finance/endpoint/enable",
-        machine("/internal/finance/endpoint/enable".into(), None),
+        "/internal/ops/finance-endpoint/enable",
+        machine("/internal/ops/finance-endpoint/enable".into(), None),
     );
     add(
         "POST",

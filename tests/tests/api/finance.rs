@@ -149,6 +149,55 @@ async fn events_apply_once_by_their_own_time_and_both_parties_see_them() {
     let (_, again) = p.promoter.get(&app, &path).await;
     assert_eq!(again, finance);
 
+    // What Finance reported is in the booking's activity, once per applied
+    // event: not the late older one, not the replay.
+    let (status, trail) = p
+        .agency
+        .get(&app, &format!("/api/v1/bookings/{booking}/activity"))
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let reported: Vec<(&str, &str, &str)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["subject_type"] == "finance")
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["to_status"].as_str().unwrap(),
+                a["details"]["webhook_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            ("deposit.paid", "paid", "msg_paid"),
+            ("invoice.issued", "issued", "msg_invoice")
+        ],
+        "{trail}"
+    );
+    // A member without artist.finance.read sees the trail without them.
+    let member: Value = app
+        .as_member(
+            reqwest::Method::GET,
+            &format!("/api/v1/bookings/{booking}/activity"),
+            p.agency.id,
+            "member",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = member.as_array().unwrap();
+    assert!(!shown.is_empty(), "{member}");
+    assert!(
+        shown.iter().all(|a| a["subject_type"] != "finance"),
+        "{member}"
+    );
+
     // Unknown type: stored, acknowledged, not applied.
     let odd = event("deposit.forgiven", &booking, Utc::now(), json!({"x": "y"}));
     let receipt = accepted(&app, "msg_odd", &odd).await;

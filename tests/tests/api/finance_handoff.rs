@@ -3,7 +3,8 @@
 //! Webhooks (checked by the reference Python library), with one webhook id
 //! over every retry; a 410 disables the endpoint until an operator enables
 //! it; a hang past the timeout is a failed attempt; the last failure
-//! dead-letters the job; two workers deliver each handoff once.
+//! dead-letters the job; two workers deliver each handoff once; the
+//! maintenance job resumes handoffs no job would move.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -205,7 +206,8 @@ async fn a_410_disables_finance_until_an_operator_enables_it() {
         (h[0]["status"] == "paused").then_some(())
     })
     .await;
-    let (_, endpoint) = internal_call(&app, Method::GET, "/internal/finance/endpoint", None).await;
+    let (_, endpoint) =
+        internal_call(&app, Method::GET, "/internal/ops/finance-endpoint", None).await;
     assert!(endpoint["disabled_at"].is_string(), "{endpoint}");
     // While disabled, nothing more is sent: a second booking waits too.
     let second = booking(&app, &p, 62).await;
@@ -223,7 +225,7 @@ async fn a_410_disables_finance_until_an_operator_enables_it() {
     let (status, endpoint) = internal_call(
         &app,
         Method::POST,
-        "/internal/finance/endpoint/enable",
+        "/internal/ops/finance-endpoint/enable",
         None,
     )
     .await;
@@ -294,6 +296,86 @@ async fn two_workers_deliver_each_handoff_once() {
     webhook_ids.dedup();
     assert_eq!(received.len(), ids.len(), "one delivery per handoff");
     assert_eq!(webhook_ids.len(), ids.len());
+}
+
+#[tokio::test]
+async fn maintenance_resumes_stranded_handoffs_once() {
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Stranded Agency", "Stranded Artist", &[]).await;
+    // Paused: made while the worker had no Finance URL.
+    let paused = booking(&app, &p, 71).await;
+    {
+        let _no_url = WorkerProcess::spawn(&app.db.url, &[]);
+        eventually(Duration::from_secs(30), "the handoff pauses", || async {
+            let h = handoffs(&app, &p, &paused).await;
+            (h[0]["status"] == "paused").then_some(())
+        })
+        .await;
+    }
+    // Pending with no job left: what an attempt whose job died of a
+    // database error leaves, three minutes later.
+    let lost = booking(&app, &p, 72).await;
+    let lost_id = handoffs(&app, &p, &lost).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = sqlx::query(
+        "DELETE FROM apalis.jobs WHERE job_type = 'finance_handoff'
+            AND convert_from(job, 'UTF8')::jsonb ->> 'handoff_id' = $1",
+    )
+    .bind(&lost_id)
+    .execute(&app.pool)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(deleted, 1);
+    sqlx::query(
+        "UPDATE finance_handoffs SET updated_at = now() - interval '3 minutes' WHERE id = $1::uuid",
+    )
+    .bind(&lost_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let (fake, url) = FakeWebhooks::start().await;
+    let _worker = spawn(&app, &worker_env(&url));
+    let mut conn = app.pool.acquire().await.unwrap();
+    // Two ticks: the second finds nothing stranded any more.
+    for tick in [1_790_000_000, 1_790_000_900] {
+        shared::jobs::Maintenance::enqueue_tick(&mut conn, tick)
+            .await
+            .unwrap();
+    }
+    for id in [&paused, &lost] {
+        eventually(
+            Duration::from_secs(30),
+            "the stranded handoff is delivered",
+            || async {
+                let h = handoffs(&app, &p, id).await;
+                (h[0]["status"] == "delivered").then_some(())
+            },
+        )
+        .await;
+    }
+    eventually(Duration::from_secs(30), "both ticks ran", || async {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'maintenance' AND status = 'Done'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (done == 2).then_some(())
+    })
+    .await;
+    let received = fake.received();
+    assert_eq!(received.len(), 2, "one delivery per stranded handoff");
+    let mut ids: Vec<_> = received
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2);
 }
 
 #[tokio::test]

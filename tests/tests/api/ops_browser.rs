@@ -1,7 +1,7 @@
 //! The ops dashboard in a real browser: Debian's Chromium, driven by
 //! `tests/browser/ops-dashboard.mjs` (playwright-core), signs in with the
-//! key, retries a dead job and watches it finish, against the real API and
-//! the real worker. `./deploy/dev.sh test` installs Chromium and the script's
+//! key, retries a dead job and watches it finish, and enables the Finance
+//! endpoint a 410 disabled, against the real API and the real worker. `./deploy/dev.sh test` installs Chromium and the script's
 //! packages; without them this test fails rather than passing unseen.
 
 use std::path::{Path, PathBuf};
@@ -53,6 +53,13 @@ async fn an_operator_retries_a_dead_job_from_the_dashboard_in_a_browser() {
     .await;
     assert_eq!(status, 201, "{canary}");
     let dead = dead_job(&app, "queue_canary").await;
+    // What a 410 from Finance leaves (the worker's 410 path has its own test).
+    sqlx::query(
+        "UPDATE finance_endpoint SET disabled_at = now(), disabled_reason = 'Finance answered 410 Gone'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let id = dead["id"].as_str().unwrap().to_owned();
 
     let artifacts = root.join("target/test-artifacts");
@@ -107,4 +114,6 @@ async fn an_operator_retries_a_dead_job_from_the_dashboard_in_a_browser() {
             .await
             .unwrap();
     assert_eq!(completions, 1, "the canary completed once");
+    let (_, endpoint) = call(&app, Method::GET, "/internal/ops/finance-endpoint").await;
+    assert!(endpoint["disabled_at"].is_null(), "{endpoint}");
 }

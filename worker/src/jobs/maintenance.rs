@@ -19,11 +19,12 @@ pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynErro
 /// locks or one huge transaction.
 const PRUNE_BATCH: i64 = 5000;
 
-/// Once per tick across replicas: prune expired idempotency records, done
-/// jobs past the retention period and expired dashboard sessions.
 /// Most stranded Finance handoffs one run resumes.
 const STRANDED_BATCH: i64 = 1000;
 
+/// Once per tick across replicas: prune expired idempotency records, done
+/// jobs past the retention period and expired dashboard sessions, and
+/// resume Finance handoffs no job would move.
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let pruned = shared::idempotency::prune_expired(&state.pool).await?;
     let retention = chrono::Duration::from_std(state.job_retention)?;

@@ -68,6 +68,30 @@ async function loadSchedules() {
   }
 }
 
+// Finance answers 410 to disable its endpoint: handoffs then wait as
+// paused until an operator enables it again.
+async function loadFinance() {
+  const endpoint = await api("/internal/ops/finance-endpoint");
+  const disabled = endpoint.disabled_at != null;
+  $("#fe-state").textContent = disabled ? "disabled" : "enabled";
+  $("#fe-state").className = disabled ? "state-dead" : "state-done";
+  const parts = [];
+  if (disabled) parts.push(`since ${when(endpoint.disabled_at)}${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ""}`);
+  parts.push(`${endpoint.paused} handoff${endpoint.paused === 1 ? "" : "s"} waiting`);
+  $("#fe-detail").textContent = parts.join(", ");
+  $("#fe-enable").hidden = !disabled && endpoint.paused === 0;
+}
+
+async function enableFinance() {
+  try {
+    const endpoint = await api("/internal/ops/finance-endpoint/enable", { method: "POST" });
+    $("#fe-result").textContent = `enabled: ${endpoint.paused} still waiting`;
+  } catch (e) {
+    $("#fe-result").textContent = `enable refused: ${e.message}`;
+  }
+  await refresh();
+}
+
 async function loadJobs() {
   const params = new URLSearchParams();
   for (const [k, v] of new FormData($("#filters"))) if (v) params.set(k, v);
@@ -142,7 +166,7 @@ async function act(action) {
 
 async function refresh() {
   try {
-    await Promise.all([loadQueues(), loadSchedules(), loadJobs()]);
+    await Promise.all([loadQueues(), loadSchedules(), loadFinance(), loadJobs()]);
     if (selected) await showJob(selected);
     $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
@@ -166,6 +190,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#retry").addEventListener("click", () => act("retry"));
   $("#cancel").addEventListener("click", () => act("cancel"));
+  $("#fe-enable").addEventListener("click", enableFinance);
   refresh();
   setInterval(refresh, 3000);
 });

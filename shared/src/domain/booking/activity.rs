@@ -55,13 +55,15 @@ pub async fn record(conn: &mut PgConnection, change: Change<'_>) -> Result<(), D
 
 /// The trail of a deal, oldest first: every change of the given offers and
 /// requests, of the offers answering those requests, of the request each
-/// offer answers, and of the holds, bookings, contracts and logistics
-/// proposals of all those offers. Requests, offers, holds, bookings and
-/// contracts all show the same story.
+/// offer answers, and of the holds, bookings, contracts, logistics
+/// proposals and Finance reports of all those offers. Requests, offers, holds, bookings and
+/// contracts all show the same story. Finance's reports are shown only
+/// with `finance` (the caller reads finance: `artist.finance.read`).
 pub async fn deal_trail(
     conn: &mut PgConnection,
     offer_ids: &[Uuid],
     request_ids: &[Uuid],
+    finance: bool,
 ) -> Result<Vec<Activity>, DomainError> {
     Ok(sqlx::query_as!(
         Activity,
@@ -77,6 +79,7 @@ pub async fn deal_trail(
                UNION SELECT 'hold', b.hold_id FROM bookings b JOIN o ON b.offer_id = o.id WHERE b.hold_id IS NOT NULL
                UNION SELECT 'contract', c.id FROM contracts c JOIN bookings b ON c.booking_id = b.id JOIN o ON b.offer_id = o.id
                UNION SELECT 'proposal', p.id FROM logistics_proposals p JOIN bookings b ON p.booking_id = b.id JOIN o ON b.offer_id = o.id
+               UNION SELECT 'finance', b.id FROM bookings b JOIN o ON b.offer_id = o.id WHERE $3
            )
            SELECT a.id, a.subject_type, a.subject_id, a.action, a.from_status, a.to_status, a.actor, a.details, a.at
              FROM booking_activity a
@@ -84,6 +87,7 @@ pub async fn deal_trail(
             ORDER BY a.at, a.id"#,
         offer_ids,
         request_ids,
+        finance,
     )
     .fetch_all(conn)
     .await?)

@@ -432,9 +432,10 @@ pub async fn activity(
     conn: &mut PgConnection,
     org_id: Uuid,
     id: Uuid,
+    finance: bool,
 ) -> Result<Vec<Activity>, DomainError> {
     let booking = get_for(&mut *conn, org_id, id).await?;
-    activity::deal_trail(conn, &[booking.offer_id], &[]).await
+    activity::deal_trail(conn, &[booking.offer_id], &[], finance).await
 }
 
 #[cfg(test)]

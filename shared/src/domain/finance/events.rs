@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::status::{DepositStatus, InvoiceStatus, SettlementStatus};
+use crate::domain::booking::activity::{self, Change};
 use crate::reference::Refs;
 use crate::{DomainError, FieldError};
 
@@ -88,6 +89,17 @@ pub enum Effect {
     Deposit(DepositStatus),
     Invoice(InvoiceStatus),
     Settlement(SettlementStatus),
+}
+
+impl Effect {
+    /// The status the event sets, as the booking's finance shows it.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Deposit(s) => s.as_str(),
+            Self::Invoice(s) => s.as_str(),
+            Self::Settlement(s) => s.as_str(),
+        }
+    }
 }
 
 impl FinanceEventType {
@@ -303,15 +315,15 @@ pub async fn receive(
     let (Some(effect), Some(data)) = (effect, data) else {
         return Ok(receipt);
     };
-    let booking_known = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1) AS "known!""#,
+    let Some(artist_id) = sqlx::query_scalar!(
+        "SELECT artist_id FROM bookings WHERE id = $1",
         receipt.booking_id
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    if !booking_known {
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
         return Ok(receipt);
-    }
+    };
     receipt.applied = apply(
         &mut *conn,
         receipt.booking_id,
@@ -326,6 +338,27 @@ pub async fn receive(
             webhook_id
         )
         .execute(&mut *conn)
+        .await?;
+        activity::record(
+            &mut *conn,
+            Change {
+                artist_id,
+                subject_type: "finance",
+                subject_id: receipt.booking_id,
+                action: &receipt.kind,
+                from: None,
+                to: Some(effect.status()),
+                actor: "finance",
+                details: serde_json::json!({
+                    "webhook_id": webhook_id,
+                    "occurred_at": event.occurred_at,
+                    "amount": data.amount,
+                    "currency": data.currency,
+                    "due_date": data.due_date,
+                    "reference": data.reference,
+                }),
+            },
+        )
         .await?;
     }
     Ok(receipt)

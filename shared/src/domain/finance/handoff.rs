@@ -329,7 +329,7 @@ pub async fn settle(
             sqlx::query!(
                 "UPDATE finance_endpoint SET disabled_at = COALESCE(disabled_at, now()),
                         disabled_reason = COALESCE(disabled_reason, $1)",
-                format!("Finance answered 410 Gone to {}", attempt.attempt),
+                format!("Finance answered 410 Gone (attempt {})", attempt.attempt),
             )
             .execute(&mut *conn)
             .await?;
@@ -362,6 +362,10 @@ pub async fn pause(conn: &mut PgConnection, id: Uuid, always: bool) -> Result<bo
 /// job (an attempt's job died of a database error before it could record
 /// itself), and, when a Finance URL is configured and the endpoint is
 /// enabled, paused ones. The maintenance job enqueues their next attempt.
+///
+/// Safe to run concurrently: rows are locked (`SKIP LOCKED`) and touched,
+/// so a run that meets a row another run has just resumed re-checks it,
+/// finds it fresh, and leaves it.
 pub async fn stranded(
     conn: &mut PgConnection,
     url_configured: bool,
@@ -376,7 +380,8 @@ pub async fn stranded(
                      WHERE j.job_type = 'finance_handoff' AND j.status NOT IN ('Done', 'Failed', 'Killed')
                        AND convert_from(j.job, 'UTF8')::jsonb ->> 'handoff_id' = h.id::text)
             ORDER BY h.created_at
-            LIMIT $2"#,
+            LIMIT $2
+              FOR UPDATE OF h SKIP LOCKED"#,
         url_configured,
         limit,
     )
@@ -385,8 +390,8 @@ pub async fn stranded(
     let mut found = Vec::with_capacity(rows.len());
     for r in rows {
         sqlx::query!(
-            "UPDATE finance_handoffs SET status = 'pending', updated_at = now()
-              WHERE id = $1 AND status = 'paused'",
+            "UPDATE finance_handoffs SET status = 'pending', next_attempt_at = NULL, updated_at = now()
+              WHERE id = $1",
             r.id
         )
         .execute(&mut *conn)
