@@ -96,6 +96,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::itinerary::router())
         .merge(routes::logistics::router())
         .merge(routes::finance::router())
+        .merge(routes::relationships::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());

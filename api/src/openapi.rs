@@ -85,6 +85,10 @@ const TAGS: &[(&str, &str)] = &[
         "ops",
         "Operations: job queue, canaries, metrics (internal key)",
     ),
+    (
+        "relationships",
+        "Relationship memory, notes, flags, ratings, trust and booking history (SPEC 5.7)",
+    ),
 ];
 
 pub fn base() -> OpenApi {

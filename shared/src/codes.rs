@@ -108,6 +108,9 @@ codes! {
     BookingOnTour => "booking_on_tour", 409, "the booking is already a stop of this tour";
     TourFull => "tour_full", 409, "a tour holds at most 500 stops";
     ProposalOpen => "proposal_open", 409, "the booking already has an open logistics proposal for this section; revise it or wait for its answer";
+    BookingNotCompleted => "booking_not_completed", 409, "a booking is rated once it is completed";
+    RatingExists => "rating_exists", 409, "this party has already rated the booking";
+    FlagExists => "flag_exists", 409, "this org already has this flag on the company (for that booking)";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";

@@ -123,6 +123,20 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             ),
         ),
         (
+            "booking_ratings_once",
+            Conflict(
+                Code::RatingExists,
+                "this party has already rated the booking",
+            ),
+        ),
+        (
+            "relationship_flags_once",
+            Conflict(
+                Code::FlagExists,
+                "this org already has this flag on the company (for that booking)",
+            ),
+        ),
+        (
             "tour_stops_booking_uniq",
             Conflict(
                 Code::BookingOnTour,

@@ -399,7 +399,49 @@ pub const SCHEDULES: &[(&str, &str)] = &[
     (ExpirySweep::QUEUE, ExpirySweep::SCHEDULE),
     (Maintenance::QUEUE, Maintenance::SCHEDULE),
     (ContractReminder::QUEUE, ContractReminder::SCHEDULE),
+    (TrustSweep::QUEUE, TrustSweep::SCHEDULE),
 ];
+
+/// Recomputes the trust and relationships of the companies in
+/// `trust_dirty`, in batches (`FOR UPDATE SKIP LOCKED`). Enqueued, a few
+/// seconds ahead, by the write that marks the first company of a burst;
+/// later marks of a company still dirty enqueue nothing, so a burst is
+/// recomputed once. `company_id` is the company whose mark woke it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrustScore {
+    pub company_id: Uuid,
+}
+
+impl Job for TrustScore {
+    const QUEUE: &'static str = "trust_score";
+    const MAX_ATTEMPTS: u32 = 8;
+}
+
+/// The nightly full recomputation of every company's trust and
+/// relationships: repairs drift, and lets old events decay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrustSweep {
+    pub tick: i64,
+}
+
+impl Job for TrustSweep {
+    const QUEUE: &'static str = "trust_sweep";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+impl TrustSweep {
+    /// 03:30 UTC every night.
+    pub const SCHEDULE: &'static str = "0 30 3 * * *";
+
+    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
+        enqueue(
+            conn,
+            &Self { tick },
+            Schedule::now().dedupe(format!("tick:{tick}")),
+        )
+        .await
+    }
+}
 
 /// Every queue the worker serves.
 pub const QUEUES: &[&str] = &[
@@ -413,4 +455,6 @@ pub const QUEUES: &[&str] = &[
     ContractReminder::QUEUE,
     ContractReminderDelivery::QUEUE,
     FinanceHandoff::QUEUE,
+    TrustScore::QUEUE,
+    TrustSweep::QUEUE,
 ];

@@ -17,7 +17,7 @@ use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::Config;
 use shared::config::WorkerConfig;
-use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance};
+use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance, TrustSweep};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -277,6 +277,27 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::TrustScore,
+        jobs::trust::run,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::TrustSweep,
+        jobs::trust::sweep,
+        config,
+        state
+    );
+    let monitor = register_cron(
+        monitor,
+        &state,
+        TrustSweep::SCHEDULE,
+        "trust_sweep",
+        jobs::trust::tick,
+    )?;
     let monitor = register_cron(
         monitor,
         &state,

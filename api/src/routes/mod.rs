@@ -18,6 +18,7 @@ pub mod ownership_admin;
 pub mod people;
 pub mod provider_refs;
 pub mod reference;
+pub mod relationships;
 pub mod representation;
 pub mod requests;
 pub mod shortlists;

@@ -101,6 +101,12 @@ const LISTED: &[(&str, &str, &str)] = &[
         "creates a shortlist of the caller's own; names no other tenant's record",
     ),
     (
+        "POST",
+        "/api/v1/relationships/{company_id}/notes",
+        "writes a note of the caller's own on a network-wide company; names no other \
+         tenant's record (the relationship tests show notes stay private to their org)",
+    ),
+    (
         "GET",
         "/api/v1/contract-signing-keys",
         "the platform's public verification key: no auth, no tenant data",
@@ -496,6 +502,16 @@ impl World {
         let body = json!({"section": "technical", "content": {"stage_width_cm": 1000}});
         ids.insert("proposal", post(app, promoter, &proposals, body).await);
         hidden.insert("proposal", both());
+
+        // The agency's private memory of the promoter: a note and a flag.
+        let notes = format!("/api/v1/relationships/{}/notes", p.promoter_company);
+        let body = json!({"body": "Pays on the day."});
+        ids.insert("agency_note", post(app, agency, &notes, body).await);
+        hidden.insert("agency_note", vec![Agency]);
+        let flags = format!("/api/v1/relationships/{}/flags", p.promoter_company);
+        let body = json!({"kind": "great_partner", "booking_id": ids["booking"]});
+        ids.insert("agency_flag", post(app, agency, &flags, body).await);
+        hidden.insert("agency_flag", vec![Agency]);
 
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
@@ -1438,6 +1454,78 @@ fn routes(w: &World) -> Routes {
         "DELETE",
         "/api/v1/tours/{id}/calendar-subscription",
         private_to(Agency, subscription, None),
+    );
+
+    // Relationship memory: network-wide companies, private notes and
+    // flags, ratings of the parties' booking.
+    let promoter_company = w.p.promoter_company.as_str();
+    let relationship = |tail: &str| format!("/api/v1/relationships/{promoter_company}{tail}");
+    add(
+        "GET",
+        "/api/v1/relationships",
+        reads("/api/v1/relationships".into()),
+    );
+    add(
+        "GET",
+        "/api/v1/relationships/{company_id}",
+        reads(relationship("")),
+    );
+    add(
+        "GET",
+        "/api/v1/relationships/{company_id}/notes",
+        reads(relationship("/notes")),
+    );
+    add(
+        "GET",
+        "/api/v1/relationships/{company_id}/flags",
+        reads(relationship("/flags")),
+    );
+    add(
+        "POST",
+        "/api/v1/relationships/{company_id}/flags",
+        outsider(
+            relationship("/flags"),
+            Some(json!({"kind": "no_show", "booking_id": id("booking")})),
+            FOREIGN,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/relationship-notes/{id}",
+        private_to(
+            Agency,
+            format!("/api/v1/relationship-notes/{}", id("agency_note")),
+            None,
+        ),
+    );
+    add(
+        "DELETE",
+        "/api/v1/relationship-flags/{id}",
+        private_to(
+            Agency,
+            format!("/api/v1/relationship-flags/{}", id("agency_flag")),
+            None,
+        ),
+    );
+    add(
+        "POST",
+        "/api/v1/bookings/{id}/ratings",
+        hidden(
+            format!("/api/v1/bookings/{}/ratings", id("booking")),
+            Some(json!({"overall": 1})),
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/artists-companies/{id}/trust",
+        reads(format!(
+            "/api/v1/artists-companies/{promoter_company}/trust"
+        )),
+    );
+    add(
+        "GET",
+        "/api/v1/artists/{id}/booking-history",
+        reads(format!("/api/v1/artists/{artist}/booking-history")),
     );
 
     // Machine routes: a user token never opens them.

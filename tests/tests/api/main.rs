@@ -27,6 +27,7 @@ mod ops_browser;
 mod ownership;
 mod queue;
 mod reference_data;
+mod relationships;
 mod representation;
 mod schemathesis;
 mod shortlists;

@@ -187,7 +187,12 @@ async fn the_job_api_counts_lists_retries_and_cancels() {
         .collect();
     assert_eq!(
         names,
-        vec!["expiry_sweep", "maintenance", "contract_reminder"]
+        vec![
+            "expiry_sweep",
+            "maintenance",
+            "contract_reminder",
+            "trust_sweep"
+        ]
     );
     for s in schedules.as_array().unwrap() {
         let next: chrono::DateTime<chrono::Utc> = s["next_run"].as_str().unwrap().parse().unwrap();

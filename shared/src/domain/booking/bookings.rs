@@ -22,8 +22,9 @@ use super::holds::{HoldEvent, HoldStatus};
 use super::offers;
 use crate::Code;
 use crate::DomainError;
-use crate::access::{self, Parties};
+use crate::access::{self, Parties, Party};
 use crate::domain::finance::handoff::{self, HandoffEvent};
+use crate::domain::relationships;
 use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -292,6 +293,11 @@ pub async fn confirm(
     )
     .await?;
     handoff::record(&mut *conn, id, HandoffEvent::Confirmed).await?;
+    relationships::refresh::mark(
+        &mut *conn,
+        &[offer.agency_company_id, offer.promoter_company_id],
+    )
+    .await?;
     load(conn, id).await
 }
 
@@ -313,14 +319,25 @@ async fn change(
             "a booking is completed on or after its date",
         ));
     }
+    let parties = Parties {
+        agency: booking.agency_company_id,
+        promoter: booking.promoter_company_id,
+    };
+    // Cancellations count against the side that cancelled.
+    let cancelled_by = match event {
+        BookingEvent::Cancel => access::party_of(&mut *conn, org_id, parties).await?,
+        BookingEvent::Complete => None,
+    };
     let rows = sqlx::query!(
-        "UPDATE bookings SET status = $2, cancel_reason = $3, version = version + 1, updated_at = now()
+        "UPDATE bookings SET status = $2, cancel_reason = $3, cancelled_by = $6, ended_at = now(),
+                version = version + 1, updated_at = now()
           WHERE id = $1 AND status = $4 AND version = $5",
         id,
         to as BookingStatus,
         reason,
         booking.status as BookingStatus,
         if_match.unwrap_or(booking.version),
+        cancelled_by as Option<Party>,
     )
     .execute(&mut *conn)
     .await?
@@ -355,6 +372,7 @@ async fn change(
         BookingEvent::Complete => HandoffEvent::Completed,
     };
     handoff::record(&mut *conn, id, told).await?;
+    relationships::refresh::mark(&mut *conn, &[parties.agency, parties.promoter]).await?;
     load(conn, id).await
 }
 

@@ -366,6 +366,9 @@ pub async fn create(
     if status == OfferStatus::Sent {
         schedule_expiry(&mut *conn, id, input.expires_at).await?;
     }
+    // A new pair meets: their relationship memory starts.
+    crate::domain::relationships::refresh::mark(&mut *conn, &[agency, input.promoter_company_id])
+        .await?;
     load(conn, id, false).await
 }
 

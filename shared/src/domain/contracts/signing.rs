@@ -194,6 +194,14 @@ pub async fn sign(
         ..Transition::default()
     };
     transition(&mut *conn, &contract, to, change, if_match).await?;
+    if to == ContractStatus::Signed {
+        // Signing time is part of trust and relationship memory.
+        crate::domain::relationships::refresh::mark(
+            &mut *conn,
+            &[contract.agency_company_id, contract.promoter_company_id],
+        )
+        .await?;
+    }
     Ok(contracts::load(conn, id).await?.seen_by(party))
 }
 

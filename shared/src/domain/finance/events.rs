@@ -315,8 +315,8 @@ pub async fn receive(
     let (Some(effect), Some(data)) = (effect, data) else {
         return Ok(receipt);
     };
-    let Some(artist_id) = sqlx::query_scalar!(
-        "SELECT artist_id FROM bookings WHERE id = $1",
+    let Some(booking) = sqlx::query!(
+        "SELECT artist_id, agency_company_id, promoter_company_id FROM bookings WHERE id = $1",
         receipt.booking_id
     )
     .fetch_optional(&mut *conn)
@@ -342,7 +342,7 @@ pub async fn receive(
         activity::record(
             &mut *conn,
             Change {
-                artist_id,
+                artist_id: booking.artist_id,
                 subject_type: "finance",
                 subject_id: receipt.booking_id,
                 action: &receipt.kind,
@@ -358,6 +358,12 @@ pub async fn receive(
                     "reference": data.reference,
                 }),
             },
+        )
+        .await?;
+        // Payment punctuality is part of trust and relationship memory.
+        crate::domain::relationships::refresh::mark(
+            &mut *conn,
+            &[booking.agency_company_id, booking.promoter_company_id],
         )
         .await?;
     }

@@ -1,0 +1,109 @@
+//! An artist's booking history: completed and cancelled bookings, with
+//! what each viewer may see. The parties of a booking see its companies,
+//! terms and cancel reason; everyone else sees its date, status, venue
+//! and city only.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::access::Party;
+use crate::domain::booking::bookings::BookingStatus;
+use crate::domain::booking::deal::Deal;
+use crate::domain::booking::offers::Venue;
+use crate::pagination::{Page, PageRequest};
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// The booking; `null` when my org is not a party.
+    pub booking_id: Option<Uuid>,
+    pub event_date: NaiveDate,
+    /// `completed` or `cancelled`.
+    pub status: BookingStatus,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub venue_name: Option<String>,
+    pub city_id: Option<i64>,
+    pub city: Option<String>,
+    pub country_code: Option<String>,
+    /// My org's side of the booking; `null` when it is not a party, and
+    /// then the fields below are `null` too.
+    pub your_side: Option<Party>,
+    pub agency_company_id: Option<Uuid>,
+    pub promoter_company_id: Option<Uuid>,
+    pub cancelled_by: Option<Party>,
+    pub cancel_reason: Option<String>,
+    pub deal: Option<Deal>,
+}
+
+/// Newest show first; 404 for an artist that does not exist.
+pub async fn list(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    artist_id: Uuid,
+    page: &PageRequest<(NaiveDate, Uuid)>,
+) -> Result<Page<HistoryEntry>, DomainError> {
+    crate::domain::directory::artists::get(&mut *conn, artist_id).await?;
+    let (after_date, after_id) = page.after.unzip();
+    let rows = sqlx::query!(
+        r#"SELECT b.id, b.event_date, b.status AS "status: BookingStatus", b.ended_at, b.cancelled_by,
+                  b.cancel_reason, b.agency_company_id, b.promoter_company_id, b.deal AS "deal: Json<Deal>",
+                  o.venue AS "venue: Json<Venue>", o.venue_city_id, ci.name AS "city?",
+                  ci.country_code::text AS "country_code?",
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.agency_company_id) AS "agency!",
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.promoter_company_id) AS "promoter!"
+             FROM bookings b
+             JOIN offers o ON o.id = b.offer_id
+             LEFT JOIN cities ci ON ci.id = o.venue_city_id
+            WHERE b.artist_id = $1 AND b.status IN ('completed', 'cancelled')
+              AND ($3::date IS NULL OR (b.event_date, b.id) < ($3, $4))
+            ORDER BY b.event_date DESC, b.id DESC
+            LIMIT $5"#,
+        artist_id,
+        org_id,
+        after_date,
+        after_id,
+        page.fetch_limit(),
+    )
+    .fetch_all(conn)
+    .await?;
+    let entries: Vec<(HistoryEntry, Uuid)> = rows
+        .into_iter()
+        .map(|r| {
+            let side = if r.agency {
+                Some(Party::Agency)
+            } else if r.promoter {
+                Some(Party::Promoter)
+            } else {
+                None
+            };
+            let party = side.is_some();
+            let cancelled_by = match r.cancelled_by.as_deref() {
+                Some("agency") => Some(Party::Agency),
+                Some("promoter") => Some(Party::Promoter),
+                _ => None,
+            };
+            let entry = HistoryEntry {
+                booking_id: party.then_some(r.id),
+                event_date: r.event_date,
+                status: r.status,
+                ended_at: r.ended_at,
+                venue_name: r.venue.0.name,
+                city_id: r.venue_city_id,
+                city: r.city,
+                country_code: r.country_code,
+                your_side: side,
+                agency_company_id: party.then_some(r.agency_company_id),
+                promoter_company_id: party.then_some(r.promoter_company_id),
+                cancelled_by: cancelled_by.filter(|_| party),
+                cancel_reason: r.cancel_reason.filter(|_| party),
+                deal: party.then_some(r.deal.0),
+            };
+            (entry, r.id)
+        })
+        .collect();
+    Ok(Page::from_rows(entries, page.limit, |(e, id)| (e.event_date, *id)).map(|(e, _)| e))
+}

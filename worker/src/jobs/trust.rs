@@ -1,0 +1,62 @@
+//! `trust_score` and the nightly `trust_sweep`: recompute trust and
+//! relationship memory (rules in `shared::domain::relationships`).
+
+use apalis::prelude::{BoxDynError, Data};
+use apalis_cron::Tick;
+use chrono::Utc;
+use shared::domain::relationships::refresh;
+use shared::jobs::{TrustScore, TrustSweep};
+
+use crate::WorkerState;
+
+/// Dirty companies recomputed per transaction.
+const DRAIN_BATCH: i64 = 100;
+/// Companies per transaction of the full sweep.
+const SWEEP_BATCH: i64 = 500;
+
+/// Drains the dirty set: each batch is taken off it, recomputed and
+/// stored in one transaction, so a failure leaves it dirty for the retry.
+pub async fn run(job: TrustScore, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let mut total = 0;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        let ids = refresh::drain(&mut tx, DRAIN_BATCH).await?;
+        if ids.is_empty() {
+            break;
+        }
+        refresh::refresh(&mut tx, &ids, Utc::now()).await?;
+        tx.commit().await?;
+        total += ids.len();
+    }
+    tracing::debug!(woken_by = %job.company_id, recomputed = total, "trust_score done");
+    Ok(())
+}
+
+/// On every replica at each tick: enqueue the tick's sweep (deduplicated).
+pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let at = i64::try_from(tick.get_timestamp())?;
+    let mut conn = state.pool.acquire().await?;
+    TrustSweep::enqueue_tick(&mut conn, at).await?;
+    Ok(())
+}
+
+/// Every company, in id order, a batch per transaction.
+pub async fn sweep(job: TrustSweep, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+    let now = Utc::now();
+    let mut after = None;
+    let mut batches = 0;
+    loop {
+        let mut tx = state.pool.begin().await?;
+        let last = refresh::sweep_batch(&mut tx, after, SWEEP_BATCH, now).await?;
+        tx.commit().await?;
+        match last {
+            Some(id) => {
+                after = Some(id);
+                batches += 1;
+            }
+            None => break,
+        }
+    }
+    tracing::info!(tick = job.tick, batches, "trust_sweep done");
+    Ok(())
+}
