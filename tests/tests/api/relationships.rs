@@ -523,3 +523,79 @@ async fn booking_history_shows_terms_to_the_parties_only() {
         .unwrap();
     problem(response, 404, "not_found").await;
 }
+
+/// Trust and relationship rows, without the times they were computed.
+async fn stored(app: &TestApp) -> (Vec<Value>, Vec<Value>) {
+    let trust: Vec<Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(t) - 'computed_at' - 'computations' FROM trust_scores t
+          WHERE sample_size > 0 ORDER BY company_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let relationships: Vec<Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(r) - 'refreshed_at' FROM relationships r ORDER BY company_id, counterparty_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    (trust, relationships)
+}
+
+#[tokio::test]
+async fn the_nightly_sweep_repairs_drift_and_matches_the_incremental_rows() {
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let p = kisum_tests::booking_parties(&app, "Sweep Agency", "Sweep Artist", &[]).await;
+    let done = played(&app, &p, 8).await;
+    played(&app, &p, 6).await;
+    let (status, _) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{done}/ratings"),
+            Some(json!({"overall": 2})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    kisum_tests::confirmed_booking(&app, &p, offer(&p, 15)).await;
+    for company in [&p.agency_company, &p.promoter_company] {
+        settled(&app, company).await;
+    }
+    let incremental = stored(&app).await;
+    assert_eq!(incremental.0.len(), 2, "{incremental:?}");
+    assert_eq!(incremental.1.len(), 2, "{incremental:?}");
+
+    // Drift: a lost row and a wrong score. The sweep puts both right.
+    sqlx::raw_sql(
+        "DELETE FROM relationships WHERE company_id = (SELECT company_id FROM relationships ORDER BY 1 LIMIT 1);
+         UPDATE trust_scores SET score = 1, band = 'poor', factors = '[]'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::jobs::TrustSweep::enqueue_tick(&mut conn, 1_790_000_000)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "the sweep runs", || async {
+        let done: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE job_type = 'trust_sweep' AND status = 'Done')",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        done.then_some(())
+    })
+    .await;
+    assert_eq!(stored(&app).await, incremental);
+    // Every company has a stored trust after the sweep, history or not.
+    let (companies, scored): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM companies), (SELECT count(*) FROM trust_scores)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(companies, scored);
+}

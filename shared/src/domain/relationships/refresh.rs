@@ -20,11 +20,12 @@ use crate::jobs::{Schedule, TrustScore, enqueue};
 pub const DEBOUNCE: chrono::Duration = chrono::Duration::seconds(2);
 
 /// Marks companies for recomputation, in the caller's transaction. Only
-/// a company not already waiting enqueues a job.
+/// a company not already waiting enqueues a job. Rows are taken in id
+/// order, so two writes marking the same pair cannot deadlock.
 pub async fn mark(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), DomainError> {
     let fresh = sqlx::query_scalar!(
         "INSERT INTO trust_dirty (company_id)
-         SELECT DISTINCT unnest($1::uuid[])
+         SELECT id FROM unnest($1::uuid[]) AS u (id) GROUP BY id ORDER BY id
          ON CONFLICT (company_id) DO NOTHING
          RETURNING company_id",
         companies
