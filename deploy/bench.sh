@@ -12,6 +12,8 @@
 #                                 itinerary items: routing and calendar feed latency
 #   ./deploy/bench.sh handoff     10,000 Finance handoffs to a local fake: deliveries/s with 1 and 2 worker
 #                                 processes, then with 30% first answers 503 (none accepted twice)
+#   ./deploy/bench.sh trust       10,000 companies, 200,000 bookings with ratings and deposits: the nightly trust
+#                                 sweep (time, batch p95, database load) and the incremental drain (companies/s)
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -32,8 +34,9 @@ case "${1:-}" in
   handoff)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_handoff ;;
+  trust) exec cargo run --release -q -p kisum-tests --bin bench_trust ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|queue" >&2; exit 2 ;;
 esac
