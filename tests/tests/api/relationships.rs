@@ -599,3 +599,47 @@ async fn the_nightly_sweep_repairs_drift_and_matches_the_incremental_rows() {
     .unwrap();
     assert_eq!(companies, scored);
 }
+
+#[tokio::test]
+async fn maintenance_resumes_a_dirty_company_whose_job_died() {
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Stranded Agency", "Stranded Artist", &[]).await;
+    // Marked ten minutes ago, and its job is gone (dead and pruned).
+    sqlx::query(
+        "INSERT INTO trust_dirty (company_id, marked_at) VALUES ($1::uuid, now() - interval '10 minutes')",
+    )
+    .bind(&p.promoter_company)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_000)
+        .await
+        .unwrap();
+    let t = computed(&app, &p.agency, &p.promoter_company, 1).await;
+    assert!(t["computed_at"].is_string(), "{t}");
+}
+
+#[tokio::test]
+async fn two_racing_ratings_of_one_side_store_one() {
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Race Agency", "Race Artist", &[]).await;
+    let done = played(&app, &p, 4).await;
+    let path = format!("/api/v1/bookings/{done}/ratings");
+    let send = || {
+        p.promoter
+            .req(&app, Method::POST, &path)
+            .json(&json!({"overall": 4}))
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let mut statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409]);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM booking_ratings")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+}

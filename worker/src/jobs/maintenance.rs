@@ -24,7 +24,7 @@ const STRANDED_BATCH: i64 = 1000;
 
 /// Once per tick across replicas: prune expired idempotency records, done
 /// jobs past the retention period and expired dashboard sessions, and
-/// resume Finance handoffs no job would move.
+/// resume Finance handoffs and trust recomputations no job would move.
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let pruned = shared::idempotency::prune_expired(&state.pool).await?;
     let retention = chrono::Duration::from_std(state.job_retention)?;
@@ -48,11 +48,16 @@ pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDy
         tx.commit().await?;
         found.len()
     };
+    let trust_resumed = {
+        let mut conn = state.pool.acquire().await?;
+        shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
+    };
     tracing::info!(
         tick = job.tick,
         pruned,
         jobs_pruned,
         handoffs_resumed,
+        trust_resumed,
         "maintenance done"
     );
     Ok(())

@@ -58,6 +58,26 @@ pub async fn drain(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, Dom
     .await?)
 }
 
+/// Whether companies have waited in the dirty set for over five minutes
+/// with no live `trust_score` job (its job ended dead): if so, one more is
+/// enqueued. Run by the maintenance job.
+pub async fn resume_stranded(conn: &mut PgConnection) -> Result<bool, DomainError> {
+    let stranded = sqlx::query_scalar!(
+        r#"SELECT d.company_id FROM trust_dirty d
+            WHERE d.marked_at < now() - interval '5 minutes'
+              AND NOT EXISTS (SELECT 1 FROM apalis.jobs j
+                               WHERE j.job_type = 'trust_score' AND j.status NOT IN ('Done', 'Failed', 'Killed'))
+            ORDER BY d.marked_at LIMIT 1"#
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(company_id) = stranded else {
+        return Ok(false);
+    };
+    enqueue(conn, &TrustScore { company_id }, Schedule::now()).await?;
+    Ok(true)
+}
+
 fn party(side: &str) -> Party {
     if side == "agency" {
         Party::Agency
@@ -341,6 +361,11 @@ pub async fn sweep_batch(
     )
     .fetch_all(&mut *conn)
     .await?;
+    // What the sweep recomputes is no longer dirty (rows a drain holds are
+    // waited for, so neither overwrites the other with older data).
+    sqlx::query!("DELETE FROM trust_dirty WHERE company_id = ANY ($1)", &ids)
+        .execute(&mut *conn)
+        .await?;
     refresh(conn, &ids, now).await?;
     Ok(ids.last().copied())
 }
