@@ -97,6 +97,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::logistics::router())
         .merge(routes::finance::router())
         .merge(routes::relationships::router())
+        .merge(routes::dashboards::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());

@@ -89,6 +89,10 @@ const TAGS: &[(&str, &str)] = &[
         "relationships",
         "Relationship memory, notes, flags, ratings, trust and booking history (SPEC 5.7)",
     ),
+    (
+        "dashboards",
+        "Dashboards and the marketplace, read from worker-kept read models (SPEC 5.8)",
+    ),
 ];
 
 pub fn base() -> OpenApi {

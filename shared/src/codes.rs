@@ -111,6 +111,8 @@ codes! {
     BookingNotCompleted => "booking_not_completed", 409, "a booking is rated once it is completed";
     RatingExists => "rating_exists", 409, "this party has already rated the booking";
     FlagExists => "flag_exists", 409, "this org already has this flag on the company (for that booking)";
+    AlreadyShortlisted => "already_shortlisted", 409, "the artist is already on this shortlist";
+    ShortlistFull => "shortlist_full", 409, "a shortlist holds at most 500 artists";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";

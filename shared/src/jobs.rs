@@ -400,6 +400,7 @@ pub const SCHEDULES: &[(&str, &str)] = &[
     (Maintenance::QUEUE, Maintenance::SCHEDULE),
     (ContractReminder::QUEUE, ContractReminder::SCHEDULE),
     (TrustSweep::QUEUE, TrustSweep::SCHEDULE),
+    (ReadModelRebuild::QUEUE, ReadModelRebuild::SCHEDULE),
 ];
 
 /// Recomputes the trust and relationships of the companies in
@@ -443,6 +444,45 @@ impl TrustSweep {
     }
 }
 
+/// Drains the dirty keys of one read model (`model`: `artist_search` or
+/// `company_dashboard`) in batches and rewrites their rows. Enqueued, a
+/// moment ahead, by the write that marks the first key of a burst.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReadModelRefresh {
+    pub model: String,
+}
+
+impl Job for ReadModelRefresh {
+    const QUEUE: &'static str = "read_model_refresh";
+    const MAX_ATTEMPTS: u32 = 8;
+}
+
+/// The nightly full rebuild of every read model: repairs drift, and moves
+/// the open dates of the search table past midnight.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReadModelRebuild {
+    pub tick: i64,
+}
+
+impl Job for ReadModelRebuild {
+    const QUEUE: &'static str = "read_model_rebuild";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+impl ReadModelRebuild {
+    /// 00:10 UTC every night.
+    pub const SCHEDULE: &'static str = "0 10 0 * * *";
+
+    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
+        enqueue(
+            conn,
+            &Self { tick },
+            Schedule::now().dedupe(format!("tick:{tick}")),
+        )
+        .await
+    }
+}
+
 /// Every queue the worker serves.
 pub const QUEUES: &[&str] = &[
     QueueCanary::QUEUE,
@@ -457,4 +497,6 @@ pub const QUEUES: &[&str] = &[
     FinanceHandoff::QUEUE,
     TrustScore::QUEUE,
     TrustSweep::QUEUE,
+    ReadModelRefresh::QUEUE,
+    ReadModelRebuild::QUEUE,
 ];

@@ -17,7 +17,7 @@ use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::Config;
 use shared::config::WorkerConfig;
-use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance, TrustSweep};
+use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance, ReadModelRebuild, TrustSweep};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -291,6 +291,27 @@ pub async fn run_until(
         config,
         state
     );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::ReadModelRefresh,
+        jobs::read_models::refresh,
+        config,
+        state
+    );
+    let monitor = register_queue!(
+        monitor,
+        shared::jobs::ReadModelRebuild,
+        jobs::read_models::rebuild,
+        config,
+        state
+    );
+    let monitor = register_cron(
+        monitor,
+        &state,
+        ReadModelRebuild::SCHEDULE,
+        "read_model_rebuild",
+        jobs::read_models::tick,
+    )?;
     let monitor = register_cron(
         monitor,
         &state,

@@ -5,6 +5,7 @@ pub mod availability;
 pub mod bookings;
 pub mod companies;
 pub mod contracts;
+pub mod dashboards;
 pub mod finance;
 pub mod health;
 pub mod holds;

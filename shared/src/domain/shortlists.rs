@@ -218,3 +218,238 @@ pub async fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(
     }
     Ok(())
 }
+
+/// Most artists one shortlist holds.
+pub const ITEMS_MAX: i64 = 500;
+pub const NOTE_MAX: usize = 2000;
+
+/// An artist on a shortlist.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ShortlistItem {
+    pub artist_id: Uuid,
+    pub artist_name: String,
+    pub note: Option<String>,
+    /// 1..n, the order the org keeps.
+    pub position: i32,
+    pub added_by: String,
+    pub added_at: DateTime<Utc>,
+    /// With `?from=&to=`: open dates in the range and the fee range, from
+    /// the marketplace's search table.
+    pub annotation: Option<crate::domain::read_models::search::Annotation>,
+}
+
+/// A shortlist with its items.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ShortlistDetail {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: i32,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub items: Vec<ShortlistItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShortlistItemIn {
+    pub artist_id: Uuid,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Where it goes, 1-based; the end when absent. Later items move down.
+    #[serde(default)]
+    pub position: Option<i32>,
+}
+
+/// The shortlist with its items, in order; annotated for `range`.
+pub async fn detail(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+    range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Result<ShortlistDetail, DomainError> {
+    let s = get(&mut *conn, org_id, id).await?;
+    let rows = sqlx::query!(
+        "SELECT i.artist_id, a.name, i.note, i.position, i.added_by, i.added_at
+           FROM shortlist_items i JOIN artists a ON a.id = i.artist_id
+          WHERE i.shortlist_id = $1 ORDER BY i.position, i.artist_id",
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut annotations = match range {
+        Some((from, to)) => {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.artist_id).collect();
+            crate::domain::read_models::search::annotations(&mut *conn, &ids, from, to)
+                .await?
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+        None => std::collections::HashMap::new(),
+    };
+    let items = rows
+        .into_iter()
+        .map(|r| ShortlistItem {
+            annotation: range.map(|_| {
+                annotations.remove(&r.artist_id).unwrap_or(
+                    crate::domain::read_models::search::Annotation {
+                        open_dates: Vec::new(),
+                        fee_min: None,
+                        fee_max: None,
+                        fee_currency: None,
+                    },
+                )
+            }),
+            artist_id: r.artist_id,
+            artist_name: r.name,
+            note: r.note,
+            position: r.position,
+            added_by: r.added_by,
+            added_at: r.added_at,
+        })
+        .collect();
+    Ok(ShortlistDetail {
+        id: s.id,
+        org_id: s.org_id,
+        name: s.name,
+        description: s.description,
+        version: s.version,
+        created_by: s.created_by,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        items,
+    })
+}
+
+/// Locks the org's shortlist for a change of its items (404 otherwise)
+/// and raises its version.
+async fn lock(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(), DomainError> {
+    sqlx::query_scalar!(
+        "UPDATE shortlists SET version = version + 1, updated_at = now()
+          WHERE id = $1 AND org_id = $2 RETURNING id",
+        id,
+        org_id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    Ok(())
+}
+
+/// Adds an artist: 409 `already_shortlisted` the second time, 409
+/// `shortlist_full` past 500, 422 for an artist that does not exist.
+pub async fn add_item(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    actor: &str,
+    id: Uuid,
+    input: ShortlistItemIn,
+) -> Result<ShortlistItem, DomainError> {
+    let mut errors = Vec::new();
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > NOTE_MAX || has_control(n)) {
+        errors.push(FieldError::new(
+            "note",
+            format!("must be at most {NOTE_MAX} characters without control characters"),
+        ));
+    }
+    if input.position.is_some_and(|p| p < 1) {
+        errors.push(FieldError::new("position", "must be at least 1"));
+    }
+    finish((), errors)?;
+    lock(&mut *conn, org_id, id).await?;
+    let artist = sqlx::query_scalar!(
+        "SELECT name FROM artists WHERE id = $1 AND archived_at IS NULL",
+        input.artist_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| DomainError::invalid("artist_id", "is not an artist of the directory"))?;
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM shortlist_items WHERE shortlist_id = $1"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM shortlist_items WHERE shortlist_id = $1 AND artist_id = $2) AS "x!""#,
+        id,
+        input.artist_id
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    {
+        return Err(DomainError::conflict(
+            crate::Code::AlreadyShortlisted,
+            "the artist is already on this shortlist",
+        ));
+    }
+    if count >= ITEMS_MAX {
+        return Err(DomainError::conflict(
+            crate::Code::ShortlistFull,
+            "a shortlist holds at most 500 artists",
+        ));
+    }
+    let last = i32::try_from(count).unwrap_or(i32::MAX) + 1;
+    let position = input.position.map_or(last, |p| p.min(last));
+    sqlx::query!(
+        "UPDATE shortlist_items SET position = position + 1 WHERE shortlist_id = $1 AND position >= $2",
+        id,
+        position
+    )
+    .execute(&mut *conn)
+    .await?;
+    let row = sqlx::query!(
+        "INSERT INTO shortlist_items (shortlist_id, artist_id, note, position, added_by)
+         VALUES ($1, $2, $3, $4, $5) RETURNING added_at",
+        id,
+        input.artist_id,
+        note,
+        position,
+        actor,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ShortlistItem {
+        artist_id: input.artist_id,
+        artist_name: artist,
+        note: note.map(str::to_owned),
+        position,
+        added_by: actor.to_owned(),
+        added_at: row.added_at,
+        annotation: None,
+    })
+}
+
+/// Removes an artist; the items after it move up. 404 when it is not on
+/// the org's shortlist.
+pub async fn remove_item(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+    artist_id: Uuid,
+) -> Result<(), DomainError> {
+    lock(&mut *conn, org_id, id).await?;
+    let position = sqlx::query_scalar!(
+        "DELETE FROM shortlist_items WHERE shortlist_id = $1 AND artist_id = $2 RETURNING position",
+        id,
+        artist_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    sqlx::query!(
+        "UPDATE shortlist_items SET position = position - 1 WHERE shortlist_id = $1 AND position > $2",
+        id,
+        position
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -320,6 +320,15 @@ impl World {
             post(app, agency, "/api/v1/shortlists", body).await,
         );
         hidden.insert("agency_shortlist", vec![Agency]);
+        let items = format!("/api/v1/shortlists/{}/items", ids["agency_shortlist"]);
+        must(
+            app,
+            agency,
+            Method::POST,
+            &items,
+            json!({"artist_id": artist}),
+        )
+        .await;
 
         // Records of the promoter org: a contact, a shortlist, a company
         // claim, an agency creation request, representation claims.
@@ -1207,6 +1216,19 @@ fn routes(w: &World) -> Routes {
     let mut shortlist = private_to(Agency, lists("agency_shortlist"), None);
     shortlist.extend(private_to(Promoter, lists("promoter_shortlist"), None));
     add("DELETE", "/api/v1/shortlists/{id}", shortlist);
+    let items = |name: &str| format!("/api/v1/shortlists/{}/items", id(name));
+    let item = Some(json!({"artist_id": artist}));
+    let mut shortlist = private_to(Agency, items("agency_shortlist"), item.clone());
+    shortlist.extend(private_to(Promoter, items("promoter_shortlist"), item));
+    add("POST", "/api/v1/shortlists/{id}/items", shortlist);
+    let remove = |name: &str| format!("/api/v1/shortlists/{}/items/{artist}", id(name));
+    let mut shortlist = private_to(Agency, remove("agency_shortlist"), None);
+    shortlist.extend(private_to(Promoter, remove("promoter_shortlist"), None));
+    add(
+        "DELETE",
+        "/api/v1/shortlists/{id}/items/{artist_id}",
+        shortlist,
+    );
 
     // Lists: read by everyone; none may show what its reader may not see.
     for path in [
@@ -1220,6 +1242,9 @@ fn routes(w: &World) -> Routes {
         "/api/v1/company-claims",
         "/api/v1/contract-template-catalogue",
         "/api/v1/contracts",
+        "/api/v1/dashboards/agency",
+        "/api/v1/dashboards/promoter",
+        "/api/v1/marketplace/artists",
         "/api/v1/genres",
         "/api/v1/geo/cities",
         "/api/v1/geo/countries",

@@ -211,6 +211,11 @@ async fn two_first_holds_at_once_get_distinct_priorities() {
 async fn hold_input_is_validated() {
     let app = TestApp::spawn().await;
     let s = stage(&app).await;
+    // The setup's own jobs (read-model refreshes of the roster link).
+    let jobs_before: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let mut past = hold_body(&s, chrono::Duration::days(1));
     past["date"] = json!("2020-01-01");
     let mut expired = hold_body(&s, chrono::Duration::days(1));
@@ -260,7 +265,7 @@ async fn hold_input_is_validated() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(jobs, 0, "a refused hold enqueued nothing");
+    assert_eq!(jobs, jobs_before, "a refused hold enqueued nothing");
 }
 
 #[tokio::test]

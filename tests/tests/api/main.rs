@@ -26,6 +26,7 @@ mod ops;
 mod ops_browser;
 mod ownership;
 mod queue;
+mod read_models;
 mod reference_data;
 mod relationships;
 mod representation;

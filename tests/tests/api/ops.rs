@@ -191,7 +191,8 @@ async fn the_job_api_counts_lists_retries_and_cancels() {
             "expiry_sweep",
             "maintenance",
             "contract_reminder",
-            "trust_sweep"
+            "trust_sweep",
+            "read_model_rebuild"
         ]
     );
     for s in schedules.as_array().unwrap() {

@@ -24,7 +24,8 @@ const STRANDED_BATCH: i64 = 1000;
 
 /// Once per tick across replicas: prune expired idempotency records, done
 /// jobs past the retention period and expired dashboard sessions, and
-/// resume Finance handoffs and trust recomputations no job would move.
+/// resume Finance handoffs, trust recomputations and read-model refreshes
+/// no job would move.
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let pruned = shared::idempotency::prune_expired(&state.pool).await?;
     let retention = chrono::Duration::from_std(state.job_retention)?;
@@ -52,7 +53,12 @@ pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDy
         let mut conn = state.pool.acquire().await?;
         shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
     };
+    let read_models_resumed = {
+        let mut conn = state.pool.acquire().await?;
+        shared::domain::read_models::resume_stranded(&mut conn).await?
+    };
     tracing::info!(
+        read_models_resumed,
         tick = job.tick,
         pruned,
         jobs_pruned,

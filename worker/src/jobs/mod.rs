@@ -5,6 +5,7 @@ pub mod expiry;
 pub mod finance;
 pub mod maintenance;
 pub mod queue_canary;
+pub mod read_models;
 pub mod trust;
 
 /// `shared::jobs::Noop`: nothing to do.

@@ -35,6 +35,15 @@ pub struct Change<'a> {
 }
 
 pub async fn record(conn: &mut PgConnection, change: Change<'_>) -> Result<(), DomainError> {
+    // Every change of a deal is a change of its parties' dashboards (and,
+    // for holds and bookings, of the artist's open dates).
+    crate::domain::read_models::mark_subject(
+        &mut *conn,
+        change.artist_id,
+        change.subject_type,
+        change.subject_id,
+    )
+    .await?;
     sqlx::query!(
         "INSERT INTO booking_activity (id, artist_id, subject_type, subject_id, action, from_status, to_status, actor, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -270,6 +270,12 @@ pub async fn create(
     )
     .execute(&mut *conn)
     .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[artist_id],
+    )
+    .await?;
     load(conn, id).await
 }
 
@@ -361,6 +367,12 @@ pub async fn update(
     )
     .execute(&mut *conn)
     .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[current.artist_id],
+    )
+    .await?;
     load(conn, id).await
 }
 
@@ -377,8 +389,14 @@ pub async fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(
         });
     }
     sqlx::query!("DELETE FROM availabilities WHERE id = $1", id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[current.artist_id],
+    )
+    .await?;
     Ok(())
 }
 

@@ -161,7 +161,13 @@ async fn set_genres(
         artist_id,
         genre_ids,
     )
-    .execute(conn)
+    .execute(&mut *conn)
+    .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[artist_id],
+    )
     .await?;
     Ok(())
 }
@@ -442,6 +448,12 @@ pub async fn update(
     )
     .execute(&mut *conn)
     .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[id],
+    )
+    .await?;
     get(conn, id).await
 }
 
@@ -452,7 +464,13 @@ pub async fn archive(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<
         "UPDATE artists SET archived_at = now(), updated_at = now() WHERE id = $1",
         id
     )
-    .execute(conn)
+    .execute(&mut *conn)
+    .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[id],
+    )
     .await?;
     Ok(())
 }
@@ -659,6 +677,12 @@ pub async fn put_profile(
         Json(&input.draw_by_market) as _,
     )
     .execute(&mut *conn)
+    .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &[artist_id],
+    )
     .await?;
     profile(conn, artist_id).await
 }

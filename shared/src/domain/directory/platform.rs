@@ -125,6 +125,15 @@ pub async fn add(
     check.finish()?;
     require_editor(&mut *conn, owner, org_id).await?;
     let (artist_id, company_id) = ids(owner);
+    // An artist's handles are aliases in the marketplace.
+    if let Some(artist) = artist_id {
+        crate::domain::read_models::mark(
+            &mut *conn,
+            crate::domain::read_models::Model::ArtistSearch,
+            &[artist],
+        )
+        .await?;
+    }
     Ok(sqlx::query_as!(
         PlatformAccount,
         r#"INSERT INTO platform_accounts (id, artist_id, company_id, platform, handle, url)
@@ -149,6 +158,14 @@ pub async fn remove(
 ) -> Result<(), DomainError> {
     require_editor(&mut *conn, owner, org_id).await?;
     let (artist_id, company_id) = ids(owner);
+    if let Some(artist) = artist_id {
+        crate::domain::read_models::mark(
+            &mut *conn,
+            crate::domain::read_models::Model::ArtistSearch,
+            &[artist],
+        )
+        .await?;
+    }
     let deleted = sqlx::query!(
         "DELETE FROM platform_accounts
           WHERE id = $1 AND ($2::uuid IS NULL OR artist_id = $2) AND ($3::uuid IS NULL OR company_id = $3)",

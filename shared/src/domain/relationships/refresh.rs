@@ -343,6 +343,19 @@ pub async fn refresh(
         .map(|id| trust::compute(*id, &inputs[id], now))
         .collect();
     store(&mut *conn, &computed, now).await?;
+    // The marketplace shows the booking agency's trust band.
+    let artists = sqlx::query_scalar!(
+        "SELECT DISTINCT artist_id FROM roster_links WHERE company_id = ANY ($1) AND role = 'booking'",
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    crate::domain::read_models::mark(
+        &mut *conn,
+        crate::domain::read_models::Model::ArtistSearch,
+        &artists,
+    )
+    .await?;
     relationships(conn, ids, now).await
 }
 

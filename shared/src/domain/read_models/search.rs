@@ -1,0 +1,536 @@
+//! The marketplace (SPEC 5.8): artist search over the `artist_search`
+//! read table, which the worker keeps. Typo-tolerant text (Postgres full
+//! text plus `pg_trgm` similarity), filters, ranking, keyset paging and
+//! facet counts, all from that one table.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::domain::relationships::trust::TrustBand;
+use crate::pagination::{Page, PageRequest};
+use crate::validate::Check;
+
+/// Days ahead a search row lists open dates for.
+pub const OPEN_DAYS_AHEAD: i32 = 365;
+
+/// Rewrites the search rows of `artists`: gone or archived artists lose
+/// theirs.
+pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), DomainError> {
+    sqlx::query!(
+        "DELETE FROM artist_search WHERE artist_id = ANY ($1)",
+        artists
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"WITH a AS (
+               SELECT a.id, a.name, a.search_name, a.country_code, a.city_id
+                 FROM artists a WHERE a.id = ANY ($1) AND a.archived_at IS NULL
+           ),
+           g AS (
+               SELECT ag.artist_id, array_agg(DISTINCT x.id) AS ids, array_agg(DISTINCT x.slug) AS slugs,
+                      string_agg(DISTINCT x.name, ' ') AS names
+                 FROM artist_genres ag
+                 JOIN genres ge ON ge.id = ag.genre_id
+                 CROSS JOIN LATERAL (SELECT ge.id, ge.slug, ge.name
+                                     UNION ALL
+                                     SELECT p.id, p.slug, p.name FROM genres p WHERE p.id = ge.parent_id) x
+                WHERE ag.artist_id IN (SELECT id FROM a)
+                GROUP BY ag.artist_id
+           ),
+           al AS (
+               SELECT artist_id, array_agg(DISTINCT handle ORDER BY handle) AS handles
+                 FROM platform_accounts WHERE artist_id IN (SELECT id FROM a) AND platform <> 'website'
+                GROUP BY artist_id
+           ),
+           agency AS (
+               SELECT DISTINCT ON (r.artist_id) r.artist_id, r.company_id
+                 FROM roster_links r WHERE r.artist_id IN (SELECT id FROM a) AND r.role = 'booking'
+                ORDER BY r.artist_id, r.worldwide DESC, r.created_at, r.company_id
+           ),
+           blocked AS (
+               SELECT b.artist_id, b.event_date AS day FROM bookings b
+                WHERE b.status = 'confirmed' AND b.artist_id IN (SELECT id FROM a) AND b.event_date >= current_date
+               UNION
+               SELECT h.artist_id, h.hold_date FROM holds h
+                WHERE h.priority = 1 AND h.status IN ('active', 'challenged')
+                  AND h.artist_id IN (SELECT id FROM a) AND h.hold_date >= current_date
+           ),
+           open AS (
+               SELECT av.artist_id, range_agg(daterange(d::date, d::date + 1)) AS days, min(d)::date AS first
+                 FROM availabilities av
+                 CROSS JOIN LATERAL generate_series(greatest(av.starts_on, current_date),
+                                                    least(av.ends_on, current_date + $2::int), interval '1 day') d
+                WHERE av.artist_id IN (SELECT id FROM a) AND av.published AND av.status <> 'blocked'
+                  AND NOT EXISTS (SELECT 1 FROM blocked x WHERE x.artist_id = av.artist_id AND x.day = d::date)
+                GROUP BY av.artist_id
+           )
+           INSERT INTO artist_search (artist_id, name, search_text, aliases, document, genre_ids, genre_slugs,
+                  country_code, city_id, city_name, market_ids, fee_min, fee_max, fee_currency, agency_company_id,
+                  trust_score, trust_band, open_days, next_open_date, refreshed_at)
+           SELECT a.id, a.name,
+                  concat_ws(' ', a.search_name, kisum_fold(array_to_string(al.handles, ' '))),
+                  COALESCE(al.handles, '{}'),
+                  setweight(to_tsvector('simple', a.search_name), 'A')
+                    || setweight(to_tsvector('simple', kisum_fold(COALESCE(array_to_string(al.handles, ' '), ''))), 'B')
+                    || setweight(to_tsvector('simple', kisum_fold(COALESCE(g.names, ''))), 'C')
+                    || setweight(to_tsvector('simple', kisum_fold(concat_ws(' ', ci.name, co.name))), 'D'),
+                  COALESCE(g.ids, '{}'), COALESCE(g.slugs, '{}'),
+                  a.country_code, a.city_id, ci.name,
+                  ARRAY(SELECT mc.market_id FROM market_countries mc WHERE mc.country_code = a.country_code
+                        UNION SELECT mr.market_id FROM market_regions mr WHERE mr.region_code = ci.region_code),
+                  pr.fee_min, pr.fee_max, pr.fee_currency,
+                  ag.company_id, t.score, t.band,
+                  COALESCE(o.days, '{}'::datemultirange), o.first, now()
+             FROM a
+             LEFT JOIN g ON g.artist_id = a.id
+             LEFT JOIN al ON al.artist_id = a.id
+             LEFT JOIN agency ag ON ag.artist_id = a.id
+             LEFT JOIN trust_scores t ON t.company_id = ag.company_id
+             LEFT JOIN artist_profiles pr ON pr.artist_id = a.id
+             LEFT JOIN cities ci ON ci.id = a.city_id
+             LEFT JOIN countries co ON co.code = a.country_code
+             LEFT JOIN open o ON o.artist_id = a.id"#,
+        artists,
+        OPEN_DAYS_AHEAD,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How marketplace results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = MarketplaceSort)]
+pub enum Sort {
+    /// Text relevance, then trust, then the next open date (the default;
+    /// without `q`, the same as `trust`).
+    #[default]
+    Relevance,
+    /// Trust score, highest first, then the next open date.
+    Trust,
+    /// The next open date (in the requested window when given), soonest
+    /// first.
+    Availability,
+    /// Lowest fee first (artists without a fee last).
+    Fee,
+    /// Name, A to Z.
+    Name,
+}
+
+impl Sort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Relevance => "relevance",
+            Self::Trust => "trust",
+            Self::Availability => "availability",
+            Self::Fee => "fee",
+            Self::Name => "name",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MarketplaceQuery {
+    /// Text: name, aliases, genres, city; typos tolerated.
+    pub q: Option<String>,
+    /// A genre slug or id; its subgenres match too.
+    pub genre: Option<String>,
+    /// ISO 3166-1 alpha-2 of the artist's home country.
+    pub country: Option<String>,
+    /// Artists whose home is in this market.
+    pub market_id: Option<Uuid>,
+    /// Artists whose lowest fee is at most this, in minor units (of
+    /// `currency` when given).
+    pub max_fee: Option<i64>,
+    /// ISO 4217: with `max_fee`, only fees in this currency.
+    pub currency: Option<String>,
+    /// With `available_to`: artists with an open date in this window.
+    pub available_from: Option<NaiveDate>,
+    pub available_to: Option<NaiveDate>,
+    /// `relevance` (default), `trust`, `availability`, `fee` or `name`.
+    #[param(inline)]
+    pub sort: Option<Sort>,
+    /// Page size: default 50, values above 200 are clamped.
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor` (same query).
+    pub cursor: Option<String>,
+}
+
+/// An artist as the marketplace shows it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MarketplaceArtist {
+    pub artist_id: Uuid,
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// Genre slugs, parents included.
+    pub genres: Vec<String>,
+    pub country_code: Option<String>,
+    pub city_id: Option<i64>,
+    pub city: Option<String>,
+    /// Fee range in minor units of `fee_currency`.
+    pub fee_min: Option<i64>,
+    pub fee_max: Option<i64>,
+    pub fee_currency: Option<String>,
+    /// The booking agency's trust.
+    pub trust_score: Option<i16>,
+    pub trust_band: Option<TrustBand>,
+    /// Up to ten open dates: in the requested window when given, else the
+    /// next ones.
+    pub open_dates: Vec<NaiveDate>,
+    pub next_open_date: Option<NaiveDate>,
+    /// 0..1 text match; `null` without `q`.
+    pub relevance: Option<f64>,
+    pub refreshed_at: DateTime<Utc>,
+}
+
+/// A facet value and how many results have it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// One page of results, with facet counts over all results (each facet
+/// ignoring its own filter, so the frontend can offer the alternatives).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MarketplacePage {
+    pub items: Vec<MarketplaceArtist>,
+    pub next_cursor: Option<String>,
+    /// Results in all pages.
+    pub total: i64,
+    pub facets: Facets,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Facets {
+    /// Genre slugs (parents included), most results first.
+    pub genres: Vec<FacetCount>,
+    /// Home countries, most results first.
+    pub countries: Vec<FacetCount>,
+}
+
+/// The keyset: a number key, a text key, the artist.
+type Cursor = (f64, String, Uuid);
+
+/// Longest text query.
+const Q_MAX: usize = 200;
+/// Facet values shown.
+const FACET_VALUES: i64 = 30;
+
+struct Row {
+    artist_id: Uuid,
+    name: String,
+    aliases: Vec<String>,
+    genre_slugs: Vec<String>,
+    country_code: Option<String>,
+    city_id: Option<i64>,
+    city_name: Option<String>,
+    fee_min: Option<i64>,
+    fee_max: Option<i64>,
+    fee_currency: Option<String>,
+    trust_score: Option<i16>,
+    trust_band: Option<TrustBand>,
+    open_dates: Vec<NaiveDate>,
+    next_open_date: Option<NaiveDate>,
+    relevance: Option<f64>,
+    refreshed_at: DateTime<Utc>,
+    key_n: f64,
+    key_t: String,
+}
+
+/// A checked query, as the SQL takes it.
+struct Filters {
+    q: Option<String>,
+    genre: Option<Uuid>,
+    country: Option<String>,
+    market_id: Option<Uuid>,
+    max_fee: Option<i64>,
+    currency: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+async fn filters(
+    conn: &mut PgConnection,
+    query: &MarketplaceQuery,
+) -> Result<Filters, DomainError> {
+    let mut check = Check::new();
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
+    if q.as_ref().is_some_and(|q| q.chars().count() > Q_MAX) {
+        check.add("q", format!("must be at most {Q_MAX} characters"));
+    }
+    if q.as_ref().is_some_and(|q| q.contains('\0')) {
+        check.add("q", "must not contain NUL");
+    }
+    if query.max_fee.is_some_and(|f| f < 0) {
+        check.add("max_fee", "must not be negative");
+    }
+    let country = check.country("country", query.country.as_deref());
+    let currency = check.currency("currency", query.currency.as_deref());
+    let (from, to) = match (query.available_from, query.available_to) {
+        (None, None) => (None, None),
+        (Some(f), Some(t)) if f > t => {
+            check.add("available_to", "must not be before available_from");
+            (None, None)
+        }
+        (Some(f), Some(t)) if (t - f).num_days() > 366 => {
+            check.add("available_to", "the window is at most 366 days");
+            (None, None)
+        }
+        (Some(f), Some(t)) => (Some(f), Some(t)),
+        (Some(_), None) => {
+            check.add("available_to", "is required with available_from");
+            (None, None)
+        }
+        (None, Some(_)) => {
+            check.add("available_from", "is required with available_to");
+            (None, None)
+        }
+    };
+    check.finish()?;
+    crate::reference::Refs::new()
+        .currency("currency", currency.as_deref())
+        .country("country", country.as_deref())
+        .market("market_id", query.market_id)
+        .check(&mut *conn)
+        .await?;
+    let genre = match query.genre.as_deref() {
+        Some(g) => {
+            Some(crate::domain::directory::geo::resolve_genre(&mut *conn, "genre", g).await?)
+        }
+        None => None,
+    };
+    Ok(Filters {
+        q,
+        genre,
+        country,
+        market_id: query.market_id,
+        max_fee: query.max_fee,
+        currency,
+        from,
+        to,
+    })
+}
+
+/// Marketplace search: one page, the total and the facets.
+pub async fn search(
+    conn: &mut PgConnection,
+    query: &MarketplaceQuery,
+) -> Result<MarketplacePage, DomainError> {
+    let page: PageRequest<Cursor> = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let f = filters(&mut *conn, query).await?;
+    let sort = query.sort.unwrap_or_default();
+    let sort = if sort == Sort::Relevance && f.q.is_none() {
+        Sort::Trust
+    } else {
+        sort
+    };
+    let after = page.after.clone();
+    let rows = sqlx::query_as!(
+        Row,
+        r#"WITH m AS MATERIALIZED (
+               SELECT s.*,
+                      CASE WHEN $1::text IS NULL THEN NULL
+                           ELSE greatest(similarity(s.search_text, kisum_fold($1)),
+                                         ts_rank(s.document, websearch_to_tsquery('simple', kisum_fold($1))))::float8
+                      END AS relevance
+                 FROM artist_search s
+                WHERE ($1::text IS NULL
+                       OR s.document @@ websearch_to_tsquery('simple', kisum_fold($1))
+                       OR s.search_text % kisum_fold($1)
+                       OR kisum_fold($1) <% s.search_text)
+                  AND ($2::uuid IS NULL OR s.genre_ids @> ARRAY[$2])
+                  AND ($3::text IS NULL OR s.country_code = $3)
+                  AND ($4::uuid IS NULL OR s.market_ids @> ARRAY[$4])
+                  AND ($5::bigint IS NULL OR (s.fee_min <= $5 AND ($6::text IS NULL OR s.fee_currency = $6)))
+                  AND ($7::date IS NULL OR s.open_days && daterange($7, $8, '[]'))
+           ),
+           k AS (
+               SELECT m.*,
+                      CASE $9
+                          WHEN 'relevance' THEN -(round(m.relevance::numeric, 4)::float8 * 1000.0 + COALESCE(m.trust_score, -1))
+                          WHEN 'trust' THEN -COALESCE(m.trust_score, -1)::float8
+                          WHEN 'availability' THEN COALESCE(
+                              (SELECT lower(r) - date '2000-01-01' FROM unnest(m.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r LIMIT 1),
+                              1000000)::float8
+                          WHEN 'fee' THEN COALESCE(m.fee_min::float8, 1e18)
+                          ELSE 0
+                      END AS key_n,
+                      CASE $9 WHEN 'name' THEN kisum_fold(m.name)
+                              ELSE COALESCE(m.next_open_date::text, '9999-12-31') END AS key_t
+                 FROM m
+           )
+           SELECT k.artist_id AS "artist_id!", k.name AS "name!", k.aliases AS "aliases!", k.genre_slugs AS "genre_slugs!",
+                  k.country_code::text AS country_code, k.city_id, k.city_name, k.fee_min, k.fee_max,
+                  k.fee_currency::text AS fee_currency, k.trust_score, k.trust_band AS "trust_band: TrustBand",
+                  ARRAY(SELECT d::date FROM unnest(k.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r
+                          CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d
+                         ORDER BY d LIMIT 10) AS "open_dates!: Vec<NaiveDate>",
+                  k.next_open_date, k.relevance, k.refreshed_at AS "refreshed_at!",
+                  k.key_n AS "key_n!", k.key_t AS "key_t!"
+             FROM k
+            WHERE $10::float8 IS NULL OR (k.key_n, k.key_t, k.artist_id) > ($10, $11, $12)
+            ORDER BY k.key_n, k.key_t, k.artist_id
+            LIMIT $13"#,
+        f.q,
+        f.genre,
+        f.country,
+        f.market_id,
+        f.max_fee,
+        f.currency,
+        f.from,
+        f.to,
+        sort.as_str(),
+        after.as_ref().map(|a| a.0),
+        after.as_ref().map(|a| a.1.clone()),
+        after.as_ref().map(|a| a.2),
+        page.fetch_limit(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let facets = sqlx::query!(
+        r#"WITH base AS MATERIALIZED (
+               SELECT s.artist_id, s.genre_ids, s.genre_slugs, s.country_code
+                 FROM artist_search s
+                WHERE ($1::text IS NULL
+                       OR s.document @@ websearch_to_tsquery('simple', kisum_fold($1))
+                       OR s.search_text % kisum_fold($1)
+                       OR kisum_fold($1) <% s.search_text)
+                  AND ($4::uuid IS NULL OR s.market_ids @> ARRAY[$4])
+                  AND ($5::bigint IS NULL OR (s.fee_min <= $5 AND ($6::text IS NULL OR s.fee_currency = $6)))
+                  AND ($7::date IS NULL OR s.open_days && daterange($7, $8, '[]'))
+           ),
+           genres AS (
+               SELECT g AS value, count(*) AS n FROM base CROSS JOIN LATERAL unnest(base.genre_slugs) g
+                WHERE $3::text IS NULL OR base.country_code = $3
+                GROUP BY g ORDER BY n DESC, g LIMIT $9
+           ),
+           countries AS (
+               SELECT base.country_code::text AS value, count(*) AS n FROM base
+                WHERE base.country_code IS NOT NULL AND ($2::uuid IS NULL OR base.genre_ids @> ARRAY[$2])
+                GROUP BY base.country_code ORDER BY n DESC, base.country_code LIMIT $9
+           )
+           SELECT (SELECT count(*) FROM base
+                    WHERE ($2::uuid IS NULL OR base.genre_ids @> ARRAY[$2])
+                      AND ($3::text IS NULL OR base.country_code = $3)) AS "total!",
+                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM genres), '[]') AS "genres!",
+                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM countries), '[]') AS "countries!""#,
+        f.q,
+        f.genre,
+        f.country,
+        f.market_id,
+        f.max_fee,
+        f.currency,
+        f.from,
+        f.to,
+        FACET_VALUES,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let page = Page::from_rows(rows, page.limit, |r| {
+        (r.key_n, r.key_t.clone(), r.artist_id)
+    });
+    let facet = |v: serde_json::Value| -> Result<Vec<FacetCount>, DomainError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            value: String,
+            count: i64,
+        }
+        let raw: Vec<Raw> =
+            serde_json::from_value(v).map_err(|e| DomainError::Internal(e.into()))?;
+        Ok(raw
+            .into_iter()
+            .map(|r| FacetCount {
+                value: r.value,
+                count: r.count,
+            })
+            .collect())
+    };
+    Ok(MarketplacePage {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| MarketplaceArtist {
+                artist_id: r.artist_id,
+                name: r.name,
+                aliases: r.aliases,
+                genres: r.genre_slugs,
+                country_code: r.country_code,
+                city_id: r.city_id,
+                city: r.city_name,
+                fee_min: r.fee_min,
+                fee_max: r.fee_max,
+                fee_currency: r.fee_currency,
+                trust_score: r.trust_score,
+                trust_band: r.trust_band,
+                open_dates: r.open_dates,
+                next_open_date: r.next_open_date,
+                relevance: r.relevance,
+                refreshed_at: r.refreshed_at,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+        total: facets.total,
+        facets: Facets {
+            genres: facet(facets.genres)?,
+            countries: facet(facets.countries)?,
+        },
+    })
+}
+
+/// An artist's open dates in a window and fee range, from the search
+/// table (for shortlist annotations).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Annotation {
+    pub open_dates: Vec<NaiveDate>,
+    pub fee_min: Option<i64>,
+    pub fee_max: Option<i64>,
+    pub fee_currency: Option<String>,
+}
+
+pub async fn annotations(
+    conn: &mut PgConnection,
+    artists: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(Uuid, Annotation)>, DomainError> {
+    let rows = sqlx::query!(
+        r#"SELECT s.artist_id,
+                  ARRAY(SELECT d::date FROM unnest(s.open_days * datemultirange(daterange($2, $3, '[]'))) r
+                          CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d
+                         ORDER BY d) AS "open_dates!: Vec<NaiveDate>",
+                  s.fee_min, s.fee_max, s.fee_currency::text AS fee_currency
+             FROM artist_search s WHERE s.artist_id = ANY ($1)"#,
+        artists,
+        from,
+        to,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.artist_id,
+                Annotation {
+                    open_dates: r.open_dates,
+                    fee_min: r.fee_min,
+                    fee_max: r.fee_max,
+                    fee_currency: r.fee_currency,
+                },
+            )
+        })
+        .collect())
+}
