@@ -14,6 +14,8 @@
 #                                 processes, then with 30% first answers 503 (none accepted twice)
 #   ./deploy/bench.sh trust       10,000 companies, 200,000 bookings with ratings and deposits: the nightly trust
 #                                 sweep (time, batch p95, database load) and the incremental drain (companies/s)
+#   ./deploy/bench.sh marketplace 100,000 artists on the booking world: read-model rebuild, marketplace p50/p95
+#                                 (HTTP and in-process), refresh lag under load, agency dashboard p95
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
@@ -35,8 +37,11 @@ case "${1:-}" in
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_handoff ;;
   trust) exec cargo run --release -q -p kisum-tests --bin bench_trust ;;
+  marketplace)
+    cargo build --release -q -p kisum-worker
+    exec cargo run --release -q -p kisum-tests --bin bench_marketplace ;;
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|queue" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod tokens;
+pub mod world;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

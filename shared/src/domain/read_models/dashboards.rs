@@ -540,6 +540,6 @@ mod tests {
         assert_eq!(m.len(), 24);
         assert_eq!(m[0], "2025-02");
         assert_eq!(m[11], "2026-01");
-        assert_eq!(m[23], "2026-12");
+        assert_eq!(m[23], "2027-01");
     }
 }
