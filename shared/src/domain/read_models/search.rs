@@ -197,8 +197,8 @@ pub struct FacetCount {
     pub count: i64,
 }
 
-/// One page of results, with facet counts over all results (each facet
-/// ignoring its own filter, so the frontend can offer the alternatives).
+/// One page of results, with the total and facet counts over all results
+/// (all pages), for the filters the frontend shows.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MarketplacePage {
     pub items: Vec<MarketplaceArtist>,
@@ -216,6 +216,12 @@ pub struct Facets {
     pub countries: Vec<FacetCount>,
 }
 
+struct Facetted {
+    total: i64,
+    genres: serde_json::Value,
+    countries: serde_json::Value,
+}
+
 /// The keyset: a number key, a text key, the artist.
 type Cursor = (f64, String, Uuid);
 
@@ -224,6 +230,7 @@ const Q_MAX: usize = 200;
 /// Facet values shown.
 const FACET_VALUES: i64 = 30;
 
+#[derive(Deserialize)]
 struct Row {
     artist_id: Uuid,
     name: String,
@@ -338,10 +345,13 @@ pub async fn search(
         sort
     };
     let after = page.after.clone();
-    let rows = sqlx::query_as!(
-        Row,
+    // One statement: the filtered set is found once and gives the page,
+    // the total and the facets.
+    let found = sqlx::query!(
         r#"WITH m AS MATERIALIZED (
-               SELECT s.*,
+               SELECT s.artist_id, s.name, s.aliases, s.genre_slugs, s.country_code, s.city_id, s.city_name,
+                      s.fee_min, s.fee_max, s.fee_currency, s.trust_score, s.trust_band, s.open_days,
+                      s.next_open_date, s.refreshed_at,
                       CASE WHEN $1::text IS NULL THEN NULL
                            ELSE greatest(similarity(s.search_text, kisum_fold($1)),
                                          ts_rank(s.document, websearch_to_tsquery('simple', kisum_fold($1))))::float8
@@ -371,19 +381,33 @@ pub async fn search(
                       CASE $9 WHEN 'name' THEN kisum_fold(m.name)
                               ELSE COALESCE(m.next_open_date::text, '9999-12-31') END AS key_t
                  FROM m
+           ),
+           page AS (
+               SELECT k.artist_id, k.name, k.aliases, k.genre_slugs, k.country_code::text AS country_code, k.city_id,
+                      k.city_name, k.fee_min, k.fee_max, k.fee_currency::text AS fee_currency, k.trust_score,
+                      k.trust_band,
+                      ARRAY(SELECT d::date FROM unnest(k.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r
+                              CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d
+                             ORDER BY d LIMIT 10) AS open_dates,
+                      k.next_open_date, k.relevance, k.refreshed_at, k.key_n, k.key_t
+                 FROM k
+                WHERE $10::float8 IS NULL OR (k.key_n, k.key_t, k.artist_id) > ($10, $11, $12)
+                ORDER BY k.key_n, k.key_t, k.artist_id
+                LIMIT $13
+           ),
+           genres AS (
+               SELECT g AS value, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.genre_slugs) g
+                GROUP BY g ORDER BY n DESC, g LIMIT $14
+           ),
+           countries AS (
+               SELECT m.country_code::text AS value, count(*) AS n FROM m
+                WHERE m.country_code IS NOT NULL
+                GROUP BY m.country_code ORDER BY n DESC, m.country_code LIMIT $14
            )
-           SELECT k.artist_id AS "artist_id!", k.name AS "name!", k.aliases AS "aliases!", k.genre_slugs AS "genre_slugs!",
-                  k.country_code::text AS country_code, k.city_id, k.city_name, k.fee_min, k.fee_max,
-                  k.fee_currency::text AS fee_currency, k.trust_score, k.trust_band AS "trust_band: TrustBand",
-                  ARRAY(SELECT d::date FROM unnest(k.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r
-                          CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d
-                         ORDER BY d LIMIT 10) AS "open_dates!: Vec<NaiveDate>",
-                  k.next_open_date, k.relevance, k.refreshed_at AS "refreshed_at!",
-                  k.key_n AS "key_n!", k.key_t AS "key_t!"
-             FROM k
-            WHERE $10::float8 IS NULL OR (k.key_n, k.key_t, k.artist_id) > ($10, $11, $12)
-            ORDER BY k.key_n, k.key_t, k.artist_id
-            LIMIT $13"#,
+           SELECT (SELECT count(*) FROM m) AS "total!",
+                  COALESCE((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.key_n, p.key_t, p.artist_id) FROM page p), '[]') AS "items!",
+                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM genres), '[]') AS "genres!",
+                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM countries), '[]') AS "countries!""#,
         f.q,
         f.genre,
         f.country,
@@ -397,48 +421,17 @@ pub async fn search(
         after.as_ref().map(|a| a.1.clone()),
         after.as_ref().map(|a| a.2),
         page.fetch_limit(),
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let facets = sqlx::query!(
-        r#"WITH base AS MATERIALIZED (
-               SELECT s.artist_id, s.genre_ids, s.genre_slugs, s.country_code
-                 FROM artist_search s
-                WHERE ($1::text IS NULL
-                       OR s.document @@ websearch_to_tsquery('simple', kisum_fold($1))
-                       OR s.search_text % kisum_fold($1)
-                       OR kisum_fold($1) <% s.search_text)
-                  AND ($4::uuid IS NULL OR s.market_ids @> ARRAY[$4])
-                  AND ($5::bigint IS NULL OR (s.fee_min <= $5 AND ($6::text IS NULL OR s.fee_currency = $6)))
-                  AND ($7::date IS NULL OR s.open_days && daterange($7, $8, '[]'))
-           ),
-           genres AS (
-               SELECT g AS value, count(*) AS n FROM base CROSS JOIN LATERAL unnest(base.genre_slugs) g
-                WHERE $3::text IS NULL OR base.country_code = $3
-                GROUP BY g ORDER BY n DESC, g LIMIT $9
-           ),
-           countries AS (
-               SELECT base.country_code::text AS value, count(*) AS n FROM base
-                WHERE base.country_code IS NOT NULL AND ($2::uuid IS NULL OR base.genre_ids @> ARRAY[$2])
-                GROUP BY base.country_code ORDER BY n DESC, base.country_code LIMIT $9
-           )
-           SELECT (SELECT count(*) FROM base
-                    WHERE ($2::uuid IS NULL OR base.genre_ids @> ARRAY[$2])
-                      AND ($3::text IS NULL OR base.country_code = $3)) AS "total!",
-                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM genres), '[]') AS "genres!",
-                  COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM countries), '[]') AS "countries!""#,
-        f.q,
-        f.genre,
-        f.country,
-        f.market_id,
-        f.max_fee,
-        f.currency,
-        f.from,
-        f.to,
         FACET_VALUES,
     )
     .fetch_one(&mut *conn)
     .await?;
+    let rows: Vec<Row> =
+        serde_json::from_value(found.items).map_err(|e| DomainError::Internal(e.into()))?;
+    let facets = Facetted {
+        total: found.total,
+        genres: found.genres,
+        countries: found.countries,
+    };
     let page = Page::from_rows(rows, page.limit, |r| {
         (r.key_n, r.key_t.clone(), r.artist_id)
     });
