@@ -27,6 +27,10 @@ CREATE TABLE artist_search (
     city_id           bigint,
     city_name         text,
     market_ids        uuid[]      NOT NULL,
+    -- The equality filters in one GIN-indexed array, so one index scan
+    -- intersects them: 'c:<country>', 'g:<genre id>' (parents included),
+    -- 'm:<market id>'.
+    filter_keys       text[]      NOT NULL,
     fee_min           bigint,
     fee_max           bigint,
     fee_currency      char(3),
@@ -41,9 +45,7 @@ CREATE TABLE artist_search (
 );
 CREATE INDEX artist_search_text_trgm_idx ON artist_search USING gin (search_text gin_trgm_ops);
 CREATE INDEX artist_search_document_idx ON artist_search USING gin (document);
-CREATE INDEX artist_search_genres_idx ON artist_search USING gin (genre_ids);
-CREATE INDEX artist_search_markets_idx ON artist_search USING gin (market_ids);
-CREATE INDEX artist_search_country_idx ON artist_search (country_code);
+CREATE INDEX artist_search_keys_idx ON artist_search USING gin (filter_keys);
 CREATE INDEX artist_search_open_idx ON artist_search USING gist (open_days);
 CREATE INDEX artist_search_trust_idx ON artist_search (trust_score DESC NULLS LAST, artist_id);
 

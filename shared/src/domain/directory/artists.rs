@@ -163,12 +163,7 @@ async fn set_genres(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark(
-        &mut *conn,
-        crate::domain::read_models::Model::ArtistSearch,
-        &[artist_id],
-    )
-    .await?;
+    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
     Ok(())
 }
 
@@ -448,12 +443,7 @@ pub async fn update(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark(
-        &mut *conn,
-        crate::domain::read_models::Model::ArtistSearch,
-        &[id],
-    )
-    .await?;
+    crate::domain::read_models::mark_artist(&mut *conn, id).await?;
     get(conn, id).await
 }
 
@@ -466,12 +456,7 @@ pub async fn archive(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark(
-        &mut *conn,
-        crate::domain::read_models::Model::ArtistSearch,
-        &[id],
-    )
-    .await?;
+    crate::domain::read_models::mark_artist(&mut *conn, id).await?;
     Ok(())
 }
 
@@ -678,11 +663,6 @@ pub async fn put_profile(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark(
-        &mut *conn,
-        crate::domain::read_models::Model::ArtistSearch,
-        &[artist_id],
-    )
-    .await?;
+    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
     profile(conn, artist_id).await
 }

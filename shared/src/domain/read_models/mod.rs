@@ -71,6 +71,12 @@ pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Resul
     Ok(())
 }
 
+/// Marks an artist's search row: the write changed what the marketplace
+/// shows of it.
+pub async fn mark_artist(conn: &mut PgConnection, artist_id: Uuid) -> Result<(), DomainError> {
+    mark(conn, Model::ArtistSearch, &[artist_id]).await
+}
+
 /// Marks the dashboards of the two companies of a booking-linked record
 /// and the search row of its artist: called with every activity entry.
 pub async fn mark_subject(
@@ -96,7 +102,7 @@ pub async fn mark_subject(
     .await?;
     mark(&mut *conn, Model::CompanyDashboard, &companies).await?;
     if matches!(subject_type, "hold" | "booking") {
-        mark(conn, Model::ArtistSearch, &[artist_id]).await?;
+        mark_artist(conn, artist_id).await?;
     }
     Ok(())
 }

@@ -70,8 +70,8 @@ pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), Do
                 GROUP BY av.artist_id
            )
            INSERT INTO artist_search (artist_id, name, search_text, aliases, document, genre_ids, genre_slugs,
-                  country_code, city_id, city_name, market_ids, fee_min, fee_max, fee_currency, agency_company_id,
-                  trust_score, trust_band, open_days, next_open_date, refreshed_at)
+                  country_code, city_id, city_name, market_ids, filter_keys, fee_min, fee_max, fee_currency,
+                  agency_company_id, trust_score, trust_band, open_days, next_open_date, refreshed_at)
            SELECT a.id, a.name,
                   concat_ws(' ', a.search_name, kisum_fold(array_to_string(al.handles, ' '))),
                   COALESCE(al.handles, '{}'),
@@ -81,8 +81,10 @@ pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), Do
                     || setweight(to_tsvector('simple', kisum_fold(concat_ws(' ', ci.name, co.name))), 'D'),
                   COALESCE(g.ids, '{}'), COALESCE(g.slugs, '{}'),
                   a.country_code, a.city_id, ci.name,
-                  ARRAY(SELECT mc.market_id FROM market_countries mc WHERE mc.country_code = a.country_code
-                        UNION SELECT mr.market_id FROM market_regions mr WHERE mr.region_code = ci.region_code),
+                  mk.ids,
+                  ARRAY(SELECT 'c:' || a.country_code WHERE a.country_code IS NOT NULL)
+                    || ARRAY(SELECT 'g:' || x FROM unnest(COALESCE(g.ids, '{}')) x)
+                    || ARRAY(SELECT 'm:' || x FROM unnest(mk.ids) x),
                   pr.fee_min, pr.fee_max, pr.fee_currency,
                   ag.company_id, t.score, t.band,
                   COALESCE(o.days, '{}'::datemultirange), o.first, now()
@@ -94,7 +96,11 @@ pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), Do
              LEFT JOIN artist_profiles pr ON pr.artist_id = a.id
              LEFT JOIN cities ci ON ci.id = a.city_id
              LEFT JOIN countries co ON co.code = a.country_code
-             LEFT JOIN open o ON o.artist_id = a.id"#,
+             LEFT JOIN open o ON o.artist_id = a.id
+             CROSS JOIN LATERAL (
+                 SELECT ARRAY(SELECT mc.market_id FROM market_countries mc WHERE mc.country_code = a.country_code
+                              UNION SELECT mr.market_id FROM market_regions mr WHERE mr.region_code = ci.region_code) AS ids
+             ) mk"#,
         artists,
         OPEN_DAYS_AHEAD,
     )
@@ -345,6 +351,18 @@ pub async fn search(
         sort
     };
     let after = page.after.clone();
+    // The equality filters as keys of `filter_keys`.
+    let mut wanted = Vec::new();
+    if let Some(c) = &f.country {
+        wanted.push(format!("c:{c}"));
+    }
+    if let Some(g) = f.genre {
+        wanted.push(format!("g:{g}"));
+    }
+    if let Some(m) = f.market_id {
+        wanted.push(format!("m:{m}"));
+    }
+    let keys = (!wanted.is_empty()).then_some(wanted);
     // One statement: the filtered set is found once and gives the page,
     // the total and the facets.
     let found = sqlx::query!(
@@ -361,24 +379,22 @@ pub async fn search(
                        OR s.document @@ websearch_to_tsquery('simple', kisum_fold($1))
                        OR s.search_text % kisum_fold($1)
                        OR kisum_fold($1) <% s.search_text)
-                  AND ($2::uuid IS NULL OR s.genre_ids @> ARRAY[$2])
-                  AND ($3::text IS NULL OR s.country_code = $3)
-                  AND ($4::uuid IS NULL OR s.market_ids @> ARRAY[$4])
-                  AND ($5::bigint IS NULL OR (s.fee_min <= $5 AND ($6::text IS NULL OR s.fee_currency = $6)))
-                  AND ($7::date IS NULL OR s.open_days && daterange($7, $8, '[]'))
+                  AND ($2::text[] IS NULL OR s.filter_keys @> $2)
+                  AND ($3::bigint IS NULL OR (s.fee_min <= $3 AND ($4::text IS NULL OR s.fee_currency = $4)))
+                  AND ($5::date IS NULL OR s.open_days && daterange($5, $6, '[]'))
            ),
            k AS (
                SELECT m.*,
-                      CASE $9
+                      CASE $7
                           WHEN 'relevance' THEN -(round(m.relevance::numeric, 4)::float8 * 1000.0 + COALESCE(m.trust_score, -1))
                           WHEN 'trust' THEN -COALESCE(m.trust_score, -1)::float8
                           WHEN 'availability' THEN COALESCE(
-                              (SELECT lower(r) - date '2000-01-01' FROM unnest(m.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r LIMIT 1),
+                              (SELECT lower(r) - date '2000-01-01' FROM unnest(m.open_days * datemultirange(daterange(COALESCE($5, current_date), $6, '[]'))) r LIMIT 1),
                               1000000)::float8
                           WHEN 'fee' THEN COALESCE(m.fee_min::float8, 1e18)
                           ELSE 0
                       END AS key_n,
-                      CASE $9 WHEN 'name' THEN kisum_fold(m.name)
+                      CASE $7 WHEN 'name' THEN kisum_fold(m.name)
                               ELSE COALESCE(m.next_open_date::text, '9999-12-31') END AS key_t
                  FROM m
            ),
@@ -386,32 +402,30 @@ pub async fn search(
                SELECT k.artist_id, k.name, k.aliases, k.genre_slugs, k.country_code::text AS country_code, k.city_id,
                       k.city_name, k.fee_min, k.fee_max, k.fee_currency::text AS fee_currency, k.trust_score,
                       k.trust_band,
-                      ARRAY(SELECT d::date FROM unnest(k.open_days * datemultirange(daterange(COALESCE($7, current_date), $8, '[]'))) r
+                      ARRAY(SELECT d::date FROM unnest(k.open_days * datemultirange(daterange(COALESCE($5, current_date), $6, '[]'))) r
                               CROSS JOIN LATERAL generate_series(lower(r), upper(r) - 1, interval '1 day') d
                              ORDER BY d LIMIT 10) AS open_dates,
                       k.next_open_date, k.relevance, k.refreshed_at, k.key_n, k.key_t
                  FROM k
-                WHERE $10::float8 IS NULL OR (k.key_n, k.key_t, k.artist_id) > ($10, $11, $12)
+                WHERE $8::float8 IS NULL OR (k.key_n, k.key_t, k.artist_id) > ($8, $9, $10)
                 ORDER BY k.key_n, k.key_t, k.artist_id
-                LIMIT $13
+                LIMIT $11
            ),
            genres AS (
                SELECT g AS value, count(*) AS n FROM m CROSS JOIN LATERAL unnest(m.genre_slugs) g
-                GROUP BY g ORDER BY n DESC, g LIMIT $14
+                GROUP BY g ORDER BY n DESC, g LIMIT $12
            ),
            countries AS (
                SELECT m.country_code::text AS value, count(*) AS n FROM m
                 WHERE m.country_code IS NOT NULL
-                GROUP BY m.country_code ORDER BY n DESC, m.country_code LIMIT $14
+                GROUP BY m.country_code ORDER BY n DESC, m.country_code LIMIT $12
            )
            SELECT (SELECT count(*) FROM m) AS "total!",
                   COALESCE((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.key_n, p.key_t, p.artist_id) FROM page p), '[]') AS "items!",
                   COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM genres), '[]') AS "genres!",
                   COALESCE((SELECT jsonb_agg(jsonb_build_object('value', value, 'count', n) ORDER BY n DESC, value) FROM countries), '[]') AS "countries!""#,
         f.q,
-        f.genre,
-        f.country,
-        f.market_id,
+        keys.as_deref(),
         f.max_fee,
         f.currency,
         f.from,
