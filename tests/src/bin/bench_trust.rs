@@ -161,13 +161,13 @@ async fn main() {
     loop {
         let begun = Instant::now();
         let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-        let last = refresh::sweep_batch(&mut tx, after, 500, now)
+        let batch = refresh::sweep_batch(&mut tx, after, 500, now)
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        match last {
+        match batch.last() {
             Some(id) => {
-                after = Some(id);
+                after = Some(*id);
                 batches.push(begun.elapsed());
             }
             None => break,

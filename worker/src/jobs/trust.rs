@@ -26,6 +26,9 @@ pub async fn run(job: TrustScore, state: Data<WorkerState>) -> Result<(), BoxDyn
         }
         refresh::refresh(&mut tx, &ids, Utc::now()).await?;
         tx.commit().await?;
+        let mut tx = state.pool.begin().await?;
+        refresh::mark_artists_of(&mut tx, &ids).await?;
+        tx.commit().await?;
         total += ids.len();
     }
     tracing::debug!(woken_by = %job.company_id, recomputed = total, "trust_score done");
@@ -47,15 +50,16 @@ pub async fn sweep(job: TrustSweep, state: Data<WorkerState>) -> Result<(), BoxD
     let mut batches = 0;
     loop {
         let mut tx = state.pool.begin().await?;
-        let last = refresh::sweep_batch(&mut tx, after, SWEEP_BATCH, now).await?;
+        let swept = refresh::sweep_batch(&mut tx, after, SWEEP_BATCH, now).await?;
         tx.commit().await?;
-        match last {
-            Some(id) => {
-                after = Some(id);
-                batches += 1;
-            }
-            None => break,
-        }
+        let Some(&last) = swept.last() else {
+            break;
+        };
+        let mut tx = state.pool.begin().await?;
+        refresh::mark_artists_of(&mut tx, &swept).await?;
+        tx.commit().await?;
+        after = Some(last);
+        batches += 1;
     }
     tracing::info!(tick = job.tick, batches, "trust_sweep done");
     Ok(())

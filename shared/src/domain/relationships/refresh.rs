@@ -343,7 +343,16 @@ pub async fn refresh(
         .map(|id| trust::compute(*id, &inputs[id], now))
         .collect();
     store(&mut *conn, &computed, now).await?;
-    // The marketplace shows the booking agency's trust band.
+    relationships(conn, ids, now).await
+}
+
+/// Marks the marketplace rows of the companies' artists (they show the
+/// booking agency's trust band). Called in a transaction of its own after
+/// a recomputation commits: the recomputing transaction holds `trust_dirty`
+/// rows, and a write may hold a search mark while it waits to mark trust,
+/// so marking inside it could deadlock. Should the worker stop between the
+/// two, the nightly read-model rebuild shows the new band.
+pub async fn mark_artists_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), DomainError> {
     let artists = sqlx::query_scalar!(
         "SELECT DISTINCT artist_id FROM roster_links WHERE company_id = ANY ($1) AND role = 'booking'",
         ids
@@ -351,22 +360,22 @@ pub async fn refresh(
     .fetch_all(&mut *conn)
     .await?;
     crate::domain::read_models::mark(
-        &mut *conn,
+        conn,
         crate::domain::read_models::Model::ArtistSearch,
         &artists,
     )
-    .await?;
-    relationships(conn, ids, now).await
+    .await
 }
 
 /// One batch of the full sweep: the next `limit` companies after `after`
-/// (by id), recomputed. Returns the last id, `None` when none were left.
+/// (by id), recomputed. Returns them, in id order; none when none were
+/// left.
 pub async fn sweep_batch(
     conn: &mut PgConnection,
     after: Option<Uuid>,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, DomainError> {
+) -> Result<Vec<Uuid>, DomainError> {
     let ids = sqlx::query_scalar!(
         "SELECT id FROM companies WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
         after,
@@ -380,5 +389,5 @@ pub async fn sweep_batch(
         .execute(&mut *conn)
         .await?;
     refresh(conn, &ids, now).await?;
-    Ok(ids.last().copied())
+    Ok(ids)
 }
