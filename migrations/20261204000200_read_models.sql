@@ -68,3 +68,22 @@ CREATE TABLE shortlist_items (
     CONSTRAINT shortlist_items_pkey PRIMARY KEY (shortlist_id, artist_id)
 );
 CREATE INDEX shortlist_items_order_idx ON shortlist_items (shortlist_id, position, artist_id);
+
+-- A deposit left unpaid on a booking that was then cancelled is no late
+-- payment: only Finance's word (overdue) or a late payment counts there.
+CREATE OR REPLACE VIEW deposit_outcomes AS
+SELECT f.booking_id,
+       CASE WHEN f.deposit_status = 'overdue'
+              OR EXISTS (SELECT 1 FROM finance_events e
+                          WHERE e.booking_id = f.booking_id AND e.type = 'deposit.overdue' AND e.applied)
+              OR (f.deposit_due_date IS NOT NULL AND f.deposit_status = 'paid'
+                  AND (f.deposit_changed_at AT TIME ZONE 'UTC')::date > f.deposit_due_date)
+              OR (f.deposit_due_date IS NOT NULL AND f.deposit_status = 'invoiced'
+                  AND f.deposit_due_date < (now() AT TIME ZONE 'UTC')::date AND b.status <> 'cancelled')
+            THEN 'late' ELSE 'on_time' END AS outcome,
+       f.deposit_changed_at AS at
+  FROM booking_finance f
+  JOIN bookings b ON b.id = f.booking_id
+ WHERE f.deposit_status IN ('paid', 'overdue')
+    OR (f.deposit_status = 'invoiced' AND f.deposit_due_date < (now() AT TIME ZONE 'UTC')::date
+        AND b.status <> 'cancelled');

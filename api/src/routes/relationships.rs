@@ -265,7 +265,7 @@ async fn booking_history(
     Query(params): Query<PageParams>,
 ) -> Result<Json<Page<HistoryEntry>>, AppError> {
     caller.require(Permission::BookingRead)?;
-    let page = params.request::<(NaiveDate, Uuid)>()?;
+    let page = params.request::<(NaiveDate, String)>()?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(
         history::list(&mut conn, caller.org_id(), id, &page).await?,

@@ -504,6 +504,17 @@ async fn booking_history_shows_terms_to_the_parties_only() {
         !text.contains(&done) && !text.contains(&cancelled),
         "{text}"
     );
+    // Nor does the cursor it is given name a booking.
+    let (_, first) = Org::new().get(&app, &format!("{path}?limit=1")).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let decoded =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cursor).unwrap();
+    let decoded = String::from_utf8(decoded).unwrap();
+    assert!(
+        !decoded.contains(&done) && !decoded.contains(&cancelled),
+        "{decoded}"
+    );
+    assert_eq!(first["items"][0]["ended_at"], Value::Null);
 
     // Paging walks the same two entries.
     let (_, first) = p.agency.get(&app, &format!("{path}?limit=1")).await;

@@ -35,6 +35,11 @@ pub async fn refresh(job: ReadModelRefresh, state: Data<WorkerState>) -> Result<
         tx.commit().await?;
         total += keys.len();
     }
+    // Keys a writer still held were skipped: they get another run.
+    let mut conn = state.pool.acquire().await?;
+    if read_models::pending(&mut conn, model).await? {
+        read_models::enqueue_refresh(&mut conn, model).await?;
+    }
     tracing::debug!(
         model = job.model,
         refreshed = total,

@@ -31,6 +31,9 @@ pub async fn run(job: TrustScore, state: Data<WorkerState>) -> Result<(), BoxDyn
         tx.commit().await?;
         total += ids.len();
     }
+    // Companies a writer still held were skipped: they get another run.
+    let mut conn = state.pool.acquire().await?;
+    refresh::requeue_if_pending(&mut conn).await?;
     tracing::debug!(woken_by = %job.company_id, recomputed = total, "trust_score done");
     Ok(())
 }

@@ -97,6 +97,8 @@ struct AgencySection {
     offers_awaiting_us: i64,
     offers: Vec<DashboardItem>,
     holds: Vec<DashboardItem>,
+    #[serde(default)]
+    challenged: Vec<DashboardItem>,
     contracts_awaiting_signature: i64,
     contracts: Vec<DashboardItem>,
     proposals_awaiting_approval: i64,
@@ -151,6 +153,10 @@ pub async fn refresh(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), 
                      SELECT 'agency', 'hold', h.id, h.status, h.artist_id, h.hold_date, h.promoter_company_id,
                             h.expires_at, h.updated_at, true
                        FROM holds h WHERE h.agency_company_id = c.id AND h.status IN ('active', 'challenged')
+                     UNION ALL
+                     SELECT 'agency', 'challenged', h.id, h.status, h.artist_id, h.hold_date, h.promoter_company_id,
+                            h.expires_at, h.updated_at, true
+                       FROM holds h WHERE h.agency_company_id = c.id AND h.status = 'challenged'
                      UNION ALL
                      SELECT 'agency', 'contract', k.id, k.status, k.artist_id, b.event_date, k.promoter_company_id,
                             k.expires_at, k.updated_at, true
@@ -226,6 +232,8 @@ pub async fn refresh(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), 
                                                WHERE i.company_id = c.id AND i.section = 'agency' AND i.kind = 'offer' AND i.n <= $2), '[]'),
                           'holds', COALESCE((SELECT jsonb_agg(i.item ORDER BY i.n) FROM items i
                                               WHERE i.company_id = c.id AND i.section = 'agency' AND i.kind = 'hold' AND i.n <= $2), '[]'),
+                          'challenged', COALESCE((SELECT jsonb_agg(i.item ORDER BY i.n) FROM items i
+                                                   WHERE i.company_id = c.id AND i.section = 'agency' AND i.kind = 'challenged' AND i.n <= $2), '[]'),
                           'contracts_awaiting_signature', COALESCE((SELECT n FROM counts WHERE company_id = c.id AND section = 'agency' AND kind = 'contract'), 0),
                           'contracts', COALESCE((SELECT jsonb_agg(i.item ORDER BY i.n) FROM items i
                                                   WHERE i.company_id = c.id AND i.section = 'agency' AND i.kind = 'contract' AND i.n <= $2), '[]'),
@@ -392,10 +400,8 @@ pub async fn agency(
         d.inquiries.extend(s.inquiries);
         d.offers_awaiting_us += s.offers_awaiting_us;
         d.offers.extend(s.offers);
+        d.holds_challenged.extend(s.challenged);
         for h in s.holds {
-            if h.status == "challenged" {
-                d.holds_challenged.push(h.clone());
-            }
             if h.expires_at
                 .is_some_and(|e| e > now && e <= now + Duration::hours(EXPIRING_HOURS))
             {
@@ -421,8 +427,14 @@ pub async fn agency(
     d.upcoming_bookings
         .sort_by_key(|b| (b.event_date, b.booking_id));
     d.upcoming_bookings.truncate(LIST_MAX as usize);
-    let by_expiry =
-        |a: &DashboardItem, b: &DashboardItem| (a.expires_at, a.id).cmp(&(b.expires_at, b.id));
+    // Soonest expiry first; what never expires last, as stored.
+    let by_expiry = |a: &DashboardItem, b: &DashboardItem| {
+        (a.expires_at.is_none(), a.expires_at, a.id).cmp(&(
+            b.expires_at.is_none(),
+            b.expires_at,
+            b.id,
+        ))
+    };
     for list in [
         &mut d.inquiries,
         &mut d.offers,
@@ -451,6 +463,7 @@ pub async fn agency(
         .collect();
     d.fees_by_month = fees
         .into_iter()
+        .filter(|((month, _), _)| months.contains(month))
         .map(|((month, currency), (amount, bookings))| MonthlyFees {
             month,
             currency,

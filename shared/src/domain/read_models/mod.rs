@@ -48,17 +48,20 @@ pub const DEBOUNCE: chrono::Duration = chrono::Duration::milliseconds(300);
 /// are taken in order, so two writes marking the same keys cannot
 /// deadlock; only a key not already waiting enqueues a job.
 pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Result<(), DomainError> {
-    let fresh = sqlx::query_scalar!(
-        "INSERT INTO read_model_dirty (model, key)
-         SELECT $1, k FROM unnest($2::uuid[]) AS u (k) WHERE k IS NOT NULL GROUP BY k ORDER BY k
-         ON CONFLICT (model, key) DO NOTHING
-         RETURNING key",
+    // `DO UPDATE`, not `DO NOTHING`: an existing mark is locked until this
+    // transaction commits, so a drain (which skips locked rows) cannot take
+    // it and refresh before this write is visible.
+    let inserted = sqlx::query_scalar!(
+        r#"INSERT INTO read_model_dirty AS d (model, key)
+           SELECT $1, k FROM unnest($2::uuid[]) AS u (k) WHERE k IS NOT NULL GROUP BY k ORDER BY k
+           ON CONFLICT (model, key) DO UPDATE SET marked_at = d.marked_at
+           RETURNING (xmax = 0) AS "inserted!""#,
         model.as_str(),
         keys
     )
     .fetch_all(&mut *conn)
     .await?;
-    if !fresh.is_empty() {
+    if inserted.iter().any(|i| *i) {
         enqueue(
             conn,
             &ReadModelRefresh {
@@ -107,9 +110,33 @@ pub async fn mark_subject(
     Ok(())
 }
 
+/// Whether keys of `model` are still marked (held by a writer that has
+/// not committed, or marked meanwhile): the job then runs again.
+pub async fn pending(conn: &mut PgConnection, model: Model) -> Result<bool, DomainError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM read_model_dirty WHERE model = $1) AS "pending!""#,
+        model.as_str()
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Enqueues one more refresh of `model`, a moment ahead.
+pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<(), DomainError> {
+    enqueue(
+        conn,
+        &ReadModelRefresh {
+            model: model.as_str().to_owned(),
+        },
+        Schedule::at(Utc::now() + DEBOUNCE),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Takes up to `limit` dirty keys of `model` off the set, in the caller's
-/// transaction; keys other runs hold are skipped, and a rollback puts
-/// them back.
+/// transaction; keys other runs or writers hold are skipped, and a
+/// rollback puts them back.
 pub async fn drain(
     conn: &mut PgConnection,
     model: Model,

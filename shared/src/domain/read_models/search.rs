@@ -18,7 +18,8 @@ use crate::validate::Check;
 pub const OPEN_DAYS_AHEAD: i32 = 365;
 
 /// Rewrites the search rows of `artists`: gone or archived artists lose
-/// theirs.
+/// theirs. Upserts, so two runs rewriting one artist at once (a drain and
+/// the nightly rebuild) both succeed.
 pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), DomainError> {
     sqlx::query!(
         "DELETE FROM artist_search WHERE artist_id = ANY ($1)",
@@ -100,7 +101,16 @@ pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), Do
              CROSS JOIN LATERAL (
                  SELECT ARRAY(SELECT mc.market_id FROM market_countries mc WHERE mc.country_code = a.country_code
                               UNION SELECT mr.market_id FROM market_regions mr WHERE mr.region_code = ci.region_code) AS ids
-             ) mk"#,
+             ) mk
+           ON CONFLICT (artist_id) DO UPDATE SET
+                  name = excluded.name, search_text = excluded.search_text, aliases = excluded.aliases,
+                  document = excluded.document, genre_ids = excluded.genre_ids, genre_slugs = excluded.genre_slugs,
+                  country_code = excluded.country_code, city_id = excluded.city_id, city_name = excluded.city_name,
+                  market_ids = excluded.market_ids, filter_keys = excluded.filter_keys, fee_min = excluded.fee_min,
+                  fee_max = excluded.fee_max, fee_currency = excluded.fee_currency,
+                  agency_company_id = excluded.agency_company_id, trust_score = excluded.trust_score,
+                  trust_band = excluded.trust_band, open_days = excluded.open_days,
+                  next_open_date = excluded.next_open_date, refreshed_at = excluded.refreshed_at"#,
         artists,
         OPEN_DAYS_AHEAD,
     )
@@ -386,7 +396,7 @@ pub async fn search(
            k AS (
                SELECT m.*,
                       CASE $7
-                          WHEN 'relevance' THEN -(round(m.relevance::numeric, 4)::float8 * 1000.0 + COALESCE(m.trust_score, -1))
+                          WHEN 'relevance' THEN -(round(m.relevance::numeric, 4)::float8 * 10000000.0 + COALESCE(m.trust_score, -1))
                           WHEN 'trust' THEN -COALESCE(m.trust_score, -1)::float8
                           WHEN 'availability' THEN COALESCE(
                               (SELECT lower(r) - date '2000-01-01' FROM unnest(m.open_days * datemultirange(daterange(COALESCE($5, current_date), $6, '[]'))) r LIMIT 1),

@@ -24,6 +24,8 @@ pub struct HistoryEntry {
     pub event_date: NaiveDate,
     /// `completed` or `cancelled`.
     pub status: BookingStatus,
+    /// When it was completed or cancelled; `null` when my org is not a
+    /// party.
     pub ended_at: Option<DateTime<Utc>>,
     pub venue_name: Option<String>,
     pub city_id: Option<i64>,
@@ -39,38 +41,41 @@ pub struct HistoryEntry {
     pub deal: Option<Deal>,
 }
 
-/// Newest show first; 404 for an artist that does not exist.
+/// Newest show first; 404 for an artist that does not exist. Ties on a
+/// date are broken by a hash of the booking id, so the cursor a non-party
+/// gets names no booking.
 pub async fn list(
     conn: &mut PgConnection,
     org_id: Uuid,
     artist_id: Uuid,
-    page: &PageRequest<(NaiveDate, Uuid)>,
+    page: &PageRequest<(NaiveDate, String)>,
 ) -> Result<Page<HistoryEntry>, DomainError> {
     crate::domain::directory::artists::get(&mut *conn, artist_id).await?;
-    let (after_date, after_id) = page.after.unzip();
+    let (after_date, after_key) = page.after.clone().unzip();
     let rows = sqlx::query!(
         r#"SELECT b.id, b.event_date, b.status AS "status: BookingStatus", b.ended_at, b.cancelled_by,
                   b.cancel_reason, b.agency_company_id, b.promoter_company_id, b.deal AS "deal: Json<Deal>",
                   o.venue AS "venue: Json<Venue>", o.venue_city_id, ci.name AS "city?",
                   ci.country_code::text AS "country_code?",
+                  md5(b.id::text) AS "tiebreak!",
                   EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.agency_company_id) AS "agency!",
                   EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.promoter_company_id) AS "promoter!"
              FROM bookings b
              JOIN offers o ON o.id = b.offer_id
              LEFT JOIN cities ci ON ci.id = o.venue_city_id
             WHERE b.artist_id = $1 AND b.status IN ('completed', 'cancelled')
-              AND ($3::date IS NULL OR (b.event_date, b.id) < ($3, $4))
-            ORDER BY b.event_date DESC, b.id DESC
+              AND ($3::date IS NULL OR (b.event_date, md5(b.id::text)) < ($3, $4::text))
+            ORDER BY b.event_date DESC, md5(b.id::text) DESC
             LIMIT $5"#,
         artist_id,
         org_id,
         after_date,
-        after_id,
+        after_key,
         page.fetch_limit(),
     )
     .fetch_all(conn)
     .await?;
-    let entries: Vec<(HistoryEntry, Uuid)> = rows
+    let entries: Vec<(HistoryEntry, String)> = rows
         .into_iter()
         .map(|r| {
             let side = if r.agency {
@@ -90,7 +95,7 @@ pub async fn list(
                 booking_id: party.then_some(r.id),
                 event_date: r.event_date,
                 status: r.status,
-                ended_at: r.ended_at,
+                ended_at: r.ended_at.filter(|_| party),
                 venue_name: r.venue.0.name,
                 city_id: r.venue_city_id,
                 city: r.city,
@@ -102,8 +107,8 @@ pub async fn list(
                 cancel_reason: r.cancel_reason.filter(|_| party),
                 deal: party.then_some(r.deal.0),
             };
-            (entry, r.id)
+            (entry, r.tiebreak)
         })
         .collect();
-    Ok(Page::from_rows(entries, page.limit, |(e, id)| (e.event_date, *id)).map(|(e, _)| e))
+    Ok(Page::from_rows(entries, page.limit, |(e, t)| (e.event_date, t.clone())).map(|(e, _)| e))
 }

@@ -23,22 +23,41 @@ pub const DEBOUNCE: chrono::Duration = chrono::Duration::seconds(2);
 /// a company not already waiting enqueues a job. Rows are taken in id
 /// order, so two writes marking the same pair cannot deadlock.
 pub async fn mark(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), DomainError> {
-    let fresh = sqlx::query_scalar!(
-        "INSERT INTO trust_dirty (company_id)
-         SELECT id FROM unnest($1::uuid[]) AS u (id) GROUP BY id ORDER BY id
-         ON CONFLICT (company_id) DO NOTHING
-         RETURNING company_id",
+    // `DO UPDATE` locks an existing mark until this transaction commits,
+    // so a drain cannot take it before this write is visible.
+    let marked = sqlx::query!(
+        r#"INSERT INTO trust_dirty AS d (company_id)
+           SELECT id FROM unnest($1::uuid[]) AS u (id) GROUP BY id ORDER BY id
+           ON CONFLICT (company_id) DO UPDATE SET marked_at = d.marked_at
+           RETURNING company_id, (xmax = 0) AS "inserted!""#,
         companies
     )
     .fetch_all(&mut *conn)
     .await?;
-    if let Some(first) = fresh.first() {
-        enqueue(
-            conn,
-            &TrustScore { company_id: *first },
-            Schedule::at(Utc::now() + DEBOUNCE),
-        )
+    if let Some(first) = marked.iter().find(|m| m.inserted) {
+        enqueue_job(conn, first.company_id).await?;
+    }
+    Ok(())
+}
+
+async fn enqueue_job(conn: &mut PgConnection, company_id: Uuid) -> Result<(), DomainError> {
+    enqueue(
+        conn,
+        &TrustScore { company_id },
+        Schedule::at(Utc::now() + DEBOUNCE),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enqueues one more `trust_score` run when companies are still marked
+/// (held by a writer that had not committed when the job drained).
+pub async fn requeue_if_pending(conn: &mut PgConnection) -> Result<(), DomainError> {
+    let pending = sqlx::query_scalar!("SELECT company_id FROM trust_dirty LIMIT 1")
+        .fetch_optional(&mut *conn)
         .await?;
+    if let Some(company_id) = pending {
+        enqueue_job(conn, company_id).await?;
     }
     Ok(())
 }
@@ -318,7 +337,18 @@ pub async fn relationships(
              LEFT JOIN ds USING (company_id, counterparty_id)
              LEFT JOIN rg USING (company_id, counterparty_id)
              LEFT JOIN rr USING (company_id, counterparty_id)
-            WHERE p.company_id <> p.counterparty_id"#,
+            WHERE p.company_id <> p.counterparty_id
+           ON CONFLICT (company_id, counterparty_id) DO UPDATE SET
+                  first_interaction_at = excluded.first_interaction_at,
+                  last_interaction_at = excluded.last_interaction_at, offers = excluded.offers,
+                  bookings_confirmed = excluded.bookings_confirmed, bookings_completed = excluded.bookings_completed,
+                  bookings_cancelled = excluded.bookings_cancelled, cancelled_by_us = excluded.cancelled_by_us,
+                  cancelled_by_them = excluded.cancelled_by_them, contracts_signed = excluded.contracts_signed,
+                  avg_days_to_sign = excluded.avg_days_to_sign,
+                  their_deposits_on_time = excluded.their_deposits_on_time,
+                  their_deposits_late = excluded.their_deposits_late, ratings_given = excluded.ratings_given,
+                  ratings_given_avg = excluded.ratings_given_avg, ratings_received = excluded.ratings_received,
+                  ratings_received_avg = excluded.ratings_received_avg, refreshed_at = excluded.refreshed_at"#,
         ids,
         now,
     )
