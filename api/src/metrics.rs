@@ -1,7 +1,8 @@
 //! `GET /metrics` in Prometheus text format (internal key): HTTP request
 //! counts and latencies by route, recorded by [`track`], and the job
-//! queue's state, read from the database at each scrape (the queue is
-//! shared by every worker process, so no one process could count it).
+//! queue's state. The queue is shared by every worker process, so no one
+//! process could count it: one replica counts it at most every 10 s into
+//! `ops_snapshots`, and a scrape of any replica reads that row.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -16,6 +17,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::AppState;
 use crate::extract::internal::InternalCaller;
 use crate::problem::{AppError, Problem};
+
+/// How old the shared queue counts may be when a replica is scraped.
+const QUEUE_STATS_MAX_AGE_SECONDS: f64 = 10.0;
 
 /// Latency buckets in seconds.
 const BUCKETS: &[f64] = &[
@@ -75,9 +79,16 @@ async fn metrics(
     State(state): State<AppState>,
     _caller: InternalCaller,
 ) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let stats = shared::ops::queue_stats(&mut conn).await?;
-    drop(conn);
+    // Queue counts are shared by every replica for a few seconds; while
+    // the database is down the gauges keep their last values.
+    let stats = if state.db_health.is_up() {
+        shared::ops::fleet::queue_stats_cached(&state.pool, QUEUE_STATS_MAX_AGE_SECONDS)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "metrics: queue counts unavailable"))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     for q in stats {
         let queue = q.queue;
         for (s, n) in [

@@ -283,7 +283,8 @@ const PROBLEMS: &[(&str, &str, &str)] = &[
     (
         "ServiceUnavailable",
         "503",
-        "Auth cannot resolve effective access, or the request timed out.",
+        "The database is unavailable (`database_unavailable`, with `Retry-After`; nothing \
+         was written), Auth cannot resolve effective access, or the request timed out.",
     ),
 ];
 
@@ -317,6 +318,10 @@ fn problem_headers(status: &str, response: &mut Response) {
             "`Bearer` on /api/v1; `ApiKey` on /internal.",
         ),
         "429" => ("Retry-After", "Seconds until the org may call again."),
+        "503" => (
+            "Retry-After",
+            "Seconds to wait before retrying; sent when the database is unavailable.",
+        ),
         _ => return,
     };
     response.headers.entry(name.to_owned()).or_insert_with(|| {

@@ -122,7 +122,11 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let request_id = REQUEST_ID.try_with(Clone::clone).ok();
         if let Some(source) = &self.source {
-            tracing::error!(request_id = ?request_id, error = ?source, "request failed");
+            tracing::error!(
+                request_id = request_id.as_deref().unwrap_or_default(),
+                error = ?source,
+                "request failed"
+            );
         }
         let body = Problem {
             kind: "about:blank".to_owned(),
@@ -170,6 +174,15 @@ impl From<DomainError> for AppError {
             DomainError::Unprocessable { code, detail } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
             }
+            DomainError::Unavailable(reason) => Self {
+                // Logged with the request id, like any failure of ours.
+                source: Some(anyhow::anyhow!("database unavailable: {reason}")),
+                ..Self::unavailable(
+                    Code::DatabaseUnavailable,
+                    "the database is unavailable; nothing was changed, retry shortly",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+            },
             DomainError::Internal(source) => Self::internal(source),
         }
     }

@@ -93,3 +93,109 @@ fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
 pub fn queue_migrator() -> Migrator {
     apalis_postgres::PostgresStorage::migrations()
 }
+
+/// Whether `err` means the database cannot be reached (refused or dropped
+/// connections, no connection within the pool's timeout, a server shutting
+/// down, starting up, out of connections, or read-only during a
+/// switchover) rather than that the statement was wrong. Nothing was
+/// committed by the failed call, and retrying later is safe.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01-57P03: admin shutdown,
+            // crash shutdown, cannot connect now; 53300: too many
+            // connections; 25006: read-only transaction (a demoted primary).
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "53300" | "25006"
+                )
+        }),
+        _ => false,
+    }
+}
+
+/// Whether the database answers, as a probe on its own connection sees it
+/// ([`DbHealth::probe`]). Requests consult it so that, while the database
+/// is down, they answer at once instead of each waiting out the pool's
+/// acquire timeout; requests already waiting are told when it goes down.
+#[derive(Clone)]
+pub struct DbHealth {
+    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for DbHealth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DbHealth {
+    /// Up until a probe says otherwise.
+    pub fn new() -> Self {
+        Self {
+            up: std::sync::Arc::new(tokio::sync::watch::Sender::new(true)),
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        *self.up.borrow()
+    }
+
+    /// Resolves once the database is seen down (at once if it is).
+    pub async fn down(&self) {
+        let mut rx = self.up.subscribe();
+        let _ = rx.wait_for(|up| !*up).await;
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_if_modified(|current| {
+            if *current == up {
+                return false;
+            }
+            *current = up;
+            if up {
+                tracing::info!("database reachable again");
+            } else {
+                tracing::warn!("database unreachable; answering 503 until it returns");
+            }
+            true
+        });
+    }
+
+    /// Probes forever: `SELECT 1` on a connection of its own every
+    /// `interval`, each within `timeout`; a failure drops the connection
+    /// (the next probe connects anew) and marks the database down, a
+    /// success marks it up. Runs until the task is dropped.
+    pub async fn probe(
+        self,
+        options: PgConnectOptions,
+        interval: std::time::Duration,
+        timeout: std::time::Duration,
+    ) {
+        let mut conn: Option<sqlx::PgConnection> = None;
+        loop {
+            let checked = tokio::time::timeout(timeout, async {
+                if conn.is_none() {
+                    conn = Some(options.connect().await?);
+                }
+                match conn.as_mut() {
+                    Some(c) => sqlx::query("SELECT 1").execute(c).await.map(|_| ()),
+                    None => Ok(()),
+                }
+            })
+            .await;
+            let up = matches!(checked, Ok(Ok(())));
+            if !up {
+                conn = None;
+            }
+            self.set(up);
+            tokio::time::sleep(interval).await;
+        }
+    }
+}

@@ -41,6 +41,10 @@ pub enum DomainError {
     Validation(Vec<FieldError>),
     #[error("unprocessable ({code}): {detail}")]
     Unprocessable { code: Code, detail: String },
+    /// The database cannot be reached (down, restarting, out of
+    /// connections): nothing was written, and the caller may retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -330,6 +334,9 @@ impl From<sqlx::Error> for DomainError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::RowNotFound = err {
             return Self::NotFound;
+        }
+        if crate::db::is_unavailable(&err) {
+            return Self::Unavailable(err.to_string());
         }
         if let Some(db) = err.as_database_error() {
             match db.constraint().and_then(constraint_meaning) {

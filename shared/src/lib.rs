@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod ops;
 pub mod pagination;
+pub mod rate_limit;
 pub mod reference;
 pub mod serde_util;
 pub mod shutdown;

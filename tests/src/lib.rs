@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fakes;
+pub mod processes;
 pub mod tokens;
 pub mod world;
 
@@ -290,7 +291,7 @@ impl Drop for TestApp {
     }
 }
 
-fn init() {
+pub(crate) fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

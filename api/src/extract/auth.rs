@@ -6,7 +6,6 @@
 //! outcome with the [`Caller`] extractor and check one permission key.
 
 use shared::Code;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -14,7 +13,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use shared::auth::{OrgAccess, Permission};
 use uuid::Uuid;
 
@@ -113,7 +111,7 @@ pub async fn require_org(
         AppError::bad_request(Code::MissingOrgHeader, "the x-org header is required")
     })?;
     let access = state.access.resolve(&claims, org_id).await?;
-    state.rate_limiter.check(org_id)?;
+    check_rate(&state, org_id).await?;
     request.extensions_mut().insert(Caller {
         access: Arc::new(access),
         email: claims.email,
@@ -121,44 +119,17 @@ pub async fn require_org(
     Ok(next.run(request).await)
 }
 
-/// A per-org token bucket: bursts beyond it get 429 with `Retry-After`.
-pub struct OrgRateLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
-}
-
-impl OrgRateLimiter {
-    /// `per_minute = 0` disables the limit.
-    pub fn new(per_minute: u32) -> Self {
-        Self {
-            limiter: NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
-        }
-    }
-
-    pub fn check(&self, org_id: Uuid) -> Result<(), AppError> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        match limiter.check_key(&org_id) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                let seconds = wait.as_secs() + 1;
-                Err(AppError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    Code::RateLimited,
-                    format!("too many requests for this org; retry in {seconds} s"),
-                )
-                .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
-            }
-        }
-    }
-
-    /// Drops buckets that are full again, so idle orgs cost no memory.
-    pub fn prune(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-        }
-    }
+/// Answers 429 with `Retry-After` when the org's shared bucket
+/// ([`shared::rate_limit`]) is empty.
+async fn check_rate(state: &AppState, org_id: Uuid) -> Result<(), AppError> {
+    let Some(wait) = state.rate_limit.take(&state.pool, org_id).await? else {
+        return Ok(());
+    };
+    let seconds = wait.as_secs() + 1;
+    Err(AppError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        Code::RateLimited,
+        format!("too many requests for this org; retry in {seconds} s"),
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
 }

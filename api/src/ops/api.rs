@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::ops::canary::{self, Canary, CanaryIn};
+use shared::ops::fleet::{self, BulkRetry, QueueThroughput, WorkerProcess};
 use shared::ops::{self, Action, JobDetail, JobFilter, JobSummary, QueueStats, ScheduleStatus};
 use shared::pagination::Page;
 use utoipa::IntoParams;
@@ -28,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_job))
         .routes(routes!(cancel_job))
         .routes(routes!(list_schedules))
+        .routes(routes!(list_workers))
+        .routes(routes!(get_throughput))
+        .routes(routes!(retry_dead))
 }
 
 /// Enqueues a canary job; the worker counts its runs on the canary.
@@ -174,4 +178,47 @@ async fn list_schedules(
 ) -> Result<Json<Vec<ScheduleStatus>>, AppError> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(ops::schedules(&mut conn).await?))
+}
+
+/// The worker processes (pods) seen in the last hour: host, queues, last
+/// heartbeat, `live` or `gone` (no heartbeat for 30 s), and their running
+/// jobs. Rows of processes gone for an hour are pruned by maintenance.
+#[utoipa::path(get, path = "/internal/ops/workers", tag = "ops",
+    security(("internal_key" = [])),
+    responses((status = 200, body = Vec<WorkerProcess>), (status = 401, body = Problem)))]
+async fn list_workers(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+) -> Result<Json<Vec<WorkerProcess>>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(fleet::worker_processes(&mut conn).await?))
+}
+
+/// Jobs done and attempts failed per minute over the last hour, per queue.
+#[utoipa::path(get, path = "/internal/ops/throughput", tag = "ops",
+    security(("internal_key" = [])),
+    responses((status = 200, body = Vec<QueueThroughput>), (status = 401, body = Problem)))]
+async fn get_throughput(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+) -> Result<Json<Vec<QueueThroughput>>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(fleet::throughput(&mut conn).await?))
+}
+
+/// Runs every dead job of a queue again now (up to 10,000 per call), with
+/// attempts reset; each is audited as a retry.
+#[utoipa::path(post, path = "/internal/ops/queues/{queue}/retry-dead", tag = "ops",
+    security(("internal_key" = [])),
+    params(("queue" = String, Path, description = "A queue (job type)")),
+    responses((status = 200, body = BulkRetry), (status = 404, body = Problem)))]
+async fn retry_dead(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(queue): Path<String>,
+) -> Result<Json<BulkRetry>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let outcome = fleet::retry_dead(&mut tx, &queue, caller.actor).await?;
+    tx.commit().await?;
+    Ok(Json(outcome))
 }

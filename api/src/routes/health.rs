@@ -30,15 +30,24 @@ async fn healthz() -> Json<HealthOut> {
     Json(HealthOut { status: "ok" })
 }
 
-/// Readiness: the database answers and every migration is applied.
+/// Readiness: the database answers (per its probe, and within 800 ms) and
+/// every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, body = HealthOut),
         (status = 503, description = "Database unreachable or migrations pending", body = crate::problem::Problem),
     ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthOut>, AppError> {
+    if !state.db_health.is_up() {
+        return Err(AppError::unavailable(
+            Code::DatabaseUnavailable,
+            "the database does not answer",
+        ));
+    }
+    // Within a second, whatever the database does: a probe that hangs is
+    // as bad as one that fails.
     let check = tokio::time::timeout(
-        Duration::from_secs(3),
+        Duration::from_millis(800),
         shared::db::schema_ready(&state.pool),
     )
     .await;

@@ -8,11 +8,12 @@
 //! Queue canaries, the end-to-end check of the queue, are in [`canary`].
 
 pub mod canary;
+pub mod fleet;
 
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -34,7 +35,7 @@ pub const STATES: &[&str] = &[
 ];
 
 /// Counts of one queue.
-#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct QueueStats {
     pub queue: String,
     pub pending: i64,

@@ -427,3 +427,140 @@ async fn maintenance_prunes_old_done_jobs_and_keeps_dead_ones() {
     .await;
     assert_eq!(left, vec!["done".to_owned(), "dead".to_owned()]);
 }
+
+/// What operators of many replicas see: the worker processes with their
+/// heartbeats (long-gone ones pruned unless a job still names them),
+/// per-minute throughput, a bulk retry of a queue's dead jobs (audited),
+/// and queue counts for `/metrics` computed once for every replica.
+#[tokio::test]
+async fn ops_shows_worker_processes_throughput_and_retries_dead_jobs_by_queue() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    for n in 0..7 {
+        shared::jobs::enqueue(
+            &mut conn,
+            &shared::jobs::Noop { n },
+            shared::jobs::Schedule::now(),
+        )
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    // Two pods long gone: one a done job still names, one nothing names.
+    sqlx::raw_sql(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, last_seen, started_at) VALUES
+             ('noop@gone-pod-a:1#0', 'noop', 'PostgresStorage', now() - interval '3 hours', now() - interval '4 hours'),
+             ('noop@gone-pod-b:1#0', 'noop', 'PostgresStorage', now() - interval '3 hours', now() - interval '4 hours');
+         WITH j AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM apalis.jobs WHERE job_type = 'noop')
+         UPDATE apalis.jobs SET
+             status = CASE WHEN j.n <= 4 THEN 'Done' ELSE 'Failed' END,
+             attempts = CASE WHEN j.n <= 4 THEN 1 ELSE max_attempts END,
+             lock_by = CASE WHEN j.n = 1 THEN 'noop@gone-pod-a:1#0' END,
+             done_at = now() - make_interval(mins => j.n::int)
+           FROM j WHERE apalis.jobs.id = j.id",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let (status, series) = call(&app, Method::GET, "/internal/ops/throughput").await;
+    assert_eq!(status, 200);
+    let noop = queue(&series, "noop");
+    let done: Vec<i64> = noop["done_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_i64().unwrap())
+        .collect();
+    assert_eq!(done.len(), 60);
+    assert_eq!(done.iter().sum::<i64>(), 4, "{noop}");
+    assert_eq!(done[59], 0, "nothing finished this minute");
+    assert_eq!(
+        done[55..59],
+        [1, 1, 1, 1],
+        "one a minute, 1 to 4 minutes ago"
+    );
+
+    // Scrapes within 10 s share one count of the queue.
+    let scrape = |app: &TestApp| {
+        let request = app.internal(Method::GET, "/metrics");
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let first = scrape(&app).await;
+    assert!(
+        first.contains(r#"kisum_jobs{queue="noop",state="dead"} 3"#),
+        "{first}"
+    );
+    let taken: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT taken_at FROM ops_snapshots WHERE name = 'queue_stats'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    scrape(&app).await;
+    let again: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT taken_at FROM ops_snapshots WHERE name = 'queue_stats'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(taken, again, "the second scrape reads the shared snapshot");
+
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/internal/ops/queues/no_such_queue/retry-dead",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, outcome) = call(&app, Method::POST, "/internal/ops/queues/noop/retry-dead").await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome, json!({"queue": "noop", "retried": 3}));
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ops_audit WHERE queue = 'noop' AND action = 'retry' AND from_status = 'dead'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 3);
+    let (_, outcome) = call(&app, Method::POST, "/internal/ops/queues/noop/retry-dead").await;
+    assert_eq!(outcome["retried"], 0, "nothing dead is left");
+
+    let worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let pid = worker.pid();
+    eventually(Duration::from_secs(30), "the retried jobs run", || async {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'noop' AND status <> 'Done'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_900)
+        .await
+        .unwrap();
+    drop(conn);
+    let workers = eventually(Duration::from_secs(20), "maintenance prunes", || async {
+        let (_, workers) = call(&app, Method::GET, "/internal/ops/workers").await;
+        let left: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM apalis.workers WHERE id LIKE '%gone-pod%'")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        (left == ["noop@gone-pod-a:1#0"]).then_some(workers)
+    })
+    .await;
+    let workers = workers.as_array().unwrap();
+    assert_eq!(workers.len(), 1, "gone pods are not shown: {workers:?}");
+    let live = &workers[0];
+    assert_eq!(live["status"], "live");
+    assert!(
+        live["instance"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{pid}"))
+    );
+    assert!(live["queues"].as_array().unwrap().contains(&json!("noop")));
+    assert!(live["last_heartbeat"].is_string());
+}

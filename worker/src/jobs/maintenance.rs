@@ -23,7 +23,8 @@ const PRUNE_BATCH: i64 = 5000;
 const STRANDED_BATCH: i64 = 1000;
 
 /// Once per tick across replicas: prune expired idempotency records, done
-/// jobs past the retention period and expired dashboard sessions, and
+/// jobs past the retention period, expired dashboard sessions, full rate
+/// limit buckets and the rows of worker processes long gone, and
 /// resume Finance handoffs, trust recomputations and read-model refreshes
 /// no job would move.
 pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
@@ -53,12 +54,16 @@ pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDy
         let mut conn = state.pool.acquire().await?;
         shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
     };
+    let rate_limits_pruned = shared::rate_limit::prune(&state.pool).await?;
+    let workers_pruned = shared::ops::fleet::prune_workers(&state.pool).await?;
     let read_models_resumed = {
         let mut conn = state.pool.acquire().await?;
         shared::domain::read_models::resume_stranded(&mut conn).await?
     };
     tracing::info!(
         read_models_resumed,
+        rate_limits_pruned,
+        workers_pruned,
         tick = job.tick,
         pruned,
         jobs_pruned,

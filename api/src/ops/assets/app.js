@@ -50,8 +50,88 @@ async function loadQueues() {
     cell(row, ago(q.oldest_pending_seconds), "num");
     cell(row, q.p50_run_ms == null ? "" : `${ms(q.p50_run_ms)} / ${ms(q.p95_run_ms)}`, "num");
     cell(row, q.failures_last_hour, "num");
+    const actions = row.insertCell();
+    if (q.dead > 0) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `Retry ${q.dead} dead`;
+      button.dataset.retryDead = q.queue;
+      button.addEventListener("click", () => retryDead(q.queue));
+      actions.append(button);
+    }
     if (![...select.options].some((o) => o.value === q.queue)) select.add(new Option(q.queue, q.queue));
   }
+}
+
+async function retryDead(queue) {
+  try {
+    const outcome = await api(`/internal/ops/queues/${encodeURIComponent(queue)}/retry-dead`, { method: "POST" });
+    $("#bulk-result").textContent = `${outcome.queue}: ${outcome.retried} dead job${outcome.retried === 1 ? "" : "s"} retried`;
+  } catch (e) {
+    $("#bulk-result").textContent = `retry refused: ${e.message}`;
+  }
+  await refresh();
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text != null) el.textContent = text;
+  return el;
+}
+
+// One small bar chart per queue that did anything in the hour: 60 bars,
+// done stacked with failed attempts.
+async function loadThroughput() {
+  const series = await api("/internal/ops/throughput");
+  const box = $("#throughput");
+  box.replaceChildren();
+  const active = series.filter((s) => s.done_per_minute.some((n) => n > 0) || s.failed_per_minute.some((n) => n > 0));
+  if (active.length === 0) {
+    box.textContent = "No jobs ran in the last hour.";
+    return;
+  }
+  const w = 360, h = 60, bar = w / 60;
+  for (const s of active) {
+    const total = s.done_per_minute.map((n, i) => n + s.failed_per_minute[i]);
+    const max = Math.max(1, ...total);
+    const done = s.done_per_minute.reduce((a, b) => a + b, 0);
+    const chart = svg("svg", { width: w, height: h + 14, viewBox: `0 0 ${w} ${h + 14}`, role: "img", "data-queue": s.queue, "data-done": done });
+    chart.append(svg("title", {}, `${s.queue}: ${done} done in the last hour, at most ${max} a minute`));
+    s.done_per_minute.forEach((n, i) => {
+      const fh = (s.failed_per_minute[i] / max) * h;
+      const dh = (n / max) * h;
+      if (dh > 0) chart.append(svg("rect", { x: i * bar, y: h - dh - fh, width: bar - 1, height: dh, fill: "#3b6fd8" }));
+      if (fh > 0) chart.append(svg("rect", { x: i * bar, y: h - fh, width: bar - 1, height: fh, fill: "#b00020" }));
+    });
+    chart.append(svg("line", { x1: 0, y1: h, x2: w, y2: h, stroke: "#999" }));
+    chart.append(svg("text", { x: 0, y: h + 12, "font-size": 10 }, "60 min ago"));
+    chart.append(svg("text", { x: w, y: h + 12, "font-size": 10, "text-anchor": "end" }, `now · max ${max}/min`));
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${s.queue}: ${done} done`;
+    figure.append(caption, chart);
+    box.append(figure);
+  }
+}
+
+async function loadWorkers() {
+  const workers = await api("/internal/ops/workers");
+  const body = $("#workers tbody");
+  body.replaceChildren();
+  for (const w of workers) {
+    const row = body.insertRow();
+    row.dataset.instance = w.instance;
+    cell(row, w.instance);
+    cell(row, w.host);
+    cell(row, w.status, w.status === "live" ? "state-done" : "state-dead");
+    cell(row, when(w.last_heartbeat));
+    cell(row, when(w.started_at));
+    cell(row, w.queues.length, "num").title = w.queues.join(", ");
+    cell(row, w.running.map((j) => `${j.queue} ${j.id}`).join(", ")).dataset.running = w.running.length;
+  }
+  if (workers.length === 0) cell(body.insertRow(), "No worker has a heartbeat in the last hour.").colSpan = 7;
 }
 
 async function loadSchedules() {
@@ -166,7 +246,7 @@ async function act(action) {
 
 async function refresh() {
   try {
-    await Promise.all([loadQueues(), loadSchedules(), loadFinance(), loadJobs()]);
+    await Promise.all([loadQueues(), loadSchedules(), loadFinance(), loadJobs(), loadWorkers(), loadThroughput()]);
     if (selected) await showJob(selected);
     $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {

@@ -1,0 +1,302 @@
+//! Real processes beside the tests: the `kisum-api` binary on its own port
+//! (for signals and for replicas that share nothing but the database), and
+//! a private Postgres server a test may stop and start again.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::{INTERNAL_KEY, base_env, eventually, worker_binary};
+
+/// A `kisum-api` child process; killed on drop. Its stdout (JSON logs) goes
+/// to [`ApiProcess::log`].
+pub struct ApiProcess {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub log: PathBuf,
+    pub http: reqwest::Client,
+}
+
+/// A free loopback port (the kernel's pick, released for the child).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ApiProcess {
+    /// Starts the API with the test base variables plus `extra` on a free
+    /// port and waits until `/healthz` answers.
+    pub async fn spawn(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        crate::init();
+        let binary = worker_binary().with_file_name("kisum-api");
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("kisum-api-{}.log", uuid::Uuid::new_v4()));
+        let mut command = tokio::process::Command::new(binary);
+        command.env_clear().envs(base_env(database_url));
+        command
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("SHUTDOWN_GRACE_SECONDS", "10")
+            .env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "json");
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let child = command.spawn().expect("kisum-api starts");
+        let api = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            http: reqwest::Client::new(),
+        };
+        let url = api.url("/healthz");
+        eventually(Duration::from_secs(20), "kisum-api answers", || async {
+            let answered = reqwest::get(&url).await.ok()?;
+            answered.status().is_success().then_some(())
+        })
+        .await;
+        api
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("kisum-api is running")
+    }
+
+    /// An internal-key request.
+    pub fn internal(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("X-Internal-API-Key", INTERNAL_KEY)
+    }
+
+    /// Sends SIGTERM (without waiting).
+    pub fn sigterm(&self) {
+        signal(self.pid(), "-TERM");
+    }
+
+    /// Its log lines so far, parsed (non-JSON lines are skipped).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+pub fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// A Postgres server of the test's own (`initdb` in a temporary
+/// directory, on a free port) that it may stop and start. Removed on drop.
+pub struct PgServer {
+    pub port: u16,
+    bindir: PathBuf,
+    dir: PathBuf,
+}
+
+/// The directory of `initdb` and `pg_ctl`: `pg_config --bindir`, else the
+/// newest `/usr/lib/postgresql/*/bin`.
+fn pg_bindir() -> PathBuf {
+    let from_config = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|d| d.join("initdb").exists());
+    if let Some(dir) = from_config {
+        return dir;
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .filter(|d| d.join("initdb").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort_by_key(|d| {
+        d.parent()
+            .and_then(Path::file_name)
+            .and_then(|v| v.to_str()?.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop().expect(
+        "PostgreSQL's server binaries (initdb, pg_ctl) are installed \
+         (./deploy/dev.sh installs them when missing)",
+    )
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+impl PgServer {
+    /// Makes and starts a fresh server (trust auth, user `postgres`).
+    pub async fn start() -> Self {
+        let bindir = pg_bindir();
+        let dir = std::env::temp_dir().join(format!("kisum-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = Self {
+            port: free_port(),
+            bindir,
+            dir,
+        };
+        if is_root() {
+            // initdb and postgres refuse to run as root.
+            let status = std::process::Command::new("chown")
+                .args(["-R", "postgres", server.dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown to postgres");
+        }
+        let data = server.dir.join("data");
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+        );
+        server.start_again().await;
+        server
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let tool = self.bindir.join(tool);
+        let mut command = if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            std::process::Command::new(&tool)
+        };
+        let output = command.args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{} {args:?}: {}{}",
+            tool.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server (again) on its port and waits until it accepts.
+    pub async fn start_again(&self) {
+        let data = self.dir.join("data");
+        let log = self.dir.join("postgres.log");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server: `fast` rolls back open transactions and drops
+    /// every connection, as a restart or failover does.
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        );
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A migrated database on this server.
+    pub async fn migrated_database(&self, name: &str) -> String {
+        let url = self.url(name);
+        let config = shared::config::DatabaseConfig::from_env(&shared::config::Env::from_map([(
+            "DATABASE_URL",
+            url.as_str(),
+        )]))
+        .unwrap();
+        shared::db::create_database_if_missing(&config)
+            .await
+            .unwrap();
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        shared::db::migrate(&pool).await.unwrap();
+        pool.close().await;
+        url
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let tool = self.bindir.join("pg_ctl");
+        let mut command = if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            std::process::Command::new(&tool)
+        };
+        let _ = command
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,673 @@
+//! Many replicas on one database, and the faults they meet: two API and
+//! two worker processes racing on the same dates, the rate limit shared by
+//! replicas, SIGTERM under load, a worker killed mid-delivery, and the
+//! database stopping under load. Real processes, real Postgres.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kisum_tests::fakes::{Answer, FakeWebhooks};
+use kisum_tests::processes::{ApiProcess, PgServer, signal};
+use kisum_tests::{BookingParties, Org, TestApp, WorkerProcess, eventually};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const FINANCE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn finance_env(url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("FINANCE_BASE_URL", url.to_owned()),
+        ("FINANCE_WEBHOOK_SECRET", FINANCE_SECRET.to_owned()),
+        ("FINANCE_RETRY_SCHEDULE_SECONDS", "0,1,1,1,1".to_owned()),
+        ("FINANCE_TIMEOUT_SECONDS", "2".to_owned()),
+    ]
+}
+
+fn worker(db: &str, env: &[(&'static str, String)]) -> WorkerProcess {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    WorkerProcess::spawn(db, &pairs)
+}
+
+/// A replica sized for a burst: the pool waits rather than failing fast.
+async fn replica(db: &str, extra: &[(&str, &str)]) -> ApiProcess {
+    let mut env = vec![
+        ("DATABASE_MAX_CONNECTIONS", "20"),
+        ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "60"),
+        ("REQUEST_TIMEOUT_SECONDS", "120"),
+    ];
+    env.extend_from_slice(extra);
+    ApiProcess::spawn(db, &env).await
+}
+
+async fn send(
+    api: &ApiProcess,
+    org: &Org,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = api
+        .http
+        .request(method, api.url(path))
+        .bearer_auth(&org.token)
+        .header("x-org", org.id.to_string());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn day(n: i64) -> chrono::NaiveDate {
+    Utc::now().date_naive() + chrono::Duration::days(n)
+}
+
+/// An accepted offer for `date`, ready to be confirmed.
+async fn accepted_offer(app: &TestApp, p: &BookingParties, date: chrono::NaiveDate) -> String {
+    let offer = json!({
+        "artist_id": p.artist, "promoter_company_id": p.promoter_company, "event_date": date,
+        "venue": {"name": "Melkweg", "city_id": 2759794, "capacity": 700},
+        "deal": {"type": "flat", "currency": "EUR", "guarantee_amount": 500_000},
+        "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
+    });
+    let (status, offer) = p
+        .promoter
+        .send(app, Method::POST, "/api/v1/offers", Some(offer))
+        .await;
+    assert_eq!(status, 201, "{offer}");
+    let id = offer["id"].as_str().unwrap().to_owned();
+    let (status, body) = p
+        .agency
+        .send(
+            app,
+            Method::POST,
+            &format!("/api/v1/offers/{id}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+/// Two API and two worker processes on one database: 1,000 hold and
+/// confirm requests at once, spread over both APIs, on five dates of one
+/// artist. Afterwards every invariant holds: one confirmed booking per
+/// date, live holds numbered 1..n per date with one per 201, only 201 or
+/// 409 answered; each Finance handoff delivered once; each cron tick run
+/// once; both worker processes visible to ops.
+#[tokio::test]
+async fn two_apis_and_two_workers_keep_every_invariant_under_1000_racing_requests() {
+    let app = TestApp::spawn().await;
+    let db = app.db.url.clone();
+    let (fake, finance_url) = FakeWebhooks::start().await;
+    let env = finance_env(&finance_url);
+    let started = Utc::now();
+    let _w1 = worker(&db, &env);
+    let _w2 = worker(&db, &env);
+    let a = replica(&db, &[]).await;
+    let b = replica(&db, &[]).await;
+    let p = kisum_tests::booking_parties(&app, "Replica Agency", "Replica Artist", &[]).await;
+
+    let dates: Vec<chrono::NaiveDate> = (40..45).map(day).collect();
+    let mut offers = Vec::new();
+    for date in &dates {
+        for _ in 0..8 {
+            offers.push((*date, accepted_offer(&app, &p, *date).await));
+        }
+    }
+    // 960 holds and 40 confirms, interleaved, alternating replicas.
+    let mut requests: Vec<(bool, chrono::NaiveDate, Option<String>)> = Vec::new();
+    for i in 0..1000 {
+        if i % 25 == 0 {
+            let (date, offer) = offers[i / 25].clone();
+            requests.push((true, date, Some(offer)));
+        } else {
+            requests.push((false, dates[i % 5], None));
+        }
+    }
+    let sends = requests
+        .iter()
+        .enumerate()
+        .map(|(i, (confirm, date, offer))| {
+            let api = if i % 2 == 0 { &a } else { &b };
+            let p = &p;
+            async move {
+                let (status, body) = if *confirm {
+                    send(
+                        api,
+                        &p.promoter,
+                        Method::POST,
+                        "/api/v1/bookings",
+                        Some(json!({"offer_id": offer})),
+                    )
+                    .await
+                } else {
+                    send(
+                        api,
+                        &p.agency,
+                        Method::POST,
+                        "/api/v1/holds",
+                        Some(json!({
+                            "artist_id": p.artist, "date": date,
+                            "promoter_company_id": p.promoter_company,
+                            "expires_at": Utc::now() + chrono::Duration::days(3),
+                        })),
+                    )
+                    .await
+                };
+                (*confirm, *date, status, body)
+            }
+        });
+    let answers = futures::future::join_all(sends).await;
+
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut holds_created: HashMap<chrono::NaiveDate, usize> = HashMap::new();
+    let mut bookings_created: HashMap<chrono::NaiveDate, usize> = HashMap::new();
+    for (confirm, date, status, body) in &answers {
+        *by_status.entry(*status).or_default() += 1;
+        assert!(
+            *status == 201 || *status == 409,
+            "answered {status}: {body}"
+        );
+        if *status == 201 {
+            let counter = if *confirm {
+                &mut bookings_created
+            } else {
+                &mut holds_created
+            };
+            *counter.entry(*date).or_default() += 1;
+        }
+    }
+    for date in &dates {
+        assert_eq!(
+            bookings_created.get(date),
+            Some(&1),
+            "one confirm wins on {date}"
+        );
+        // The confirmation converted the offer's hold and released the
+        // date's other live holds; those placed after it are live again,
+        // numbered 1..k without gaps.
+        let holds: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT status::text, priority FROM holds WHERE artist_id = $1::uuid AND hold_date = $2
+              ORDER BY status IN ('active', 'challenged') DESC, priority",
+        )
+        .bind(&p.artist)
+        .bind(date)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        let n = holds_created.get(date).copied().unwrap_or(0);
+        assert_eq!(holds.len(), n, "one hold stored per 201 on {date}");
+        let live: Vec<i32> = holds
+            .iter()
+            .filter(|(s, _)| s == "active" || s == "challenged")
+            .map(|(_, p)| *p)
+            .collect();
+        let expected: Vec<i32> = (1..=i32::try_from(live.len()).unwrap()).collect();
+        assert_eq!(live, expected, "live holds of {date} are 1..k");
+        assert!(
+            holds
+                .iter()
+                .all(|(s, _)| ["active", "challenged", "released", "converted"]
+                    .contains(&s.as_str())),
+            "{holds:?}"
+        );
+    }
+    let confirmed: Vec<(chrono::NaiveDate, i64)> = sqlx::query_as(
+        "SELECT event_date, count(*) FROM bookings WHERE artist_id = $1::uuid AND status = 'confirmed'
+          GROUP BY 1 ORDER BY 1",
+    )
+    .bind(&p.artist)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(confirmed, dates.iter().map(|d| (*d, 1)).collect::<Vec<_>>());
+    // Every booking's confirmation is in its activity trail exactly once.
+    let trails: Vec<i64> = sqlx::query_scalar(
+        "SELECT count(a.*) FROM bookings b
+           LEFT JOIN booking_activity a ON a.subject_type = 'booking' AND a.subject_id = b.id AND a.action = 'confirmed'
+          WHERE b.artist_id = $1::uuid GROUP BY b.id",
+    )
+    .bind(&p.artist)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(trails, vec![1; 5], "statuses {by_status:?}");
+
+    // Each booking's Finance handoff reaches Finance once, whichever
+    // worker took it.
+    eventually(
+        Duration::from_secs(60),
+        "five handoffs delivered",
+        || async { (fake.received().len() >= 5).then_some(()) },
+    )
+    .await;
+    // A cron tick fired on both workers while they ran: enqueued and run once.
+    let ticks: Vec<(String, i64, i32)> = eventually(
+        Duration::from_secs(75),
+        "an expiry_sweep tick after the workers started runs",
+        || async {
+            let rows: Vec<(String, i64, i32)> = sqlx::query_as(
+                "SELECT convert_from(job, 'UTF8')::jsonb ->> 'tick', count(*), max(attempts)
+                   FROM apalis.jobs WHERE job_type = 'expiry_sweep' AND status = 'Done' AND run_at >= $1
+                  GROUP BY 1",
+            )
+            .bind(started)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+            (!rows.is_empty()).then_some(rows)
+        },
+    )
+    .await;
+    for (tick, runs, attempts) in &ticks {
+        assert_eq!((*runs, *attempts), (1, 1), "tick {tick} ran once");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = fake.received();
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (received.len(), ids.len()),
+        (5, 5),
+        "one delivery per webhook id"
+    );
+
+    let workers: Vec<Value> = a
+        .internal(Method::GET, "/internal/ops/workers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let live: Vec<&Value> = workers.iter().filter(|w| w["status"] == "live").collect();
+    assert_eq!(live.len(), 2, "{workers:?}");
+    for w in live {
+        assert!(w["queues"].as_array().unwrap().len() >= 10, "{w}");
+        assert!(w["host"].as_str().is_some_and(|h| !h.is_empty()));
+    }
+}
+
+/// The per-org limit is one bucket in Postgres: two replicas together
+/// allow it once, and a 429 says when to retry.
+#[tokio::test]
+async fn the_rate_limit_holds_across_replicas() {
+    let app = TestApp::spawn().await;
+    let limit = [("RATE_LIMIT_PER_MINUTE", "20")];
+    let a = replica(&app.db.url, &limit).await;
+    let b = replica(&app.db.url, &limit).await;
+    let org = Org::new();
+    let other = Org::new();
+    let started = Instant::now();
+    let mut ok = 0;
+    let mut limited = 0;
+    for i in 0..40 {
+        let api = if i % 2 == 0 { &a } else { &b };
+        let response = api
+            .http
+            .get(api.url("/api/v1/me"))
+            .bearer_auth(&org.token)
+            .header("x-org", org.id.to_string())
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                let retry: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&retry));
+                kisum_tests::problem(response, 429, "rate_limited").await;
+                limited += 1;
+            }
+            s => panic!("answered {s}"),
+        }
+    }
+    // 20 at once, plus one per 3 s that passed.
+    let refilled = usize::try_from(started.elapsed().as_secs() / 3).unwrap();
+    assert!(
+        (20..=20 + refilled).contains(&ok),
+        "{ok} allowed across two replicas"
+    );
+    assert_eq!(ok + limited, 40);
+    // Another org has its own bucket.
+    let (status, _) = send(&b, &other, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(status, 200);
+}
+
+/// SIGTERM while 16 clients keep writing: every request the API accepted
+/// gets its answer (new connections are refused once it stops listening),
+/// and it exits cleanly within its grace period.
+#[tokio::test]
+async fn sigterm_to_an_api_under_load_loses_no_request_in_flight() {
+    let app = TestApp::spawn().await;
+    let api = replica(&app.db.url, &[("SHUTDOWN_GRACE_SECONDS", "10")]).await;
+    let org = Org::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sigterm_at = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let clients = (0..16).map(|c| {
+        let url = api.url("/api/v1/shortlists");
+        let stop = stop.clone();
+        let org = (org.id, org.token.clone());
+        tokio::spawn(async move {
+            // A connection per request, as a load balancer's would be
+            // after the pod stops receiving traffic.
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let mut answered = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let sent = http
+                    .post(&url)
+                    .bearer_auth(&org.1)
+                    .header("x-org", org.0.to_string())
+                    .json(&json!({"name": format!("client {c} list {n}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body = response.text().await;
+                        assert!(body.is_ok(), "a started answer was cut: {body:?}");
+                        answered.push((status, Instant::now()));
+                    }
+                    // The listener is closed: the request never reached us.
+                    Err(e) if e.is_connect() => break,
+                    Err(e) => panic!("a request in flight was lost: {e:?}"),
+                }
+            }
+            answered
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    *sigterm_at.lock().unwrap() = Some(Instant::now());
+    let signalled = Instant::now();
+    api.sigterm();
+    let mut api = api;
+    let exit = tokio::time::timeout(Duration::from_secs(12), api.child.wait())
+        .await
+        .expect("the API exits within its grace period")
+        .unwrap();
+    let exited_after = signalled.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    assert!(exit.success(), "{exit:?}");
+    let mut answered = Vec::new();
+    for client in clients {
+        answered.extend(client.await.unwrap());
+    }
+    assert!(answered.len() > 16, "load ran: {} answers", answered.len());
+    assert!(
+        answered.iter().all(|(status, _)| *status == 201),
+        "{:?}",
+        answered
+            .iter()
+            .filter(|(s, _)| *s != 201)
+            .collect::<Vec<_>>()
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM shortlists WHERE org_id = $1")
+        .bind(org.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        usize::try_from(stored).unwrap(),
+        answered.len(),
+        "each answer is one stored list"
+    );
+    assert!(exited_after < Duration::from_secs(10), "{exited_after:?}");
+}
+
+/// SIGTERM to a worker running a 2-second job: it finishes the job (or
+/// returns it for another process) and exits within its grace period; the
+/// job's effect happens once.
+#[tokio::test]
+async fn sigterm_to_a_worker_mid_job_finishes_it_once() {
+    let app = TestApp::spawn().await;
+    let mut first = WorkerProcess::spawn(&app.db.url, &[]);
+    let response = app
+        .internal(Method::POST, "/internal/ops/canaries")
+        .json(&json!({"work_ms": 2000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let canary: Value = response.json().await.unwrap();
+    let id = uuid::Uuid::parse_str(canary["id"].as_str().unwrap()).unwrap();
+    let canary_now = || async {
+        let mut conn = app.pool.acquire().await.unwrap();
+        shared::ops::canary::get(&mut conn, id).await.unwrap()
+    };
+    eventually(
+        Duration::from_secs(20),
+        "the worker starts the job",
+        || async { (canary_now().await.attempts == 1).then_some(()) },
+    )
+    .await;
+    let signalled = Instant::now();
+    let status = first.terminate().await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "within SHUTDOWN_GRACE_SECONDS"
+    );
+    // Whether it finished or returned the job, a second process leaves
+    // exactly one completion.
+    let _second = WorkerProcess::spawn(&app.db.url, &[]);
+    let done = eventually(Duration::from_secs(30), "the canary completes", || async {
+        let c = canary_now().await;
+        c.completed_at.is_some().then_some(c)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(done.completions, 1);
+    assert_eq!(canary_now().await.completions, 1);
+}
+
+/// A worker SIGKILLed while Finance is answering its delivery: another
+/// process delivers the handoff again under the same webhook id and body,
+/// so Finance accepts it once, and the handoff ends delivered once.
+#[tokio::test]
+async fn a_worker_killed_mid_delivery_is_replaced_and_finance_accepts_once() {
+    let app = TestApp::spawn().await;
+    let (fake, url) = FakeWebhooks::scripted(vec![Answer::Hang(Duration::from_secs(30))]).await;
+    let mut env = finance_env(&url);
+    env.retain(|(k, _)| *k != "FINANCE_TIMEOUT_SECONDS");
+    env.push(("FINANCE_TIMEOUT_SECONDS", "30".to_owned()));
+    let mut first = worker(&app.db.url, &env);
+    let p = kisum_tests::booking_parties(&app, "Killed Agency", "Killed Artist", &[]).await;
+    let offer = accepted_offer(&app, &p, day(50)).await;
+    let (status, booking) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(json!({"offer_id": offer})),
+        )
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    eventually(
+        Duration::from_secs(30),
+        "the delivery is in flight",
+        || async { (!fake.received().is_empty()).then_some(()) },
+    )
+    .await;
+    first.kill9().await;
+    let _second = worker(&app.db.url, &env);
+    eventually(
+        Duration::from_secs(60),
+        "another process delivers",
+        || async { (fake.received().len() >= 2).then_some(()) },
+    )
+    .await;
+    let status: String = eventually(
+        Duration::from_secs(20),
+        "the handoff is delivered",
+        || async {
+            let status: String = sqlx::query_scalar(
+                "SELECT status FROM finance_handoffs WHERE booking_id = $1::uuid",
+            )
+            .bind(booking["id"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            (status == "delivered").then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(status, "delivered");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = fake.received();
+    assert_eq!(received.len(), 2, "the cut delivery and its replacement");
+    assert_eq!(
+        received[0].0["webhook-id"], received[1].0["webhook-id"],
+        "Finance dedupes by webhook id"
+    );
+    assert_eq!(received[0].1, received[1].1, "the same body");
+}
+
+/// Postgres stopped under load: tenant calls answer 503
+/// `database_unavailable` with `Retry-After` within a second, `/readyz`
+/// 503 within a second, `/healthz` 200; nothing is half-written; when
+/// Postgres returns, both recover without a restart.
+#[tokio::test]
+async fn a_database_outage_answers_503_at_once_and_recovers() {
+    let server = PgServer::start().await;
+    let db = server.migrated_database("kisum_outage").await;
+    let api = ApiProcess::spawn(&db, &[]).await;
+    let org = Org::new();
+    let create = |name: String| {
+        api.http
+            .post(api.url("/api/v1/shortlists"))
+            .bearer_auth(&org.token)
+            .header("x-org", org.id.to_string())
+            .json(&json!({"name": name}))
+            .send()
+    };
+    let (status, _) = send(&api, &org, Method::GET, "/api/v1/shortlists", None).await;
+    assert_eq!(status, 200);
+
+    // Load from 8 clients throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loaders: Vec<_> = (0..8)
+        .map(|c| {
+            let url = api.url("/api/v1/shortlists");
+            let (id, token) = (org.id, org.token.clone());
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut answers: Vec<u16> = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let response = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("x-org", id.to_string())
+                        .json(&json!({"name": format!("load {c}-{n}")}))
+                        .send()
+                        .await
+                        .unwrap();
+                    answers.push(response.status().as_u16());
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                answers
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.stop();
+    let stopped = Instant::now();
+
+    // Within a second of the stop, every tenant call is a prompt 503.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for i in 0..5 {
+        let sent = Instant::now();
+        let response = create(format!("during {i}")).await.unwrap();
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "answered in {:?}",
+            sent.elapsed()
+        );
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body = kisum_tests::problem(response, 503, "database_unavailable").await;
+        let request_id = body["request_id"].as_str().unwrap().to_owned();
+        // Logged with the request id as a plain string.
+        let logged = api
+            .log_lines()
+            .into_iter()
+            .any(|l| l["request_id"] == request_id || l["span"]["request_id"] == request_id);
+        assert!(logged, "the failure is logged with request id {request_id}");
+        let sent = Instant::now();
+        let ready = reqwest::get(api.url("/readyz")).await.unwrap();
+        assert!(sent.elapsed() < Duration::from_secs(1));
+        kisum_tests::problem(ready, 503, "database_unavailable").await;
+        let health = reqwest::get(api.url("/healthz")).await.unwrap();
+        assert_eq!(health.status(), 200);
+    }
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    assert!(
+        !api.log_lines()
+            .iter()
+            .any(|l| l.to_string().contains("Some(\\\"")),
+        "no request id is logged as Some(...)"
+    );
+
+    server.start_again().await;
+    eventually(
+        Duration::from_secs(10),
+        "the API is ready again",
+        || async {
+            let ready = reqwest::get(api.url("/readyz")).await.ok()?;
+            (ready.status() == 200).then_some(())
+        },
+    )
+    .await;
+    let response = create("after".into()).await.unwrap();
+    assert_eq!(response.status(), 201);
+    stop.store(true, Ordering::SeqCst);
+    let mut created = 1;
+    for loader in loaders {
+        for status in loader.await.unwrap() {
+            assert!(
+                status == 201 || status == 503,
+                "answered {status} under the outage"
+            );
+            if status == 201 {
+                created += 1;
+            }
+        }
+    }
+    // Nothing half-written: each stored list is whole, and there is one
+    // per 201 (a commit cut by the stop itself is rolled back).
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM shortlists WHERE org_id = $1")
+        .bind(org.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        (created..=created + 8).contains(&usize::try_from(stored).unwrap()),
+        "{stored} stored for {created} created"
+    );
+    pool.close().await;
+    // The process never restarted.
+    assert!(api.child.id().is_some());
+    let _ = signal;
+}
