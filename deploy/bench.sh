@@ -19,6 +19,9 @@
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
+#   ./deploy/bench.sh load        the release API process (and a worker) on 20,000 artists: bookings list,
+#                                 marketplace search, artist detail, hold and offer creation at 16 and 64
+#                                 clients: req/s, p50/p95/p99, API RSS and CPU, jobs/s, statements per request
 #
 # Postgres: TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432. Each
 # benchmark makes and drops its own database and prints one JSON line.
@@ -43,5 +46,9 @@ case "${1:-}" in
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue" >&2; exit 2 ;;
+  load)
+    # The API and the worker run as their release binaries.
+    cargo build --release -q -p kisum-api -p kisum-worker
+    exec cargo run --release -q -p kisum-tests --bin bench_load ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|load" >&2; exit 2 ;;
 esac

@@ -136,6 +136,21 @@ async function run(page, context) {
   if (await page.locator("#retry").isVisible()) throw new Error("Retry is still offered for a done job");
   log("#queues: no dead job, 1 done");
 
+  // The worker process is listed live, and the queue's throughput chart
+  // (inline SVG) counts the job it finished.
+  await until(
+    "a live worker process in #workers",
+    () => page.locator("#workers tbody tr[data-instance] td.state-done").count(),
+    (n) => n >= 1,
+  );
+  log("#workers: a live process");
+  await until(
+    `${queue} in the throughput chart`,
+    () => page.locator(`#throughput svg[data-queue="${queue}"]`).getAttribute("data-done", { timeout: 1_000 }),
+    (v) => Number(v) >= 1,
+  );
+  log("#throughput: drawn");
+
   // The Finance endpoint is shown disabled, with its reason, and enabled
   // with one click.
   await until("#fe-state to be disabled", () => text(page.locator("#fe-state")), (v) => v === "disabled");

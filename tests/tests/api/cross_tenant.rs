@@ -1690,6 +1690,21 @@ fn routes(w: &World) -> Routes {
         "/internal/ops/schedules",
         machine("/internal/ops/schedules".into(), None),
     );
+    add(
+        "GET",
+        "/internal/ops/workers",
+        machine("/internal/ops/workers".into(), None),
+    );
+    add(
+        "GET",
+        "/internal/ops/throughput",
+        machine("/internal/ops/throughput".into(), None),
+    );
+    add(
+        "POST",
+        "/internal/ops/queues/{queue}/retry-dead",
+        machine("/internal/ops/queues/noop/retry-dead".into(), None),
+    );
     add("GET", "/metrics", machine("/metrics".into(), None));
     t
 }

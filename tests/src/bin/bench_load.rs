@@ -1,0 +1,477 @@
+//! Load test on loopback: the release `kisum-api` process (and a release
+//! worker consuming the jobs the writes cause) on a generated world, the
+//! main read and write paths each driven by 16 and then 64 concurrent
+//! clients for `DURATION_S` seconds. Reports per path and concurrency:
+//! requests/s, p50/p95/p99, errors, the API's resident memory (RSS, and its
+//! peak), the jobs/s the worker finished during the write phases, and the
+//! database round trips of one request (statements sqlx logs, measured on
+//! a second API process with statement logging on, sequentially).
+//!
+//! Run: `./deploy/bench.sh load`. Knobs: `ARTISTS` (20000),
+//! `WINDOWS_PER_ARTIST` (3), `HOLDS` (10000), `BOOKINGS` (5000),
+//! `DURATION_S` (10), `CLIENTS` ("16,64"), `DATABASE_MAX_CONNECTIONS` (20).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kisum_tests::processes::ApiProcess;
+use kisum_tests::world::{AGENCY, AGENCY_ORG, PROMOTER, PROMOTER_ORG, booking_world, exec};
+use kisum_tests::{TestDb, Token, WorkerProcess};
+use serde_json::{Value, json};
+use shared::domain::read_models::{self, Model};
+use uuid::Uuid;
+
+fn env_num(key: &str, default: i64) -> i64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// VmRSS and VmHWM of a process, in MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th fields, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Busy and total CPU seconds of the whole machine so far.
+fn machine_cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / 100.0, total / 100.0)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    BookingList,
+    Marketplace,
+    ArtistDetail,
+    CreateHold,
+    CreateOffer,
+}
+
+impl Path {
+    const ALL: [Self; 5] = [
+        Self::BookingList,
+        Self::Marketplace,
+        Self::ArtistDetail,
+        Self::CreateHold,
+        Self::CreateOffer,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::BookingList => "GET /api/v1/bookings?limit=50",
+            Self::Marketplace => "GET /api/v1/marketplace/artists (text + genre + window)",
+            Self::ArtistDetail => "GET /api/v1/artists/{id}",
+            Self::CreateHold => "POST /api/v1/holds",
+            Self::CreateOffer => "POST /api/v1/offers (sent)",
+        }
+    }
+
+    fn writes(self) -> bool {
+        matches!(self, Self::CreateHold | Self::CreateOffer)
+    }
+}
+
+struct World {
+    artists: Vec<(Uuid, String)>,
+    agency: String,
+    promoter: String,
+}
+
+/// A request of `path`; `n` varies the artist and date.
+fn request(
+    http: &reqwest::Client,
+    base: &str,
+    world: &World,
+    path: Path,
+    n: u64,
+) -> reqwest::RequestBuilder {
+    let (artist, name) = &world.artists[usize::try_from(n).unwrap() % world.artists.len()];
+    let day = Utc::now().date_naive() + chrono::Duration::days(1 + i64::try_from(n % 700).unwrap());
+    let agency = |r: reqwest::RequestBuilder| {
+        r.bearer_auth(&world.agency)
+            .header("x-org", AGENCY_ORG.to_string())
+    };
+    match path {
+        Path::BookingList => agency(http.get(format!("{base}/api/v1/bookings?limit=50"))),
+        Path::Marketplace => {
+            // A typo in the name: the trigram path.
+            let mut chars: Vec<char> = name.chars().collect();
+            let i = chars.len() / 2;
+            if i + 1 < chars.len() {
+                chars.swap(i, i + 1);
+            }
+            let q: String = chars.into_iter().collect();
+            agency(
+                http.get(format!("{base}/api/v1/marketplace/artists"))
+                    .query(&[
+                        ("q", q.as_str()),
+                        ("available_from", &day.to_string()),
+                        (
+                            "available_to",
+                            &(day + chrono::Duration::days(60)).to_string(),
+                        ),
+                    ]),
+            )
+        }
+        Path::ArtistDetail => agency(http.get(format!("{base}/api/v1/artists/{artist}"))),
+        Path::CreateHold => agency(http.post(format!("{base}/api/v1/holds")).json(&json!({
+            "artist_id": artist, "date": day, "promoter_company_id": PROMOTER,
+            "expires_at": Utc::now() + chrono::Duration::days(3),
+        }))),
+        Path::CreateOffer => http
+            .post(format!("{base}/api/v1/offers"))
+            .bearer_auth(&world.promoter)
+            .header("x-org", PROMOTER_ORG.to_string())
+            .json(&json!({
+                "artist_id": artist, "promoter_company_id": PROMOTER, "event_date": day,
+                "venue": {"name": "Bench Hall", "city_id": 2759794, "capacity": 900},
+                "deal": {"type": "flat", "currency": "EUR", "guarantee_amount": 250_000},
+                "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
+            })),
+    }
+}
+
+/// `clients` loops sending `path` for `duration`; latencies and errors.
+async fn drive(
+    api: &ApiProcess,
+    world: &Arc<World>,
+    path: Path,
+    clients: usize,
+    duration: Duration,
+    counter: &Arc<AtomicU64>,
+) -> (Vec<Duration>, usize, Option<String>) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let http = http.clone();
+            let base = api.base.clone();
+            let world = world.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                let mut errors = 0;
+                let mut sample = None;
+                while Instant::now() < deadline {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let begun = Instant::now();
+                    let response = request(&http, &base, &world, path, n).send().await;
+                    match response {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            times.push(begun.elapsed());
+                        }
+                        Ok(r) => {
+                            errors += 1;
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            sample.get_or_insert_with(|| format!("{status}: {body}"));
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            sample.get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+                (times, errors, sample)
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut errors = 0;
+    let mut sample = None;
+    for task in tasks {
+        let (t, e, s) = task.await.unwrap();
+        times.extend(t);
+        errors += e;
+        sample = sample.or(s);
+    }
+    (times, errors, sample)
+}
+
+fn summary(mut times: Vec<Duration>, errors: usize, seconds: f64) -> Value {
+    times.sort();
+    let p = |q: f64| {
+        if times.is_empty() {
+            return 0.0;
+        }
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let i = ((times.len() as f64 - 1.0) * q).round() as usize;
+        ms(times[i])
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let rps = (times.len() as f64 / seconds).round();
+    json!({
+        "requests": times.len(), "errors": errors, "rps": rps,
+        "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "max_ms": p(1.0),
+    })
+}
+
+/// Rows of the queue and of the activity trail, to count what a write adds.
+async fn growth_counts(pool: &sqlx::PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM apalis.jobs), (SELECT count(*) FROM booking_activity)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn jobs_done(pool: &sqlx::PgPool, since: chrono::DateTime<Utc>) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE status = 'Done' AND done_at >= $1")
+        .bind(since)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Statements sqlx logs per request of `path`, over `samples` sequential
+/// requests on an API process logging every statement.
+async fn round_trips(api: &ApiProcess, world: &Arc<World>, path: Path, samples: u64) -> f64 {
+    let http = reqwest::Client::new();
+    let count = || {
+        api.log_lines()
+            .iter()
+            .filter(|l| l["target"] == "sqlx::query")
+            .count()
+    };
+    let before = count();
+    for n in 0..samples {
+        let r = request(&http, &api.base, world, path, 1_000_000 + n)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    #[allow(clippy::cast_precision_loss)]
+    let per = (count() - before) as f64 / samples as f64;
+    (per * 10.0).round() / 10.0
+}
+
+#[tokio::main]
+async fn main() {
+    let artists = env_num("ARTISTS", 20_000);
+    let windows = env_num("WINDOWS_PER_ARTIST", 3);
+    let holds = env_num("HOLDS", 10_000);
+    let bookings = env_num("BOOKINGS", 5_000);
+    let duration = Duration::from_secs(u64::try_from(env_num("DURATION_S", 10)).unwrap());
+    let clients: Vec<usize> = std::env::var("CLIENTS")
+        .unwrap_or_else(|_| "16,64".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    let max_connections = env_num("DATABASE_MAX_CONNECTIONS", 20).to_string();
+
+    let db = TestDb::migrated().await;
+    let pool = db.pool().await;
+    booking_world(&pool, artists, windows, holds, bookings).await;
+    for model in Model::ALL {
+        let mut after = None;
+        loop {
+            let mut tx = pool.begin().await.unwrap();
+            let last = read_models::rebuild_batch(&mut tx, model, after, 1000)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            match last {
+                Some(k) => after = Some(k),
+                None => break,
+            }
+        }
+    }
+    exec(
+        &pool,
+        "DELETE FROM read_model_dirty; DELETE FROM apalis.jobs; VACUUM ANALYZE",
+    )
+    .await;
+    let artist_rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM artists ORDER BY id LIMIT 5000")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let token = |org: Uuid| {
+        Token::user("bench")
+            .org(org, "owner")
+            .claim("exp", json!(Utc::now().timestamp() + 86_400))
+            .hs256()
+    };
+    let world = Arc::new(World {
+        artists: artist_rows,
+        agency: token(AGENCY_ORG),
+        promoter: token(PROMOTER_ORG),
+    });
+    let _ = AGENCY;
+
+    let api = ApiProcess::spawn(
+        &db.url,
+        &[
+            ("DATABASE_MAX_CONNECTIONS", max_connections.as_str()),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await;
+    let worker = WorkerProcess::spawn(&db.url, &[]);
+    let worker_pid = worker.pid();
+    let (rss_idle, _) = memory_mib(api.pid());
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut results = Vec::new();
+    // Warm-up: caches, prepared statements, connections.
+    for path in Path::ALL {
+        drive(&api, &world, path, 4, Duration::from_secs(1), &counter).await;
+    }
+    for &n in &clients {
+        for path in Path::ALL {
+            let since = Utc::now();
+            let rows_before = growth_counts(&pool).await;
+            let begun = Instant::now();
+            let (api_cpu, worker_cpu, machine) = (
+                cpu_seconds(api.pid()),
+                cpu_seconds(worker_pid),
+                machine_cpu(),
+            );
+            let (times, errors, sample) = drive(&api, &world, path, n, duration, &counter).await;
+            let seconds = begun.elapsed().as_secs_f64();
+            let api_cpu = cpu_seconds(api.pid()) - api_cpu;
+            let worker_cpu = cpu_seconds(worker_pid) - worker_cpu;
+            let machine_after = machine_cpu();
+            let mut row = summary(times, errors, seconds);
+            let round2 = |v: f64| (v * 100.0).round() / 100.0;
+            row["api_cores"] = json!(round2(api_cpu / seconds));
+            row["worker_cores"] = json!(round2(worker_cpu / seconds));
+            row["machine_busy_cores"] = json!(round2((machine_after.0 - machine.0) / seconds));
+            if api_cpu > 0.0 {
+                row["requests_per_api_core_s"] =
+                    json!((row["rps"].as_f64().unwrap_or(0.0) * seconds / api_cpu).round());
+            }
+            let (rss, peak) = memory_mib(api.pid());
+            row["path"] = json!(path.name());
+            row["clients"] = json!(n);
+            row["api_rss_mib"] = json!(rss);
+            row["api_peak_rss_mib"] = json!(peak);
+            if path.writes() {
+                // Jobs the writes caused, finished by the worker meanwhile.
+                let done = jobs_done(&pool, since).await;
+                #[allow(clippy::cast_precision_loss)]
+                let jobs_per_s = (done as f64 / seconds).round();
+                row["jobs_done_per_s"] = json!(jobs_per_s);
+                let rows_after = growth_counts(&pool).await;
+                let ok = row["requests"].as_f64().unwrap_or(0.0).max(1.0);
+                #[allow(clippy::cast_precision_loss)]
+                let per = |before: i64, after: i64| {
+                    ((after - before) as f64 / ok * 100.0).round() / 100.0
+                };
+                row["jobs_enqueued_per_write"] = json!(per(rows_before.0, rows_after.0));
+                row["activity_rows_per_write"] = json!(per(rows_before.1, rows_after.1));
+                if worker_cpu > 0.0 {
+                    #[allow(clippy::cast_precision_loss)]
+                    let per_core = (done as f64 / worker_cpu).round();
+                    row["jobs_per_worker_core_s"] = json!(per_core);
+                }
+            }
+            if let Some(sample) = sample {
+                row["error_sample"] = json!(sample.chars().take(300).collect::<String>());
+            }
+            eprintln!("{row}");
+            results.push(row);
+        }
+    }
+    let (_, peak) = memory_mib(api.pid());
+    drop(api);
+    // Bytes per row (table, indexes and TOAST) of what grows with writes.
+    let sizes: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT t, n, pg_total_relation_size(t::regclass) FROM (VALUES
+             ('apalis.jobs', (SELECT count(*) FROM apalis.jobs)),
+             ('booking_activity', (SELECT count(*) FROM booking_activity)),
+             ('holds', (SELECT count(*) FROM holds)),
+             ('offers', (SELECT count(*) FROM offers))) v(t, n)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let bytes_per_row: serde_json::Map<String, Value> = sizes
+        .into_iter()
+        .map(|(t, n, bytes)| (t, json!(if n > 0 { bytes / n } else { 0 })))
+        .collect();
+
+    // Round trips per request, on a process logging every statement.
+    let logged = ApiProcess::spawn(
+        &db.url,
+        &[
+            ("RUST_LOG", "warn,sqlx::query=debug"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+        ],
+    )
+    .await;
+    let mut trips = serde_json::Map::new();
+    for path in Path::ALL {
+        trips.insert(
+            path.name().to_owned(),
+            json!(round_trips(&logged, &world, path, 50).await),
+        );
+    }
+    println!(
+        "{}",
+        json!({
+            "bench": "load",
+            "world": {"artists": artists, "windows_per_artist": windows, "holds": holds, "bookings": bookings},
+            "duration_s": duration.as_secs(),
+            "database_max_connections": max_connections,
+            "cores": std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
+            "api_rss_idle_mib": rss_idle,
+            "api_peak_rss_mib": peak,
+            "results": results,
+            "statements_per_request": trips,
+            "bytes_per_row": bytes_per_row,
+        })
+    );
+}
