@@ -196,10 +196,11 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// How often the database probe runs, and how long one may take before the
-/// database counts as down: an outage is seen within a second.
+/// How often the database probe runs, and how long one may take: a server
+/// that refuses connections is seen down within two probes (half a
+/// second), one that stops answering within about three seconds.
 const DB_PROBE_INTERVAL: Duration = Duration::from_millis(250);
-const DB_PROBE_TIMEOUT: Duration = Duration::from_millis(750);
+const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Paths that answer without the database: the probes (`/readyz` reports
 /// the outage itself), the API documents and `/metrics` (which serves its
@@ -212,32 +213,28 @@ fn needs_database(path: &str) -> bool {
 }
 
 /// Middleware: while the database is down, answers 503
-/// `database_unavailable` with `Retry-After` at once; a request already
-/// running when it goes down gets the same answer instead of waiting out
-/// the pool's acquire timeout. Its transaction, if any, is dropped and
-/// rolled back by Postgres, so nothing is half-written.
+/// `database_unavailable` with `Retry-After` at once, before the request
+/// touches anything. A request already running is never cut short (it may
+/// be committing): its own database error is the same 503, at the latest
+/// after `DATABASE_ACQUIRE_TIMEOUT_SECONDS` of waiting for a connection.
 async fn database_gate(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !needs_database(request.uri().path()) {
-        return next.run(request).await;
-    }
-    if !state.db_health.is_up() {
-        return problem::AppError::from(shared::DomainError::Unavailable(
-            "the database probe fails".into(),
-        ))
+    if needs_database(request.uri().path()) && !state.db_health.is_up() {
+        return problem::AppError::unavailable(
+            shared::Code::DatabaseUnavailable,
+            "the database is unavailable; nothing was done, retry shortly",
+        )
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        )
         .into_response();
     }
-    tokio::select! {
-        response = next.run(request) => response,
-        () = state.db_health.down() => problem::AppError::from(shared::DomainError::Unavailable(
-            "the database went down during the request".into(),
-        ))
-        .into_response(),
-    }
+    next.run(request).await
 }
 
 /// A caller's `x-request-id` is kept only when it is 1-128 visible ASCII

@@ -283,8 +283,8 @@ const PROBLEMS: &[(&str, &str, &str)] = &[
     (
         "ServiceUnavailable",
         "503",
-        "The database is unavailable (`database_unavailable`, with `Retry-After`; nothing \
-         was written), Auth cannot resolve effective access, or the request timed out.",
+        "The database is unavailable (`database_unavailable`, with `Retry-After`), Auth \
+         cannot resolve effective access, or the request timed out.",
     ),
 ];
 
@@ -320,7 +320,7 @@ fn problem_headers(status: &str, response: &mut Response) {
         "429" => ("Retry-After", "Seconds until the org may call again."),
         "503" => (
             "Retry-After",
-            "Seconds to wait before retrying; sent when the database is unavailable.",
+            "Seconds to wait before retrying; sent with `database_unavailable`.",
         ),
         _ => return,
     };

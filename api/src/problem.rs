@@ -179,7 +179,8 @@ impl From<DomainError> for AppError {
                 source: Some(anyhow::anyhow!("database unavailable: {reason}")),
                 ..Self::unavailable(
                     Code::DatabaseUnavailable,
-                    "the database is unavailable; nothing was changed, retry shortly",
+                    "the database is unavailable; retry shortly (a create with the same \
+                     Idempotency-Key, should this request have completed after all)",
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
             },

@@ -120,7 +120,7 @@ codes! {
     AccessUnavailable => "access_unavailable", 503, "Auth cannot answer for the caller's effective access";
     FinanceEventsDisabled => "finance_events_disabled", 503, "`FINANCE_EVENTS_SECRET` is not set, so Finance events cannot be verified and are refused";
     RequestTimeout => "request_timeout", 503, "the request took longer than `REQUEST_TIMEOUT_SECONDS`";
-    DatabaseUnavailable => "database_unavailable", 503, "the database does not answer (down, restarting or out of connections); nothing was written: retry after `Retry-After` seconds";
+    DatabaseUnavailable => "database_unavailable", 503, "the database does not answer (down, restarting or out of connections): retry after `Retry-After` seconds, a create with its `Idempotency-Key`";
     MigrationsPending => "migrations_pending", 503, "`/readyz`: the database is not migrated to this build";
 }
 impl std::fmt::Display for Code {

@@ -97,8 +97,9 @@ pub fn queue_migrator() -> Migrator {
 /// Whether `err` means the database cannot be reached (refused or dropped
 /// connections, no connection within the pool's timeout, a server shutting
 /// down, starting up, out of connections, or read-only during a
-/// switchover) rather than that the statement was wrong. Nothing was
-/// committed by the failed call, and retrying later is safe.
+/// switchover) rather than that the statement was wrong. Retrying later
+/// is the remedy; a failure while committing leaves the outcome unknown,
+/// which a create's `Idempotency-Key` resolves on the retry.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
@@ -120,10 +121,14 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Failed probes in a row that mark the database down: one slow probe on a
+/// loaded machine is not an outage.
+pub const PROBE_FAILURES: u32 = 2;
+
 /// Whether the database answers, as a probe on its own connection sees it
-/// ([`DbHealth::probe`]). Requests consult it so that, while the database
-/// is down, they answer at once instead of each waiting out the pool's
-/// acquire timeout; requests already waiting are told when it goes down.
+/// ([`DbHealth::probe`]). Requests consult it as they arrive so that,
+/// while the database is down, they answer at once instead of each waiting
+/// out the pool's acquire timeout.
 #[derive(Clone)]
 pub struct DbHealth {
     up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
@@ -147,12 +152,6 @@ impl DbHealth {
         *self.up.borrow()
     }
 
-    /// Resolves once the database is seen down (at once if it is).
-    pub async fn down(&self) {
-        let mut rx = self.up.subscribe();
-        let _ = rx.wait_for(|up| !*up).await;
-    }
-
     fn set(&self, up: bool) {
         self.up.send_if_modified(|current| {
             if *current == up {
@@ -169,9 +168,12 @@ impl DbHealth {
     }
 
     /// Probes forever: `SELECT 1` on a connection of its own every
-    /// `interval`, each within `timeout`; a failure drops the connection
-    /// (the next probe connects anew) and marks the database down, a
-    /// success marks it up. Runs until the task is dropped.
+    /// `interval`, each within `timeout` (a new connection within twice
+    /// that). A failure drops the connection, so the next probe connects
+    /// anew; [`PROBE_FAILURES`] failures in a row mark the database down,
+    /// one success marks it up. A server refusing only for want of
+    /// connection slots (53300) counts as up: the pool's connections still
+    /// work. Runs until the task is dropped.
     pub async fn probe(
         self,
         options: PgConnectOptions,
@@ -179,8 +181,10 @@ impl DbHealth {
         timeout: std::time::Duration,
     ) {
         let mut conn: Option<sqlx::PgConnection> = None;
+        let mut failures = 0;
         loop {
-            let checked = tokio::time::timeout(timeout, async {
+            let limit = if conn.is_some() { timeout } else { timeout * 2 };
+            let checked = tokio::time::timeout(limit, async {
                 if conn.is_none() {
                     conn = Some(options.connect().await?);
                 }
@@ -190,11 +194,21 @@ impl DbHealth {
                 }
             })
             .await;
-            let up = matches!(checked, Ok(Ok(())));
-            if !up {
+            let up = match checked {
+                Ok(Ok(())) => true,
+                Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("53300") => true,
+                _ => false,
+            };
+            if up {
+                failures = 0;
+                self.set(true);
+            } else {
                 conn = None;
+                failures += 1;
+                if failures >= PROBE_FAILURES {
+                    self.set(false);
+                }
             }
-            self.set(up);
             tokio::time::sleep(interval).await;
         }
     }

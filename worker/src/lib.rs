@@ -26,6 +26,8 @@ pub struct WorkerState {
     pub pool: PgPool,
     /// This process's identity, e.g. `host:pid`.
     pub instance: String,
+    /// Distinguishes this run from earlier ones of the same instance name.
+    pub boot: String,
     /// How long done jobs are kept.
     pub job_retention: Duration,
     pub contract_reminders: shared::domain::contracts::reminders::ReminderPolicy,
@@ -39,9 +41,10 @@ pub struct WorkerState {
     wakeups: wakeup::Wakeups,
 }
 
-/// The identity of this process among worker replicas: host and pid, so a
-/// restarted process never reuses a dead one's name (its orphaned jobs are
-/// then recognised and re-run).
+/// The identity of this process among worker replicas: host and pid, as
+/// operators read it. It may repeat: a container restarted in place keeps
+/// its hostname and runs the binary as pid 1 again. The queue's worker ids
+/// therefore also carry [`boot_id`].
 pub fn instance_name() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -53,6 +56,13 @@ pub fn instance_name() -> String {
         })
         .unwrap_or_else(|| "host".to_owned());
     format!("{host}:{}", std::process::id())
+}
+
+/// Eight hex digits drawn at start: no two boots of a process share them,
+/// so a restarted process never takes over a dead one's worker rows, and
+/// the jobs the dead one was running are recognised as orphans and re-run.
+fn boot_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
 /// The queue storage of job type `J`, configured for this worker.
@@ -133,9 +143,10 @@ macro_rules! register_queue {
                     .interval(config.poll_interval),
             );
             WorkerBuilder::new(format!(
-                "{}@{}#{restarts}",
+                "{}@{}#{restarts}.{}",
                 <$job as Job>::QUEUE,
-                state.instance
+                state.instance,
+                state.boot
             ))
             .backend(backend)
             .data(state.clone())
@@ -196,6 +207,7 @@ pub async fn run_until(
         wakeups: wakeup::Wakeups::spawn(pool.clone(), shared::jobs::QUEUES),
         pool,
         instance: instance_name(),
+        boot: boot_id(),
         job_retention: config.job_retention,
         contract_reminders: config.contract_reminders,
         notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,

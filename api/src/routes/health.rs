@@ -39,10 +39,7 @@ async fn healthz() -> Json<HealthOut> {
     ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<HealthOut>, AppError> {
     if !state.db_health.is_up() {
-        return Err(AppError::unavailable(
-            Code::DatabaseUnavailable,
-            "the database does not answer",
-        ));
+        return Err(database_unavailable("the database does not answer"));
     }
     // Within a second, whatever the database does: a probe that hangs is
     // as bad as one that fails.
@@ -59,14 +56,16 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<HealthOut>, AppErr
         )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
-            Err(AppError::unavailable(
-                Code::DatabaseUnavailable,
-                "the database does not answer",
-            ))
+            Err(database_unavailable("the database does not answer"))
         }
-        Err(_) => Err(AppError::unavailable(
-            Code::DatabaseUnavailable,
-            "the database does not answer in time",
-        )),
+        Err(_) => Err(database_unavailable("the database does not answer in time")),
     }
+}
+
+/// `database_unavailable`, with `Retry-After` as on every other route.
+fn database_unavailable(detail: &str) -> AppError {
+    AppError::unavailable(Code::DatabaseUnavailable, detail).with_header(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    )
 }

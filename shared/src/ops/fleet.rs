@@ -49,7 +49,7 @@ pub struct WorkerProcess {
 /// The worker processes seen within the pruning horizon, live ones first,
 /// then by last heartbeat.
 pub async fn worker_processes(conn: &mut PgConnection) -> Result<Vec<WorkerProcess>, DomainError> {
-    // Worker ids are `queue@host:pid#restarts` (see the worker's
+    // Worker ids are `queue@host:pid#restarts.boot` (see the worker's
     // `register_queue!`).
     let workers = sqlx::query!(
         r#"SELECT split_part(split_part(id, '@', 2), '#', 1) AS "instance!",

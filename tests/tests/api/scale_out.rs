@@ -104,7 +104,11 @@ async fn two_apis_and_two_workers_keep_every_invariant_under_1000_racing_request
     let app = TestApp::spawn().await;
     let db = app.db.url.clone();
     let (fake, finance_url) = FakeWebhooks::start().await;
-    let env = finance_env(&finance_url);
+    let mut env = finance_env(&finance_url);
+    // Heartbeats and orphan timeout at their defaults: a heartbeat late by
+    // a second under this load must not count as a dead worker here.
+    env.push(("WORKER_HEARTBEAT_SECONDS", "5".to_owned()));
+    env.push(("WORKER_ORPHAN_TIMEOUT_SECONDS", "30".to_owned()));
     let started = Utc::now();
     let _w1 = worker(&db, &env);
     let _w2 = worker(&db, &env);
