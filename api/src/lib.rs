@@ -32,7 +32,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::extract::auth::require_org;
+use crate::extract::auth::{LocalRateLimit, require_org};
 use crate::extract::idempotency::idempotency;
 use crate::extract::internal::require_internal_key;
 
@@ -44,8 +44,10 @@ pub struct AppState {
     pub verifier: JwtVerifier,
     pub access: AccessResolver,
     pub internal_keys: InternalKeys,
-    /// The per-org rate limit, shared by every replica.
+    /// The per-org rate limit, shared by every replica, and this replica's
+    /// own first check of it.
     pub rate_limit: shared::rate_limit::OrgRateLimit,
+    pub local_rate_limit: Arc<LocalRateLimit>,
     /// Whether the database answers; see [`shared::db::DbHealth`].
     pub db_health: DbHealth,
 }
@@ -71,6 +73,7 @@ impl AppState {
             pool,
             internal_keys: InternalKeys::new(&config.internal_api_keys),
             rate_limit: shared::rate_limit::OrgRateLimit::per_minute(config.rate_limit_per_minute),
+            local_rate_limit: Arc::new(LocalRateLimit::per_minute(config.rate_limit_per_minute)),
             verifier,
             access,
             config: Arc::new(config),
@@ -340,6 +343,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limiter = state.local_rate_limit.clone();
+    let pruner = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.prune();
+        }
+    });
     let probe = tokio::spawn(state.db_health.clone().probe(
         (*state.pool.connect_options()).clone(),
         DB_PROBE_INTERVAL,
@@ -370,6 +381,7 @@ pub async fn serve(
         }
     };
     probe.abort();
+    pruner.abort();
     result
 }
 

@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use shared::domain::read_models::{self, Model};
 use uuid::Uuid;
 
-/// Per org and minute: on, and far above what the load sends.
+/// Per org and minute, when statements are counted: on, and far above
+/// what the count sends.
 const RATE_LIMIT: &str = "100000000";
 
 fn env_num(key: &str, default: i64) -> i64 {
@@ -358,14 +359,16 @@ async fn main() {
     });
     let _ = AGENCY;
 
-    // The shared per-org rate limit is on, as in production (one round
-    // trip per tenant request), with a budget this load never spends.
+    // The rate limit is off here: every request comes from one org, whose
+    // shared bucket row would serialise them all (in production an org is
+    // held to RATE_LIMIT_PER_MINUTE, 20 a second by default). Its cost, one
+    // statement per tenant request, is in the statement counts below.
     let api = ApiProcess::spawn(
         &db.url,
         &[
             ("DATABASE_MAX_CONNECTIONS", max_connections.as_str()),
             ("RUST_LOG", "warn"),
-            ("RATE_LIMIT_PER_MINUTE", RATE_LIMIT),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
         ],
     )
     .await;
