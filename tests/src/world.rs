@@ -69,3 +69,20 @@ pub async fn booking_world(pool: &PgPool, artists: i64, windows: i64, holds: i64
     )).await;
     exec(pool, "ANALYZE").await;
 }
+
+/// Rebuilds one read model the way the nightly job does: 1,000 keys per
+/// transaction until none is left.
+pub async fn rebuild_read_model(pool: &PgPool, model: shared::domain::read_models::Model) {
+    let mut after = None;
+    loop {
+        let mut tx = pool.begin().await.unwrap();
+        let last = shared::domain::read_models::rebuild_batch(&mut tx, model, after, 1000)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        match last {
+            Some(k) => after = Some(k),
+            None => break,
+        }
+    }
+}

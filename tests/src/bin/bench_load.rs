@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kisum_tests::processes::ApiProcess;
-use kisum_tests::world::{AGENCY, AGENCY_ORG, PROMOTER, PROMOTER_ORG, booking_world, exec};
+use kisum_tests::world::{
+    AGENCY, AGENCY_ORG, PROMOTER, PROMOTER_ORG, booking_world, exec, rebuild_read_model,
+};
 use kisum_tests::{TestDb, Token, WorkerProcess};
 use serde_json::{Value, json};
-use shared::domain::read_models::{self, Model};
+use shared::domain::read_models::Model;
 use uuid::Uuid;
 
 /// Per org and minute, when statements are counted: on, and far above
@@ -322,18 +324,7 @@ async fn main() {
     let pool = db.pool().await;
     booking_world(&pool, artists, windows, holds, bookings).await;
     for model in Model::ALL {
-        let mut after = None;
-        loop {
-            let mut tx = pool.begin().await.unwrap();
-            let last = read_models::rebuild_batch(&mut tx, model, after, 1000)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-            match last {
-                Some(k) => after = Some(k),
-                None => break,
-            }
-        }
+        rebuild_read_model(&pool, model).await;
     }
     exec(
         &pool,

@@ -23,10 +23,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kisum_tests::world::{AGENCY_ORG, booking_world, exec};
+use kisum_tests::world::{AGENCY_ORG, booking_world, exec, rebuild_read_model};
 use kisum_tests::{TestApp, TestDb, Token, WorkerProcess};
 use serde_json::{Value, json};
-use shared::domain::read_models::{self, Model, search};
+use shared::domain::read_models::{Model, search};
 use uuid::Uuid;
 
 fn env_num(key: &str, default: i64) -> i64 {
@@ -86,18 +86,7 @@ async fn main() {
     let mut rebuild = serde_json::Map::new();
     for model in Model::ALL {
         let begun = Instant::now();
-        let mut after = None;
-        loop {
-            let mut tx = pool.begin().await.unwrap();
-            let last = read_models::rebuild_batch(&mut tx, model, after, 1000)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-            match last {
-                Some(k) => after = Some(k),
-                None => break,
-            }
-        }
+        rebuild_read_model(&pool, model).await;
         rebuild.insert(
             model.as_str().to_owned(),
             json!((begun.elapsed().as_secs_f64() * 10.0).round() / 10.0),
