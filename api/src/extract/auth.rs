@@ -141,11 +141,13 @@ async fn check_rate(state: &AppState, org_id: Uuid) -> Result<(), AppError> {
     .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
 }
 
-/// This replica's own bucket per org, with the shared bucket's quota. One
-/// replica alone may never pass more than the limit, so a request this
-/// bucket refuses would be refused by the shared one too: a flood from one
-/// org is turned away here, without a database round trip and without
-/// queueing on the org's row in `rate_limits`.
+/// This replica's own bucket per org, with the shared bucket's quota. It
+/// counts every request this replica checks, and the shared bucket counts
+/// those of every replica, so a request refused here would be refused
+/// there too: what one replica sees beyond the quota is refused without a
+/// database round trip and without queueing on the org's row in
+/// `rate_limits`. (It refuses a little early only after shared takes
+/// failed, when it counted requests the shared bucket never saw.)
 pub struct LocalRateLimit {
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
 }
