@@ -32,7 +32,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::extract::auth::{LocalRateLimit, require_org};
+use crate::extract::auth::require_org;
 use crate::extract::idempotency::idempotency;
 use crate::extract::internal::require_internal_key;
 
@@ -44,10 +44,8 @@ pub struct AppState {
     pub verifier: JwtVerifier,
     pub access: AccessResolver,
     pub internal_keys: InternalKeys,
-    /// The per-org rate limit, shared by every replica, and this replica's
-    /// own first check of it.
-    pub rate_limit: shared::rate_limit::OrgRateLimit,
-    pub local_rate_limit: Arc<LocalRateLimit>,
+    /// The per-org rate limit, shared by every replica.
+    pub rate_limit: Arc<shared::rate_limit::OrgRateLimit>,
     /// Whether the database answers; see [`shared::db::DbHealth`].
     pub db_health: DbHealth,
 }
@@ -72,8 +70,9 @@ impl AppState {
         Ok(Self {
             pool,
             internal_keys: InternalKeys::new(&config.internal_api_keys),
-            rate_limit: shared::rate_limit::OrgRateLimit::per_minute(config.rate_limit_per_minute),
-            local_rate_limit: Arc::new(LocalRateLimit::per_minute(config.rate_limit_per_minute)),
+            rate_limit: Arc::new(shared::rate_limit::OrgRateLimit::per_minute(
+                config.rate_limit_per_minute,
+            )),
             verifier,
             access,
             config: Arc::new(config),
@@ -343,12 +342,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let limiter = state.local_rate_limit.clone();
+    let limiter = state.rate_limit.clone();
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.prune();
+            limiter.prune_local();
         }
     });
     let probe = tokio::spawn(state.db_health.clone().probe(

@@ -5,9 +5,7 @@
 //! cannot answer), then the per-org rate limit (429). Handlers read the
 //! outcome with the [`Caller`] extractor and check one permission key.
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use shared::Code;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -121,59 +119,19 @@ pub async fn require_org(
     Ok(next.run(request).await)
 }
 
-/// Answers 429 with `Retry-After` when the org's bucket is empty: first
-/// this replica's own bucket ([`LocalRateLimit`]), then the one every
-/// replica shares ([`shared::rate_limit`]).
+/// Answers 429 with `Retry-After` when the org's bucket is empty (see
+/// [`shared::rate_limit`]).
 async fn check_rate(state: &AppState, org_id: Uuid) -> Result<(), AppError> {
-    let wait = match state.local_rate_limit.check(org_id) {
-        Some(wait) => wait,
-        None => match state.rate_limit.take(&state.pool, org_id).await? {
-            Some(wait) => wait,
-            None => return Ok(()),
-        },
+    let Some(wait) = state.rate_limit.take(&state.pool, org_id).await? else {
+        return Ok(());
     };
-    let seconds = wait.as_secs() + 1;
+    // Whole seconds, rounded up, at least one.
+    let seconds = wait.as_millis().div_ceil(1000).max(1);
+    let seconds = u64::try_from(seconds).unwrap_or(u64::MAX);
     Err(AppError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         Code::RateLimited,
         format!("too many requests for this org; retry in {seconds} s"),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
-}
-
-/// This replica's own bucket per org, with the shared bucket's quota. It
-/// counts every request this replica checks, and the shared bucket counts
-/// those of every replica, so a request refused here would be refused
-/// there too: what one replica sees beyond the quota is refused without a
-/// database round trip and without queueing on the org's row in
-/// `rate_limits`. (It refuses a little early only after shared takes
-/// failed, when it counted requests the shared bucket never saw.)
-pub struct LocalRateLimit {
-    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
-}
-
-impl LocalRateLimit {
-    /// `per_minute = 0` turns the limit off.
-    pub fn per_minute(per_minute: u32) -> Self {
-        Self {
-            limiter: NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))),
-        }
-    }
-
-    /// `None` when the org may go ahead here, else how long until it may.
-    pub fn check(&self, org_id: Uuid) -> Option<std::time::Duration> {
-        let limiter = self.limiter.as_ref()?;
-        limiter.check_key(&org_id).err().map(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
-        })
-    }
-
-    /// Drops buckets that are full again, so idle orgs cost no memory.
-    pub fn prune(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-        }
-    }
 }

@@ -237,14 +237,7 @@ pub async fn retry_dead(
     .fetch_one(&mut *conn)
     .await?;
     if retried > 0 {
-        // An update fires no insert trigger: wake the queue's workers (at
-        // commit) the way an insert does.
-        sqlx::query!(
-            "SELECT pg_notify('apalis::job::insert', json_build_object('job_type', $1::text, 'run_at', now())::text)",
-            queue,
-        )
-        .execute(&mut *conn)
-        .await?;
+        super::wake(&mut *conn, queue, None).await?;
     }
     tracing::info!(queue, retried, actor, "bulk retry of dead jobs");
     Ok(BulkRetry {

@@ -386,15 +386,7 @@ pub async fn act(
             )
             .execute(&mut *conn)
             .await?;
-            // An update fires no insert trigger: wake the queue's workers
-            // the way an insert does (delivered at commit).
-            sqlx::query!(
-                "SELECT pg_notify('apalis::job::insert', json_build_object('job_type', $1::text, 'id', $2::text, 'run_at', now())::text)",
-                before.job_type,
-                id
-            )
-            .execute(&mut *conn)
-            .await?;
+            wake(&mut *conn, &before.job_type, Some(id)).await?;
         }
         Action::Cancel => {
             sqlx::query!(
@@ -421,6 +413,23 @@ pub async fn act(
     .await?;
     tracing::info!(job = id, queue = %before.job_type, action = action.as_str(), actor, "job action");
     job(conn, id).await
+}
+
+/// Wakes `queue`'s workers the way an insert does (delivered at commit):
+/// a job made pending again by an update fires no insert trigger.
+pub(crate) async fn wake(
+    conn: &mut PgConnection,
+    queue: &str,
+    id: Option<&str>,
+) -> Result<(), DomainError> {
+    sqlx::query!(
+        "SELECT pg_notify('apalis::job::insert', json_build_object('job_type', $1::text, 'id', $2::text, 'run_at', now())::text)",
+        queue,
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A failed attempt, as the worker reports it.
