@@ -1,4 +1,5 @@
-//! The Postgres pool and the schema: our migrations plus apalis's job tables.
+//! The Postgres pool and the schema: our migrations plus the job queue's
+//! (from [`crate::jobs::queue`]).
 
 use std::collections::HashSet;
 
@@ -44,12 +45,11 @@ pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Resu
     Ok(())
 }
 
-/// Applies our migrations, sets up the job queue's tables (schema `apalis`,
-/// tracked in its own `apalis._sqlx_migrations`) and loads the shipped
-/// reference data.
+/// Applies the job queue's migrations, then ours (which index the queue's
+/// tables), and loads the shipped reference data.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     // The queue's tables first: ours index them.
-    queue_migrator()
+    crate::jobs::queue::migrator()
         .run(pool)
         .await
         .context("setting up the job queue tables")?;
@@ -61,24 +61,22 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// Whether the database answers and every embedded migration (ours and the
 /// queue's) has been applied. Drives `GET /readyz`.
 pub async fn schema_ready(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let tables: (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT to_regclass('public._sqlx_migrations')::text, \
-                to_regclass('apalis._sqlx_migrations')::text",
-    )
-    .fetch_one(pool)
-    .await?;
-    if tables.0.is_none() || tables.1.is_none() {
+    let mut conn = pool.acquire().await?;
+    let ours: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+            .fetch_one(&mut *conn)
+            .await?;
+    if ours.is_none() {
         return Ok(false);
     }
+    let Some(queue) = crate::jobs::queue::applied_migrations(&mut conn).await? else {
+        return Ok(false);
+    };
     let ours: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM public._sqlx_migrations WHERE success")
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
-    let queue: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM apalis._sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await?;
-    Ok(all_applied(&MIGRATOR, ours) && all_applied(&queue_migrator(), queue))
+    Ok(all_applied(&MIGRATOR, ours) && all_applied(&crate::jobs::queue::migrator(), queue))
 }
 
 fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
@@ -87,11 +85,6 @@ fn all_applied(migrator: &Migrator, versions: Vec<i64>) -> bool {
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .all(|m| versions.contains(&m.version))
-}
-
-/// The job queue's migrations (schema `apalis`, own history table).
-pub fn queue_migrator() -> Migrator {
-    apalis_postgres::PostgresStorage::migrations()
 }
 
 /// Whether `err` means the database cannot be reached (refused or dropped

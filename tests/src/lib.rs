@@ -63,7 +63,7 @@ fn template_name() -> String {
 
 fn apalis_migrations() -> sqlx::migrate::Migrator {
     // The queue's migrations, as `shared::db::migrate` applies them.
-    shared::db::queue_migrator()
+    shared::jobs::queue::migrator()
 }
 
 fn hex(bytes: &[u8]) -> String {

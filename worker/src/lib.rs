@@ -16,8 +16,9 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::Config;
+use jobs::Handler;
 use shared::config::WorkerConfig;
-use shared::jobs::{ContractReminder, ExpirySweep, Job, Maintenance, ReadModelRebuild, TrustSweep};
+use shared::jobs::{Job, Scheduled};
 use sqlx::PgPool;
 
 /// What every job handler can reach, via `Data<WorkerState>`.
@@ -129,71 +130,100 @@ async fn record_failure(
     }
 }
 
-/// Registers one worker for job type `J` with `handler`; every failed
-/// attempt is recorded.
-macro_rules! register_queue {
-    ($monitor:expr, $job:ty, $handler:path, $config:expr, $state:expr) => {{
-        let config = $config.clone();
-        let state: WorkerState = $state.clone();
-        let policy = retry_policy::<$job>()?;
-        $monitor.register(move |restarts| {
-            let backend = storage::<$job>(&config, &state).poll_with_strategy(
-                Strategy::new()
-                    .stream(state.wakeups.stream(<$job as Job>::QUEUE))
-                    .interval(config.poll_interval),
-            );
-            WorkerBuilder::new(format!(
-                "{}@{}#{restarts}.{}",
-                <$job as Job>::QUEUE,
-                state.instance,
-                state.boot
-            ))
-            .backend(backend)
-            .data(state.clone())
-            .concurrency(config.concurrency)
-            .retry(policy.clone())
-            .enable_tracing()
-            .catch_panic()
-            .build(
-                |job: $job,
-                 state: Data<WorkerState>,
-                 id: TaskId,
-                 attempt: Attempt,
-                 worker: WorkerContext| async move {
-                    let result = $handler(job, state.clone()).await;
-                    if let Err(error) = &result {
-                        record_failure(&state, <$job as Job>::QUEUE, &id, &attempt, &worker, error)
-                            .await;
-                    }
-                    result
-                },
-            )
-        })
-    }};
+/// Registers the worker of job type `J`; every failed attempt is recorded.
+fn register_queue<J: Handler>(
+    monitor: Monitor,
+    config: &WorkerConfig,
+    state: &WorkerState,
+) -> anyhow::Result<Monitor> {
+    let config = config.clone();
+    let state = state.clone();
+    let policy = retry_policy::<J>()?;
+    Ok(monitor.register(move |restarts| {
+        let backend = storage::<J>(&config, &state).poll_with_strategy(
+            Strategy::new()
+                .stream(state.wakeups.stream(J::QUEUE))
+                .interval(config.poll_interval),
+        );
+        WorkerBuilder::new(format!(
+            "{}@{}#{restarts}.{}",
+            J::QUEUE,
+            state.instance,
+            state.boot
+        ))
+        .backend(backend)
+        .data(state.clone())
+        .concurrency(config.concurrency)
+        .retry(policy.clone())
+        .enable_tracing()
+        .catch_panic()
+        .build(
+            |job: J,
+             state: Data<WorkerState>,
+             id: TaskId,
+             attempt: Attempt,
+             worker: WorkerContext| async move {
+                let result = job.run(state.clone()).await;
+                if let Err(error) = &result {
+                    record_failure(&state, J::QUEUE, &id, &attempt, &worker, error).await;
+                }
+                result
+            },
+        )
+    }))
 }
 
-/// Registers a cron schedule whose ticks fire on every replica; `handler`
-/// must enqueue with the tick as idempotency key so one run happens per tick.
-fn register_cron<F, Fut>(
-    monitor: Monitor,
-    state: &WorkerState,
-    expression: &str,
-    name: &str,
-    handler: F,
-) -> anyhow::Result<Monitor>
-where
-    F: Fn(Tick, Data<WorkerState>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), BoxDynError>> + Send + 'static,
-{
-    let schedule = cron::Schedule::from_str(expression)?;
+/// Registers the cron schedule of job type `J`. Its ticks fire on every
+/// replica, and each enqueues the tick's run through
+/// [`shared::jobs::enqueue_tick`], whose idempotency key keeps one.
+fn register_cron<J: Scheduled>(monitor: Monitor, state: &WorkerState) -> anyhow::Result<Monitor> {
+    let schedule = cron::Schedule::from_str(J::SCHEDULE)?;
     let state = state.clone();
-    let name = format!("cron-{name}@{}", state.instance);
+    let name = format!("cron-{}@{}", J::QUEUE, state.instance);
     Ok(monitor.register(move |restarts| {
         WorkerBuilder::new(format!("{name}#{restarts}"))
             .backend(CronScheduler::new(schedule.clone()))
             .data(state.clone())
-            .build(handler.clone())
+            .build(|tick: Tick, state: Data<WorkerState>| async move {
+                let at = i64::try_from(tick.get_timestamp())?;
+                let mut conn = state.pool.acquire().await?;
+                let enqueued = shared::jobs::enqueue_tick::<J>(&mut conn, at).await?;
+                tracing::debug!(queue = J::QUEUE, tick = at, enqueued, "cron tick");
+                Ok::<_, BoxDynError>(())
+            })
     }))
+}
+
+/// What [`register_all`] registered: one worker per queue, one cron
+/// schedule per scheduled type.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Registered {
+    pub queues: Vec<&'static str>,
+    pub schedules: Vec<&'static str>,
+}
+
+/// Registers every job type of the registry (`shared::for_each_job!`):
+/// a worker per type and a cron schedule per scheduled type.
+fn register_all(
+    mut monitor: Monitor,
+    config: &WorkerConfig,
+    state: &WorkerState,
+) -> anyhow::Result<(Monitor, Registered)> {
+    let mut registered = Registered::default();
+    macro_rules! register {
+        (jobs: $($job:ident),* ; scheduled: $($cron:ident),* ;) => {
+            $(
+                monitor = register_queue::<shared::jobs::$job>(monitor, config, state)?;
+                registered.queues.push(<shared::jobs::$job as Job>::QUEUE);
+            )*
+            $(
+                monitor = register_cron::<shared::jobs::$cron>(monitor, state)?;
+                registered.schedules.push(<shared::jobs::$cron as Job>::QUEUE);
+            )*
+        };
+    }
+    shared::for_each_job!(register);
+    Ok((monitor, registered))
 }
 
 /// Runs every queue's worker until `shutdown` resolves, then lets running
@@ -203,155 +233,13 @@ pub async fn run_until(
     pool: PgPool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = WorkerState {
-        wakeups: wakeup::Wakeups::spawn(pool.clone(), shared::jobs::QUEUES),
-        pool,
-        instance: instance_name(),
-        boot: boot_id(),
-        job_retention: config.job_retention,
-        contract_reminders: config.contract_reminders,
-        notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
-        notifications: config.notifications.clone(),
-        finance_signer: shared::webhooks::Signer::new(&config.finance.secrets)?,
-        finance: config.finance.clone(),
-        // A redirect would turn a delivery's POST into a GET: not followed.
-        http: reqwest::Client::builder()
-            .user_agent(concat!("kisum-worker/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?,
-    };
+    let state = WorkerState::new(&config, pool)?;
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
     let monitor = Monitor::new().should_restart(|worker, error| {
         tracing::error!(worker = %worker.name(), error = %error, "worker stopped; restarting");
         true
     });
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::QueueCanary,
-        jobs::queue_canary::run,
-        config,
-        state
-    );
-    let monitor = register_queue!(monitor, shared::jobs::Noop, jobs::noop, config, state);
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::Maintenance,
-        jobs::maintenance::run,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::HoldExpiry,
-        jobs::expiry::hold,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::OfferExpiry,
-        jobs::expiry::offer,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::RequestExpiry,
-        jobs::expiry::request,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::ExpirySweep,
-        jobs::expiry::sweep,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::ContractReminder,
-        jobs::contracts::run,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::FinanceHandoff,
-        jobs::finance::deliver,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::ContractReminderDelivery,
-        jobs::contracts::deliver,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::TrustScore,
-        jobs::trust::run,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::TrustSweep,
-        jobs::trust::sweep,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::ReadModelRefresh,
-        jobs::read_models::refresh,
-        config,
-        state
-    );
-    let monitor = register_queue!(
-        monitor,
-        shared::jobs::ReadModelRebuild,
-        jobs::read_models::rebuild,
-        config,
-        state
-    );
-    let monitor = register_cron(
-        monitor,
-        &state,
-        ReadModelRebuild::SCHEDULE,
-        "read_model_rebuild",
-        jobs::read_models::tick,
-    )?;
-    let monitor = register_cron(
-        monitor,
-        &state,
-        TrustSweep::SCHEDULE,
-        "trust_sweep",
-        jobs::trust::tick,
-    )?;
-    let monitor = register_cron(
-        monitor,
-        &state,
-        ContractReminder::SCHEDULE,
-        "contract_reminder",
-        jobs::contracts::tick,
-    )?;
-    let monitor = register_cron(
-        monitor,
-        &state,
-        ExpirySweep::SCHEDULE,
-        "expiry_sweep",
-        jobs::expiry::tick,
-    )?;
-    let monitor = register_cron(
-        monitor,
-        &state,
-        Maintenance::SCHEDULE,
-        "maintenance",
-        jobs::maintenance::tick,
-    )?;
+    let (monitor, _) = register_all(monitor, &config, &state)?;
     monitor
         .shutdown_timeout(config.shutdown_grace)
         .run_with_signal(async move {
@@ -363,6 +251,28 @@ pub async fn run_until(
     Ok(())
 }
 
+impl WorkerState {
+    fn new(config: &WorkerConfig, pool: PgPool) -> anyhow::Result<Self> {
+        Ok(Self {
+            wakeups: wakeup::Wakeups::spawn(pool.clone(), shared::jobs::QUEUES),
+            pool,
+            instance: instance_name(),
+            boot: boot_id(),
+            job_retention: config.job_retention,
+            contract_reminders: config.contract_reminders,
+            notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
+            notifications: config.notifications.clone(),
+            finance_signer: shared::webhooks::Signer::new(&config.finance.secrets)?,
+            finance: config.finance.clone(),
+            // A redirect would turn a delivery's POST into a GET: not followed.
+            http: reqwest::Client::builder()
+                .user_agent(concat!("kisum-worker/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        })
+    }
+}
+
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let pool = shared::db::pool(&config.database)?;
     if config.run_migrations_on_start {
@@ -371,4 +281,46 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     run_until(config, pool.clone(), shared::shutdown::signal()).await?;
     pool.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every job type that can be enqueued has a worker, every queue is
+    /// served once, and every cron schedule parses: the registrations, the
+    /// queue list (wake-ups, `/ops`) and the schedules agree.
+    #[tokio::test]
+    async fn every_enqueueable_job_type_is_registered_once() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = WorkerConfig::from_env(&shared::config::Env::from_map([(
+            "DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )]))
+        .unwrap();
+        let pool = shared::db::pool(&config.database).unwrap();
+        let state = WorkerState::new(&config, pool).unwrap();
+        let (_, registered) = register_all(Monitor::new(), &config, &state).unwrap();
+        assert_eq!(registered.queues, shared::jobs::QUEUES);
+        let mut unique = registered.queues.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            registered.queues.len(),
+            "a queue served twice"
+        );
+        let scheduled: Vec<&str> = shared::jobs::SCHEDULES.iter().map(|(q, _)| *q).collect();
+        assert_eq!(registered.schedules, scheduled);
+        for (queue, expression) in shared::jobs::SCHEDULES {
+            assert!(
+                shared::jobs::QUEUES.contains(queue),
+                "{queue} is scheduled but not served"
+            );
+            assert!(
+                cron::Schedule::from_str(expression).is_ok(),
+                "{queue}: {expression}"
+            );
+        }
+    }
 }

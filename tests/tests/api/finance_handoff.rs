@@ -342,7 +342,7 @@ async fn maintenance_resumes_stranded_handoffs_once() {
     let mut conn = app.pool.acquire().await.unwrap();
     // Two ticks: the second finds nothing stranded any more.
     for tick in [1_790_000_000, 1_790_000_900] {
-        shared::jobs::Maintenance::enqueue_tick(&mut conn, tick)
+        shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, tick)
             .await
             .unwrap();
     }

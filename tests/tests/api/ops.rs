@@ -407,7 +407,7 @@ async fn maintenance_prunes_old_done_jobs_and_keeps_dead_ones() {
     .await
     .unwrap();
     let _worker = WorkerProcess::spawn(&app.db.url, &[("JOB_RETENTION_HOURS", "2")]);
-    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_000)
+    shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, 1_790_000_000)
         .await
         .unwrap();
     let left: Vec<String> = eventually(
@@ -537,7 +537,7 @@ async fn ops_shows_worker_processes_throughput_and_retries_dead_jobs_by_queue() 
     })
     .await;
     let mut conn = app.pool.acquire().await.unwrap();
-    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_900)
+    shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, 1_790_000_900)
         .await
         .unwrap();
     drop(conn);

@@ -173,13 +173,13 @@ async fn cron_ticks_from_several_replicas_enqueue_one_run() {
     let tick = 1_790_000_100;
     let mut tx = app.pool.begin().await.unwrap();
     assert!(
-        shared::jobs::Maintenance::enqueue_tick(&mut tx, tick)
+        shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut tx, tick)
             .await
             .unwrap()
     );
     // The second replica's enqueue is a no-op and leaves its transaction usable.
     assert!(
-        !shared::jobs::Maintenance::enqueue_tick(&mut tx, tick)
+        !shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut tx, tick)
             .await
             .unwrap()
     );
@@ -189,7 +189,7 @@ async fn cron_ticks_from_several_replicas_enqueue_one_run() {
         .unwrap();
     assert_eq!(still_usable, 1);
     assert!(
-        shared::jobs::Maintenance::enqueue_tick(&mut tx, tick + 900)
+        shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut tx, tick + 900)
             .await
             .unwrap()
     );
@@ -222,7 +222,7 @@ async fn maintenance_prunes_expired_idempotency_records() {
     }
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
     let mut conn = app.pool.acquire().await.unwrap();
-    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_000)
+    shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, 1_790_000_000)
         .await
         .unwrap();
     let keys: Vec<String> = eventually(

@@ -225,7 +225,7 @@ async fn the_rebuild_gives_the_rows_the_incremental_path_gave() {
     .await
     .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
-    shared::jobs::ReadModelRebuild::enqueue_tick(&mut conn, 1_790_000_000)
+    shared::jobs::enqueue_tick::<shared::jobs::ReadModelRebuild>(&mut conn, 1_790_000_000)
         .await
         .unwrap();
     eventually(Duration::from_secs(30), "the rebuild runs", || async {

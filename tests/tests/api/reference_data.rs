@@ -481,7 +481,7 @@ async fn the_database_refuses_unknown_reference_data_with_the_same_fields() {
 async fn the_reference_keys_migration_reports_rows_written_before_it() {
     let db = TestDb::empty().await;
     let pool = db.pool().await;
-    shared::db::queue_migrator().run(&pool).await.unwrap();
+    shared::jobs::queue::migrator().run(&pool).await.unwrap();
     let migrator = &shared::db::MIGRATOR;
     let previous = migrator
         .iter()

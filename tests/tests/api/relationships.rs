@@ -587,7 +587,7 @@ async fn the_nightly_sweep_repairs_drift_and_matches_the_incremental_rows() {
     .await
     .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
-    shared::jobs::TrustSweep::enqueue_tick(&mut conn, 1_790_000_000)
+    shared::jobs::enqueue_tick::<shared::jobs::TrustSweep>(&mut conn, 1_790_000_000)
         .await
         .unwrap();
     eventually(Duration::from_secs(30), "the sweep runs", || async {
@@ -625,7 +625,7 @@ async fn maintenance_resumes_a_dirty_company_whose_job_died() {
     .unwrap();
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
     let mut conn = app.pool.acquire().await.unwrap();
-    shared::jobs::Maintenance::enqueue_tick(&mut conn, 1_790_000_000)
+    shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, 1_790_000_000)
         .await
         .unwrap();
     let t = computed(&app, &p.agency, &p.promoter_company, 1).await;

@@ -1,9 +1,8 @@
 //! `contract_reminder`: expires contracts past their `expires_at`, creates
 //! the signature reminders due (the database refuses a second one per
-//! interval), and delivers each as a Standard Webhooks POST in its own job.
+//! interval), and delivers each as a Standard Webhooks POST in its own self.
 
 use apalis::prelude::{BoxDynError, Data};
-use apalis_cron::Tick;
 use chrono::{Duration, Utc};
 use shared::domain::contracts::{contracts, reminders};
 use shared::jobs::{self, ContractReminder, ContractReminderDelivery, Schedule};
@@ -11,6 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::WorkerState;
+use crate::jobs::Handler;
 
 const ACTOR: &str = "system:contract_reminder";
 
@@ -29,116 +29,111 @@ async fn enqueue_deliveries(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(),
     Ok(())
 }
 
-pub async fn run(job: ContractReminder, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let policy = state.contract_reminders;
-    match job.contract_id {
-        Some(id) => {
-            let mut tx = state.pool.begin().await?;
-            let expired = contracts::expire_if_due(&mut tx, id, ACTOR).await?;
-            let created = reminders::plan(&mut tx, policy, Some(id)).await?;
-            enqueue_deliveries(&mut tx, &created).await?;
-            if let Some(at) = reminders::next_due(&mut tx, policy, id).await? {
-                let at = at.max(Utc::now() + Duration::seconds(1));
-                ContractReminder::enqueue_for(&mut tx, id, Some(at)).await?;
-            }
-            tx.commit().await?;
-            tracing::debug!(contract = %id, expired, reminders = created.len(), "contract reminder");
-        }
-        None => {
-            let overdue = {
-                let mut conn = state.pool.acquire().await?;
-                contracts::overdue(&mut conn, SWEEP_BATCH).await?
-            };
-            let mut expired = 0;
-            for id in overdue {
+impl Handler for ContractReminder {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let policy = state.contract_reminders;
+        match self.contract_id {
+            Some(id) => {
                 let mut tx = state.pool.begin().await?;
-                expired += usize::from(contracts::expire_if_due(&mut tx, id, ACTOR).await?);
+                let expired = contracts::expire_if_due(&mut tx, id, ACTOR).await?;
+                let created = reminders::plan(&mut tx, policy, Some(id)).await?;
+                enqueue_deliveries(&mut tx, &created).await?;
+                if let Some(at) = reminders::next_due(&mut tx, policy, id).await? {
+                    let at = at.max(Utc::now() + Duration::seconds(1));
+                    ContractReminder::enqueue_for(&mut tx, id, Some(at)).await?;
+                }
                 tx.commit().await?;
+                tracing::debug!(contract = %id, expired, reminders = created.len(), "contract reminder");
             }
-            let mut tx = state.pool.begin().await?;
-            let created = reminders::plan(&mut tx, policy, None).await?;
-            enqueue_deliveries(&mut tx, &created).await?;
-            tx.commit().await?;
-            tracing::info!(
-                expired,
-                reminders = created.len(),
-                "contract reminder sweep"
-            );
+            None => {
+                let overdue = {
+                    let mut conn = state.pool.acquire().await?;
+                    contracts::overdue(&mut conn, SWEEP_BATCH).await?
+                };
+                let mut expired = 0;
+                for id in overdue {
+                    let mut tx = state.pool.begin().await?;
+                    expired += usize::from(contracts::expire_if_due(&mut tx, id, ACTOR).await?);
+                    tx.commit().await?;
+                }
+                let mut tx = state.pool.begin().await?;
+                let created = reminders::plan(&mut tx, policy, None).await?;
+                enqueue_deliveries(&mut tx, &created).await?;
+                tx.commit().await?;
+                tracing::info!(
+                    expired,
+                    reminders = created.len(),
+                    "contract reminder sweep"
+                );
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
-
-pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let at = i64::try_from(tick.get_timestamp())?;
-    let mut conn = state.pool.acquire().await?;
-    ContractReminder::enqueue_tick(&mut conn, at).await?;
-    Ok(())
 }
 
 /// Delivers one reminder. The row lock is not held during the POST; the
 /// reminder's id is the `webhook-id` of every attempt, so a receiver that
 /// saw an attempt whose answer was lost can drop the repeat.
-pub async fn deliver(
-    job: ContractReminderDelivery,
-    state: Data<WorkerState>,
-) -> Result<(), BoxDynError> {
-    let max = state.contract_reminders.max;
-    let notice = {
-        let mut conn = state.pool.acquire().await?;
-        reminders::pending_notice(&mut conn, job.reminder_id, max).await?
-    };
-    let Some(notice) = notice else {
-        return Ok(());
-    };
-    let Some(url) = &state.notifications.url else {
-        tracing::info!(
-            reminder = %notice.reminder_id,
-            contract = %notice.contract_id,
-            signer = %notice.signer_email,
-            number = notice.reminder_number,
-            "signature reminder (NOTIFICATIONS_WEBHOOK_URL is unset, so it is only logged)"
-        );
-        let mut tx = state.pool.begin().await?;
-        reminders::delivered(&mut tx, &notice, ACTOR, "log", None).await?;
-        tx.commit().await?;
-        return Ok(());
-    };
-    let body = serde_json::to_vec(&serde_json::json!({
-        "type": "contract.signature_reminder",
-        "timestamp": Utc::now(),
-        "data": notice,
-    }))?;
-    let id = notice.reminder_id.to_string();
-    let outcome = shared::webhooks::post(
-        &state.http,
-        url,
-        &state.notifier,
-        &id,
-        body,
-        state.notifications.timeout,
-    )
-    .await;
-    let mut tx = state.pool.begin().await?;
-    let result = match outcome {
-        Ok(attempt) if attempt.succeeded() => {
-            reminders::delivered(&mut tx, &notice, ACTOR, "webhook", Some(attempt.status)).await?;
-            Ok(())
-        }
-        Ok(attempt) => {
-            let error = format!(
-                "the notification endpoint answered {}: {}",
-                attempt.status, attempt.excerpt
+impl Handler for ContractReminderDelivery {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let max = state.contract_reminders.max;
+        let notice = {
+            let mut conn = state.pool.acquire().await?;
+            reminders::pending_notice(&mut conn, self.reminder_id, max).await?
+        };
+        let Some(notice) = notice else {
+            return Ok(());
+        };
+        let Some(url) = &state.notifications.url else {
+            tracing::info!(
+                reminder = %notice.reminder_id,
+                contract = %notice.contract_id,
+                signer = %notice.signer_email,
+                number = notice.reminder_number,
+                "signature reminder (NOTIFICATIONS_WEBHOOK_URL is unset, so it is only logged)"
             );
-            reminders::failed(&mut tx, notice.reminder_id, &error).await?;
-            Err(error)
-        }
-        Err(e) => {
-            let error = format!("the notification endpoint did not answer: {e}");
-            reminders::failed(&mut tx, notice.reminder_id, &error).await?;
-            Err(error)
-        }
-    };
-    tx.commit().await?;
-    result.map_err(Into::into)
+            let mut tx = state.pool.begin().await?;
+            reminders::delivered(&mut tx, &notice, ACTOR, "log", None).await?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        let body = serde_json::to_vec(&serde_json::json!({
+            "type": "contract.signature_reminder",
+            "timestamp": Utc::now(),
+            "data": notice,
+        }))?;
+        let id = notice.reminder_id.to_string();
+        let outcome = shared::webhooks::post(
+            &state.http,
+            url,
+            &state.notifier,
+            &id,
+            body,
+            state.notifications.timeout,
+        )
+        .await;
+        let mut tx = state.pool.begin().await?;
+        let result = match outcome {
+            Ok(attempt) if attempt.succeeded() => {
+                reminders::delivered(&mut tx, &notice, ACTOR, "webhook", Some(attempt.status))
+                    .await?;
+                Ok(())
+            }
+            Ok(attempt) => {
+                let error = format!(
+                    "the notification endpoint answered {}: {}",
+                    attempt.status, attempt.excerpt
+                );
+                reminders::failed(&mut tx, notice.reminder_id, &error).await?;
+                Err(error)
+            }
+            Err(e) => {
+                let error = format!("the notification endpoint did not answer: {e}");
+                reminders::failed(&mut tx, notice.reminder_id, &error).await?;
+                Err(error)
+            }
+        };
+        tx.commit().await?;
+        result.map_err(Into::into)
+    }
 }

@@ -11,97 +11,100 @@ use shared::domain::finance::handoff::{self, AttemptRecord, Outcome};
 use shared::jobs::FinanceHandoff;
 
 use crate::WorkerState;
+use crate::jobs::Handler;
 
 /// How long a handoff waits for an earlier one of its booking before it
 /// looks again.
 const EARLIER_WAIT_SECONDS: i64 = 5;
 
-pub async fn deliver(job: FinanceHandoff, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let delivery = {
+impl Handler for FinanceHandoff {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let delivery = {
+            let mut conn = state.pool.acquire().await?;
+            handoff::delivery(&mut conn, self.handoff_id).await?
+        };
+        let Some(delivery) = delivery else {
+            return Ok(());
+        };
+        // Delivered, or a stale attempt (a later one already ran): nothing to
+        // do. A dead handoff runs again only when an operator retries its self.
+        if delivery.status == "delivered"
+            || (delivery.status != "dead" && delivery.attempts >= self.attempt)
+        {
+            return Ok(());
+        }
+        let attempt = delivery.attempts + 1;
         let mut conn = state.pool.acquire().await?;
-        handoff::delivery(&mut conn, job.handoff_id).await?
-    };
-    let Some(delivery) = delivery else {
-        return Ok(());
-    };
-    // Delivered, or a stale attempt (a later one already ran): nothing to
-    // do. A dead handoff runs again only when an operator retries its job.
-    if delivery.status == "delivered"
-        || (delivery.status != "dead" && delivery.attempts >= job.attempt)
-    {
-        return Ok(());
-    }
-    let attempt = delivery.attempts + 1;
-    let mut conn = state.pool.acquire().await?;
-    if delivery.endpoint_disabled && handoff::pause(&mut conn, delivery.id, false).await? {
-        return Ok(());
-    }
-    let Some(url) = &state.finance.url else {
-        // Nowhere to send it: it waits, like a handoff to a disabled
-        // endpoint, until a URL is configured (maintenance resumes it) or
-        // an operator enables the endpoint.
-        tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
-        handoff::pause(&mut conn, delivery.id, true).await?;
-        return Ok(());
-    };
-    // A booking's changes reach Finance in order: wait for an earlier one.
-    if handoff::earlier_in_flight(&mut conn, delivery.id).await? {
-        let at = Utc::now() + chrono::Duration::seconds(EARLIER_WAIT_SECONDS);
-        FinanceHandoff::enqueue_waiting(&mut conn, delivery.id, job.attempt, at).await?;
-        return Ok(());
-    }
-    drop(conn);
-    let started = Instant::now();
-    let result = shared::webhooks::post(
-        &state.http,
-        url,
-        &state.finance_signer,
-        &delivery.webhook_id,
-        delivery.payload,
-        state.finance.timeout,
-    )
-    .await;
-    let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let (status, retry_after, excerpt, error) = match &result {
-        Ok(a) => (
-            Some(a.status),
-            a.retry_after,
-            Some(a.excerpt.as_str()),
-            (!a.succeeded()).then(|| format!("Finance answered {}", a.status)),
-        ),
-        Err(e) => (None, None, None, Some(format!("no answer: {e:#}"))),
-    };
-    let outcome = handoff::outcome(
-        status,
-        retry_after,
-        attempt,
-        &state.finance.retry_schedule,
-        Utc::now(),
-    );
-    let mut tx = state.pool.begin().await?;
-    handoff::settle(
-        &mut tx,
-        delivery.id,
-        AttemptRecord {
-            attempt,
-            status_code: status.map(i32::from),
-            duration_ms,
-            error: error.as_deref(),
-            excerpt,
-            worker: &state.instance,
-        },
-        &outcome,
-    )
-    .await?;
-    tx.commit().await?;
-    match outcome {
-        Outcome::Dead => Err(format!(
-            "finance handoff {} failed its last attempt ({}): {}",
-            delivery.webhook_id,
-            attempt,
-            error.unwrap_or_default()
+        if delivery.endpoint_disabled && handoff::pause(&mut conn, delivery.id, false).await? {
+            return Ok(());
+        }
+        let Some(url) = &state.finance.url else {
+            // Nowhere to send it: it waits, like a handoff to a disabled
+            // endpoint, until a URL is configured (maintenance resumes it) or
+            // an operator enables the endpoint.
+            tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
+            handoff::pause(&mut conn, delivery.id, true).await?;
+            return Ok(());
+        };
+        // A booking's changes reach Finance in order: wait for an earlier one.
+        if handoff::earlier_in_flight(&mut conn, delivery.id).await? {
+            let at = Utc::now() + chrono::Duration::seconds(EARLIER_WAIT_SECONDS);
+            FinanceHandoff::enqueue_waiting(&mut conn, delivery.id, self.attempt, at).await?;
+            return Ok(());
+        }
+        drop(conn);
+        let started = Instant::now();
+        let result = shared::webhooks::post(
+            &state.http,
+            url,
+            &state.finance_signer,
+            &delivery.webhook_id,
+            delivery.payload,
+            state.finance.timeout,
         )
-        .into()),
-        _ => Ok(()),
+        .await;
+        let duration_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let (status, retry_after, excerpt, error) = match &result {
+            Ok(a) => (
+                Some(a.status),
+                a.retry_after,
+                Some(a.excerpt.as_str()),
+                (!a.succeeded()).then(|| format!("Finance answered {}", a.status)),
+            ),
+            Err(e) => (None, None, None, Some(format!("no answer: {e:#}"))),
+        };
+        let outcome = handoff::outcome(
+            status,
+            retry_after,
+            attempt,
+            &state.finance.retry_schedule,
+            Utc::now(),
+        );
+        let mut tx = state.pool.begin().await?;
+        handoff::settle(
+            &mut tx,
+            delivery.id,
+            AttemptRecord {
+                attempt,
+                status_code: status.map(i32::from),
+                duration_ms,
+                error: error.as_deref(),
+                excerpt,
+                worker: &state.instance,
+            },
+            &outcome,
+        )
+        .await?;
+        tx.commit().await?;
+        match outcome {
+            Outcome::Dead => Err(format!(
+                "finance handoff {} failed its last attempt ({}): {}",
+                delivery.webhook_id,
+                attempt,
+                error.unwrap_or_default()
+            )
+            .into()),
+            _ => Ok(()),
+        }
     }
 }

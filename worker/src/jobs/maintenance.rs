@@ -1,19 +1,10 @@
-//! Scheduled housekeeping, and the cron tick that enqueues it.
+//! Scheduled housekeeping.
 
 use apalis::prelude::{BoxDynError, Data};
-use apalis_cron::Tick;
 use shared::jobs::Maintenance;
 
 use crate::WorkerState;
-
-/// On every replica at each tick: enqueue the tick's run (deduplicated).
-pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let at = i64::try_from(tick.get_timestamp())?;
-    let mut conn = state.pool.acquire().await?;
-    let enqueued = Maintenance::enqueue_tick(&mut conn, at).await?;
-    tracing::debug!(tick = at, enqueued, "maintenance tick");
-    Ok(())
-}
+use crate::jobs::Handler;
 
 /// Done jobs deleted per statement, so pruning a backlog never holds long
 /// locks or one huge transaction.
@@ -27,49 +18,51 @@ const STRANDED_BATCH: i64 = 1000;
 /// limit buckets and the rows of worker processes long gone, and
 /// resume Finance handoffs, trust recomputations and read-model refreshes
 /// no job would move.
-pub async fn run(job: Maintenance, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let pruned = shared::idempotency::prune_expired(&state.pool).await?;
-    let retention = chrono::Duration::from_std(state.job_retention)?;
-    let mut jobs_pruned = 0;
-    loop {
-        let mut conn = state.pool.acquire().await?;
-        let n = shared::ops::prune_done(&mut conn, retention, PRUNE_BATCH).await?;
-        jobs_pruned += n;
-        if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
-            break;
+impl Handler for Maintenance {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let pruned = shared::idempotency::prune_expired(&state.pool).await?;
+        let retention = chrono::Duration::from_std(state.job_retention)?;
+        let mut jobs_pruned = 0;
+        loop {
+            let mut conn = state.pool.acquire().await?;
+            let n = shared::ops::prune_done(&mut conn, retention, PRUNE_BATCH).await?;
+            jobs_pruned += n;
+            if n < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
+                break;
+            }
         }
+        let handoffs_resumed = {
+            let mut tx = state.pool.begin().await?;
+            let found = shared::domain::finance::handoff::stranded(
+                &mut tx,
+                state.finance.url.is_some(),
+                STRANDED_BATCH,
+            )
+            .await?;
+            tx.commit().await?;
+            found.len()
+        };
+        let trust_resumed = {
+            let mut conn = state.pool.acquire().await?;
+            shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
+        };
+        let rate_limits_pruned = shared::rate_limit::prune(&state.pool).await?;
+        let workers_pruned = shared::ops::fleet::prune_workers(&state.pool).await?;
+        let read_models_resumed = {
+            let mut conn = state.pool.acquire().await?;
+            shared::domain::read_models::resume_stranded(&mut conn).await?
+        };
+        tracing::info!(
+            read_models_resumed,
+            rate_limits_pruned,
+            workers_pruned,
+            tick = self.tick,
+            pruned,
+            jobs_pruned,
+            handoffs_resumed,
+            trust_resumed,
+            "maintenance done"
+        );
+        Ok(())
     }
-    let handoffs_resumed = {
-        let mut tx = state.pool.begin().await?;
-        let found = shared::domain::finance::handoff::stranded(
-            &mut tx,
-            state.finance.url.is_some(),
-            STRANDED_BATCH,
-        )
-        .await?;
-        tx.commit().await?;
-        found.len()
-    };
-    let trust_resumed = {
-        let mut conn = state.pool.acquire().await?;
-        shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
-    };
-    let rate_limits_pruned = shared::rate_limit::prune(&state.pool).await?;
-    let workers_pruned = shared::ops::fleet::prune_workers(&state.pool).await?;
-    let read_models_resumed = {
-        let mut conn = state.pool.acquire().await?;
-        shared::domain::read_models::resume_stranded(&mut conn).await?
-    };
-    tracing::info!(
-        read_models_resumed,
-        rate_limits_pruned,
-        workers_pruned,
-        tick = job.tick,
-        pruned,
-        jobs_pruned,
-        handoffs_resumed,
-        trust_resumed,
-        "maintenance done"
-    );
-    Ok(())
 }

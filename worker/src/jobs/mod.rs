@@ -1,4 +1,14 @@
-//! Job handlers, one module per job: decode, call `shared::domain`, done.
+//! Job handlers, one module per area: each implements [`Handler`] for its
+//! job types (decode, call `shared::domain`, done). The registry in
+//! `shared::jobs` lists every job type; the worker registers a handler for
+//! each, so a listed type without a [`Handler`] impl does not compile.
+
+use std::future::Future;
+
+use apalis::prelude::{BoxDynError, Data};
+use shared::jobs::Job;
+
+use crate::WorkerState;
 
 pub mod contracts;
 pub mod expiry;
@@ -8,10 +18,15 @@ pub mod queue_canary;
 pub mod read_models;
 pub mod trust;
 
+/// How the worker runs one job type. Idempotent: a job may run twice
+/// (see `shared::jobs`).
+pub trait Handler: Job {
+    fn run(self, state: Data<WorkerState>) -> impl Future<Output = Result<(), BoxDynError>> + Send;
+}
+
 /// `shared::jobs::Noop`: nothing to do.
-pub async fn noop(
-    _job: shared::jobs::Noop,
-    _state: apalis::prelude::Data<crate::WorkerState>,
-) -> Result<(), apalis::prelude::BoxDynError> {
-    Ok(())
+impl Handler for shared::jobs::Noop {
+    async fn run(self, _state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        Ok(())
+    }
 }

@@ -5,8 +5,11 @@ use shared::jobs::QueueCanary;
 use shared::ops::canary;
 
 use crate::WorkerState;
+use crate::jobs::Handler;
 
-pub async fn run(job: QueueCanary, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    canary::run(&state.pool, job.canary_id, &state.instance).await?;
-    Ok(())
+impl Handler for QueueCanary {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        canary::run(&state.pool, self.canary_id, &state.instance).await?;
+        Ok(())
+    }
 }

@@ -2,11 +2,11 @@
 //! read models current (rules in `shared::domain::read_models`).
 
 use apalis::prelude::{BoxDynError, Data};
-use apalis_cron::Tick;
 use shared::domain::read_models::{self, Model};
 use shared::jobs::{ReadModelRebuild, ReadModelRefresh};
 
 use crate::WorkerState;
+use crate::jobs::Handler;
 
 /// Dirty keys rewritten per transaction.
 const DRAIN_BATCH: i64 = 200;
@@ -22,63 +22,59 @@ fn model(name: &str) -> Result<Model, BoxDynError> {
 
 /// Drains one model's dirty set: each batch is taken off it and rewritten
 /// in one transaction, so a failure leaves it dirty for the retry.
-pub async fn refresh(job: ReadModelRefresh, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let model = model(&job.model)?;
-    let mut total = 0;
-    loop {
-        let mut tx = state.pool.begin().await?;
-        let keys = read_models::drain(&mut tx, model, DRAIN_BATCH).await?;
-        if keys.is_empty() {
-            break;
+impl Handler for ReadModelRefresh {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let model = model(&self.model)?;
+        let mut total = 0;
+        loop {
+            let mut tx = state.pool.begin().await?;
+            let keys = read_models::drain(&mut tx, model, DRAIN_BATCH).await?;
+            if keys.is_empty() {
+                break;
+            }
+            read_models::refresh(&mut tx, model, &keys).await?;
+            tx.commit().await?;
+            total += keys.len();
         }
-        read_models::refresh(&mut tx, model, &keys).await?;
-        tx.commit().await?;
-        total += keys.len();
+        // Keys a writer still held were skipped: they get another run.
+        let mut conn = state.pool.acquire().await?;
+        if read_models::pending(&mut conn, model).await? {
+            read_models::enqueue_refresh(&mut conn, model).await?;
+        }
+        tracing::debug!(
+            model = self.model,
+            refreshed = total,
+            "read_model_refresh done"
+        );
+        Ok(())
     }
-    // Keys a writer still held were skipped: they get another run.
-    let mut conn = state.pool.acquire().await?;
-    if read_models::pending(&mut conn, model).await? {
-        read_models::enqueue_refresh(&mut conn, model).await?;
-    }
-    tracing::debug!(
-        model = job.model,
-        refreshed = total,
-        "read_model_refresh done"
-    );
-    Ok(())
-}
-
-/// On every replica at each tick: enqueue the tick's rebuild (deduplicated).
-pub async fn tick(tick: Tick, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    let at = i64::try_from(tick.get_timestamp())?;
-    let mut conn = state.pool.acquire().await?;
-    ReadModelRebuild::enqueue_tick(&mut conn, at).await?;
-    Ok(())
 }
 
 /// Every key of every model, a batch per transaction.
-pub async fn rebuild(job: ReadModelRebuild, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-    for model in Model::ALL {
-        let mut after = None;
-        let mut batches = 0;
-        loop {
-            let mut tx = state.pool.begin().await?;
-            let last = read_models::rebuild_batch(&mut tx, model, after, REBUILD_BATCH).await?;
-            tx.commit().await?;
-            match last {
-                Some(key) => {
-                    after = Some(key);
-                    batches += 1;
+impl Handler for ReadModelRebuild {
+    async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        for model in Model::ALL {
+            let mut after = None;
+            let mut batches = 0;
+            loop {
+                let mut tx = state.pool.begin().await?;
+                let last = read_models::rebuild_batch(&mut tx, model, after, REBUILD_BATCH).await?;
+                tx.commit().await?;
+                match last {
+                    Some(key) => {
+                        after = Some(key);
+                        batches += 1;
+                    }
+                    None => break,
                 }
-                None => break,
             }
+            tracing::info!(
+                tick = self.tick,
+                model = model.as_str(),
+                batches,
+                "read_model_rebuild done"
+            );
         }
-        tracing::info!(
-            tick = job.tick,
-            model = model.as_str(),
-            batches,
-            "read_model_rebuild done"
-        );
+        Ok(())
     }
-    Ok(())
 }

@@ -373,12 +373,8 @@ pub async fn stranded(
 ) -> Result<Vec<(Uuid, i32)>, DomainError> {
     let rows = sqlx::query!(
         r#"SELECT h.id, h.attempts FROM finance_handoffs h
-            WHERE ((h.status = 'pending' AND COALESCE(h.next_attempt_at, h.updated_at) < now() - interval '2 minutes')
-                   OR (h.status = 'paused' AND $1 AND (SELECT disabled_at IS NULL FROM finance_endpoint)))
-              AND NOT EXISTS (
-                    SELECT 1 FROM apalis.jobs j
-                     WHERE j.job_type = 'finance_handoff' AND j.status NOT IN ('Done', 'Failed', 'Killed')
-                       AND convert_from(j.job, 'UTF8')::jsonb ->> 'handoff_id' = h.id::text)
+            WHERE (h.status = 'pending' AND COALESCE(h.next_attempt_at, h.updated_at) < now() - interval '2 minutes')
+               OR (h.status = 'paused' AND $1 AND (SELECT disabled_at IS NULL FROM finance_endpoint))
             ORDER BY h.created_at
             LIMIT $2
               FOR UPDATE OF h SKIP LOCKED"#,
@@ -387,6 +383,13 @@ pub async fn stranded(
     )
     .fetch_all(&mut *conn)
     .await?;
+    // A handoff a live job will still move is not stranded.
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let moving = crate::jobs::queue::in_flight_for::<FinanceHandoff>(&mut *conn, &ids).await?;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| !moving.contains(&r.id))
+        .collect();
     let mut found = Vec::with_capacity(rows.len());
     for r in rows {
         sqlx::query!(

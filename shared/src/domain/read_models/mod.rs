@@ -212,11 +212,12 @@ pub async fn rebuild_batch(
 /// `read_model_refresh` job (its job ended dead): if so, one more is
 /// enqueued per model. Run by the maintenance job.
 pub async fn resume_stranded(conn: &mut PgConnection) -> Result<u32, DomainError> {
+    if crate::jobs::queue::in_flight::<ReadModelRefresh>(&mut *conn).await? {
+        return Ok(0);
+    }
     let models = sqlx::query_scalar!(
-        r#"SELECT DISTINCT d.model AS "model!" FROM read_model_dirty d
-            WHERE d.marked_at < now() - interval '5 minutes'
-              AND NOT EXISTS (SELECT 1 FROM apalis.jobs j
-                               WHERE j.job_type = 'read_model_refresh' AND j.status NOT IN ('Done', 'Failed', 'Killed'))"#
+        "SELECT DISTINCT model FROM read_model_dirty
+          WHERE marked_at < now() - interval '5 minutes'"
     )
     .fetch_all(&mut *conn)
     .await?;

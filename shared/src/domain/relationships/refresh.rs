@@ -81,12 +81,13 @@ pub async fn drain(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, Dom
 /// with no live `trust_score` job (its job ended dead): if so, one more is
 /// enqueued. Run by the maintenance job.
 pub async fn resume_stranded(conn: &mut PgConnection) -> Result<bool, DomainError> {
+    if crate::jobs::queue::in_flight::<TrustScore>(&mut *conn).await? {
+        return Ok(false);
+    }
     let stranded = sqlx::query_scalar!(
-        r#"SELECT d.company_id FROM trust_dirty d
-            WHERE d.marked_at < now() - interval '5 minutes'
-              AND NOT EXISTS (SELECT 1 FROM apalis.jobs j
-                               WHERE j.job_type = 'trust_score' AND j.status NOT IN ('Done', 'Failed', 'Killed'))
-            ORDER BY d.marked_at LIMIT 1"#
+        "SELECT company_id FROM trust_dirty
+          WHERE marked_at < now() - interval '5 minutes'
+          ORDER BY marked_at LIMIT 1"
     )
     .fetch_optional(&mut *conn)
     .await?;

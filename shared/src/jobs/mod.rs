@@ -1,11 +1,24 @@
-//! Background job payloads and [`enqueue`], the only way to enqueue.
+//! Background jobs: the registry of every job type, their payloads, and
+//! the queue they go through ([`queue`]).
 //!
-//! A job is written into `apalis.jobs` on the caller's connection, so it
+//! A job is written into the queue on the caller's connection, so it
 //! commits or rolls back with the state change that caused it. Queue names
 //! are constants here, never Rust type paths, so renaming code cannot strand
 //! jobs. Payloads are JSON and change by adding fields only. Handlers must be
 //! idempotent: acknowledgements are batched, and a worker that dies right
 //! after finishing a job may have it run again.
+//!
+//! # The registry
+//! Each job type is declared once: its payload struct and its [`Job`]
+//! impl (queue, attempts, and for a cron job its [`Scheduled`] impl) here,
+//! its name in [`for_each_job!`](crate::for_each_job), and its handler in
+//! the worker. Everything else derives from that list: [`QUEUES`],
+//! [`SCHEDULES`], the worker's registrations and cron schedules, its
+//! LISTEN wake-ups, and the queue list of `/ops`. A type missing from the
+//! list cannot be enqueued (the [`Job`] trait is sealed by the list), and a
+//! listed type without a handler does not compile in the worker.
+
+pub mod queue;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,12 +26,69 @@ use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A job type: its payload and where it queues.
-pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+pub use queue::{enqueue, enqueue_many, enqueue_tick};
+
+/// The registry: every job type, by name. `jobs` lists them all; those in
+/// `scheduled` are also enqueued by a cron schedule (they implement
+/// [`Scheduled`]). Calls `$callback! { jobs: ...; scheduled: ...; }`, so
+/// each place that needs every job type (the derived constants here, the
+/// worker's registration) expands from this one list.
+#[macro_export]
+macro_rules! for_each_job {
+    ($callback:ident) => {
+        $callback! {
+            jobs: QueueCanary, Noop, Maintenance, HoldExpiry, OfferExpiry, RequestExpiry,
+                  ExpirySweep, ContractReminder, ContractReminderDelivery, FinanceHandoff,
+                  TrustScore, TrustSweep, ReadModelRefresh, ReadModelRebuild;
+            scheduled: ExpirySweep, Maintenance, ContractReminder, TrustSweep, ReadModelRebuild;
+        }
+    };
+}
+
+mod sealed {
+    /// Implemented for exactly the types in [`for_each_job!`](crate::for_each_job).
+    pub trait Registered {}
+}
+
+macro_rules! derive_registry {
+    (jobs: $($job:ident),* ; scheduled: $($cron:ident),* ;) => {
+        $(impl sealed::Registered for $job {})*
+
+        /// Every queue the worker serves, one per job type, in registry order.
+        pub const QUEUES: &[&str] = &[$(<$job as Job>::QUEUE,)*];
+
+        /// The cron schedules: (queue, cron expression with seconds, UTC).
+        /// Each tick enqueues one job in the queue through [`enqueue_tick`].
+        pub const SCHEDULES: &[(&str, &str)] = &[
+            $((<$cron as Job>::QUEUE, <$cron as Scheduled>::SCHEDULE),)*
+        ];
+    };
+}
+
+crate::for_each_job!(derive_registry);
+
+/// A job type: its payload and where it queues. Sealed: only the types of
+/// the registry ([`for_each_job!`](crate::for_each_job)) implement it.
+pub trait Job:
+    Clone + Serialize + DeserializeOwned + Send + Sync + Unpin + 'static + sealed::Registered
+{
     /// The queue (apalis `job_type`); one worker per queue.
     const QUEUE: &'static str;
     /// Attempts before the job is left failed (dead) with its last error.
     const MAX_ATTEMPTS: u32 = 8;
+    /// The payload field holding the id of the record a job is about, for
+    /// [`queue::in_flight_for`]; `None` when jobs are not about one record.
+    const SUBJECT: Option<&'static str> = None;
+}
+
+/// A job type that a cron schedule also enqueues: every worker replica
+/// fires each tick, and [`enqueue_tick`]'s idempotency key keeps one run.
+pub trait Scheduled: Job {
+    /// A cron expression with seconds, in UTC.
+    const SCHEDULE: &'static str;
+
+    /// The payload of the run for tick `tick` (Unix seconds).
+    fn for_tick(tick: i64) -> Self;
 }
 
 /// When and how a job is enqueued.
@@ -49,74 +119,6 @@ impl Schedule {
         self.idempotency_key = Some(key.into());
         self
     }
-}
-
-/// Enqueues `job` on the caller's connection (normally inside its
-/// transaction). Returns `false` when an idempotency key made it a no-op.
-/// A duplicate key never aborts the caller's transaction.
-pub async fn enqueue<J: Job>(
-    conn: &mut PgConnection,
-    job: &J,
-    schedule: Schedule,
-) -> Result<bool, sqlx::Error> {
-    let payload = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted = sqlx::query!(
-        "INSERT INTO apalis.jobs
-             (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key)
-         VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, now()), $6, ''::hstore, $7)
-         ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        ulid::Ulid::new().to_string(),
-        J::QUEUE,
-        payload,
-        i32::try_from(J::MAX_ATTEMPTS).unwrap_or(i32::MAX),
-        schedule.run_at,
-        schedule.priority,
-        schedule.idempotency_key,
-    )
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
-/// Jobs per `INSERT` of [`enqueue_many`]: keeps each request well under
-/// 16 KiB, the TLS record size, past which a request stalls about 40 ms on
-/// Nagle's algorithm (sqlx leaves it on).
-const ENQUEUE_CHUNK: usize = 200;
-
-/// Enqueues many jobs of one type, a few hundred per statement, on the
-/// caller's connection: for imports and backfills, where one `INSERT` per
-/// job would cost a round trip each. No idempotency keys: use [`enqueue`]
-/// for jobs that must be deduplicated. Returns how many were inserted.
-pub async fn enqueue_many<J: Job>(
-    conn: &mut PgConnection,
-    jobs: &[J],
-    run_at: Option<DateTime<Utc>>,
-) -> Result<u64, sqlx::Error> {
-    let mut inserted = 0;
-    for chunk in jobs.chunks(ENQUEUE_CHUNK) {
-        let mut ids = Vec::with_capacity(chunk.len());
-        let mut payloads = Vec::with_capacity(chunk.len());
-        for job in chunk {
-            ids.push(ulid::Ulid::new().to_string());
-            payloads.push(serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
-        }
-        inserted += sqlx::query!(
-            "INSERT INTO apalis.jobs
-                 (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata)
-             SELECT t.id, $3, t.job, 'Pending', 0, $4, COALESCE($5, now()), 0, ''::hstore
-               FROM unnest($1::text[], $2::bytea[]) AS t (id, job)",
-            &ids,
-            &payloads,
-            J::QUEUE,
-            i32::try_from(J::MAX_ATTEMPTS).unwrap_or(i32::MAX),
-            run_at,
-        )
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    }
-    Ok(inserted)
 }
 
 /// Proves the queue end to end: counts its runs on a `queue_canaries` row.
@@ -156,18 +158,12 @@ impl Job for Maintenance {
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-impl Maintenance {
-    /// The schedule, as a cron expression with seconds.
-    pub const SCHEDULE: &'static str = "0 */15 * * * *";
+impl Scheduled for Maintenance {
+    /// Every fifteen minutes.
+    const SCHEDULE: &'static str = "0 */15 * * * *";
 
-    /// Enqueues the run of one tick; a replica that is second is a no-op.
-    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
-        enqueue(
-            conn,
-            &Self { tick },
-            Schedule::now().dedupe(format!("tick:{tick}")),
-        )
-        .await
+    fn for_tick(tick: i64) -> Self {
+        Self { tick }
     }
 }
 
@@ -220,17 +216,12 @@ impl Job for ExpirySweep {
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-impl ExpirySweep {
+impl Scheduled for ExpirySweep {
     /// Every minute.
-    pub const SCHEDULE: &'static str = "0 * * * * *";
+    const SCHEDULE: &'static str = "0 * * * * *";
 
-    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
-        enqueue(
-            conn,
-            &Self { tick },
-            Schedule::now().dedupe(format!("tick:{tick}")),
-        )
-        .await
+    fn for_tick(tick: i64) -> Self {
+        Self { tick }
     }
 }
 
@@ -252,10 +243,19 @@ impl Job for ContractReminder {
     const MAX_ATTEMPTS: u32 = 10;
 }
 
-impl ContractReminder {
+impl Scheduled for ContractReminder {
     /// Every five minutes.
-    pub const SCHEDULE: &'static str = "0 */5 * * * *";
+    const SCHEDULE: &'static str = "0 */5 * * * *";
 
+    fn for_tick(tick: i64) -> Self {
+        Self {
+            contract_id: None,
+            tick: Some(tick),
+        }
+    }
+}
+
+impl ContractReminder {
     /// The contract's run at `at`; one job per (contract, time) ever.
     pub async fn enqueue_for(
         conn: &mut PgConnection,
@@ -277,18 +277,6 @@ impl ContractReminder {
                 tick: None,
             },
             schedule.dedupe(key),
-        )
-        .await
-    }
-
-    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
-        enqueue(
-            conn,
-            &Self {
-                contract_id: None,
-                tick: Some(tick),
-            },
-            Schedule::now().dedupe(format!("tick:{tick}")),
         )
         .await
     }
@@ -319,6 +307,7 @@ pub struct FinanceHandoff {
 
 impl Job for FinanceHandoff {
     const QUEUE: &'static str = "finance_handoff";
+    const SUBJECT: Option<&'static str> = Some("handoff_id");
     /// Retries are the handoff's own schedule, one job per attempt.
     const MAX_ATTEMPTS: u32 = 1;
 }
@@ -393,16 +382,6 @@ impl FinanceHandoff {
     }
 }
 
-/// The cron schedules: (queue, cron expression with seconds, UTC). Each
-/// tick enqueues one job in the queue with idempotency key `tick:<unix>`.
-pub const SCHEDULES: &[(&str, &str)] = &[
-    (ExpirySweep::QUEUE, ExpirySweep::SCHEDULE),
-    (Maintenance::QUEUE, Maintenance::SCHEDULE),
-    (ContractReminder::QUEUE, ContractReminder::SCHEDULE),
-    (TrustSweep::QUEUE, TrustSweep::SCHEDULE),
-    (ReadModelRebuild::QUEUE, ReadModelRebuild::SCHEDULE),
-];
-
 /// Recomputes the trust and relationships of the companies in
 /// `trust_dirty`, in batches (`FOR UPDATE SKIP LOCKED`). Enqueued, a few
 /// seconds ahead, by the write that marks the first company of a burst;
@@ -430,17 +409,12 @@ impl Job for TrustSweep {
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-impl TrustSweep {
+impl Scheduled for TrustSweep {
     /// 03:30 UTC every night.
-    pub const SCHEDULE: &'static str = "0 30 3 * * *";
+    const SCHEDULE: &'static str = "0 30 3 * * *";
 
-    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
-        enqueue(
-            conn,
-            &Self { tick },
-            Schedule::now().dedupe(format!("tick:{tick}")),
-        )
-        .await
+    fn for_tick(tick: i64) -> Self {
+        Self { tick }
     }
 }
 
@@ -469,34 +443,11 @@ impl Job for ReadModelRebuild {
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-impl ReadModelRebuild {
+impl Scheduled for ReadModelRebuild {
     /// 00:10 UTC every night.
-    pub const SCHEDULE: &'static str = "0 10 0 * * *";
+    const SCHEDULE: &'static str = "0 10 0 * * *";
 
-    pub async fn enqueue_tick(conn: &mut PgConnection, tick: i64) -> Result<bool, sqlx::Error> {
-        enqueue(
-            conn,
-            &Self { tick },
-            Schedule::now().dedupe(format!("tick:{tick}")),
-        )
-        .await
+    fn for_tick(tick: i64) -> Self {
+        Self { tick }
     }
 }
-
-/// Every queue the worker serves.
-pub const QUEUES: &[&str] = &[
-    QueueCanary::QUEUE,
-    Noop::QUEUE,
-    Maintenance::QUEUE,
-    HoldExpiry::QUEUE,
-    OfferExpiry::QUEUE,
-    RequestExpiry::QUEUE,
-    ExpirySweep::QUEUE,
-    ContractReminder::QUEUE,
-    ContractReminderDelivery::QUEUE,
-    FinanceHandoff::QUEUE,
-    TrustScore::QUEUE,
-    TrustSweep::QUEUE,
-    ReadModelRefresh::QUEUE,
-    ReadModelRebuild::QUEUE,
-];
