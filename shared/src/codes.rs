@@ -1,7 +1,7 @@
 //! The problem-code table: every stable `code` a problem+json answer can
 //! carry, with the status it comes with and what it means. Clients switch
-//! on these strings, so a code is never renamed or reused; the README lists
-//! them all (a test keeps that list in step).
+//! on these strings, so a code is never renamed or reused; docs/http-api.md
+//! lists them all (a test keeps that list in step).
 
 macro_rules! codes {
     ($($variant:ident => $code:literal, $status:literal, $meaning:literal;)*) => {
@@ -155,11 +155,11 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_code() {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+    fn the_docs_list_every_code() {
+        let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/http-api.md"));
         for code in Code::ALL {
             let row = format!("| `{}` | {} |", code.as_str(), code.status());
-            assert!(readme.contains(&row), "README.md lacks the row {row}");
+            assert!(docs.contains(&row), "docs/http-api.md lacks the row {row}");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One validated configuration, read once from the environment at start.
 //!
-//! Every variable is documented in README.md and `.env.example`. A missing or
+//! Every variable is documented in docs/configuration.md and `.env.example`. A missing or
 //! malformed required value is a [`ConfigError`] naming the variable, which
 //! the binaries print as one line before exiting.
 

@@ -58,7 +58,7 @@ impl Permission {
         self.key().ends_with(".read")
     }
 
-    /// The role-to-permissions table (documented in README.md):
+    /// The role-to-permissions table (documented in docs/http-api.md):
     /// owner and admin hold every key; member holds every read key and the
     /// day-to-day writes, but not representation/ownership changes, contract
     /// signing or finance; viewer holds the read keys except finance.

@@ -14,6 +14,7 @@ mod cross_tenant;
 mod demo;
 mod deploy_manifests;
 mod directory;
+mod docs;
 mod finance;
 mod finance_handoff;
 mod health;

@@ -1,6 +1,6 @@
 //! Trust: a 0-100 score per company with the factors that made it,
 //! computed by the worker from what bookings, ratings, Finance and
-//! contracts recorded (formula in the README, "Trust").
+//! contracts recorded (formula in docs/areas/relationships.md).
 //!
 //! Each factor is a decayed, shrunk average of observations in 0..1:
 //! observations older than the window are ignored, the rest weigh

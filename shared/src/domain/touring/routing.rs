@@ -8,7 +8,7 @@
 //! `curfew` item, else 23:00 local, plus an hour's load-out; 09:00 local
 //! for a day without a show) to the next stop's first `load_in` item (else
 //! 14:00 local; 21:00 for a day without a show). Every number is in
-//! [`RoutingPolicy`] and documented in the README.
+//! [`RoutingPolicy`] and documented in docs/areas/touring.md.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
