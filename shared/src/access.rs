@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::domain::directory::companies::CompanyKind;
 
 /// The side of a booking-linked record (request, offer, hold, booking,
 /// contract, proposal) an org stands on.
@@ -51,6 +50,20 @@ impl Party {
 pub struct Parties {
     pub agency: Uuid,
     pub promoter: Uuid,
+}
+
+/// What a market company is; its kind decides which side of a record it
+/// may stand on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CompanyKind {
+    Agency,
+    Promoter,
+    Venue,
+    Management,
+    Label,
+    Other,
 }
 
 impl CompanyKind {
@@ -202,13 +215,20 @@ pub async fn party_of(
     )
     .fetch_one(conn)
     .await?;
-    Ok(if row.agency {
+    Ok(side(row.agency, row.promoter))
+}
+
+/// The party of an org that owns the agency side (`agency`) and/or the
+/// promoter side (`promoter`) of a record: an org owning both acts as the
+/// agency. The one tie-break every area uses.
+pub fn side(agency: bool, promoter: bool) -> Option<Party> {
+    if agency {
         Some(Party::Agency)
-    } else if row.promoter {
+    } else if promoter {
         Some(Party::Promoter)
     } else {
         None
-    })
+    }
 }
 
 /// The party `org_id` is on; 404 when it is none, so other tenants' ids
@@ -338,6 +358,36 @@ pub struct TourAccess {
 }
 
 impl TourAccess {
+    /// The rule: the artist side when the org owns the company keeping the
+    /// tour, else a promoter when it promotes one of its shows (`days`),
+    /// else no access.
+    fn of(
+        tour_id: Uuid,
+        artist_id: Uuid,
+        company_id: Uuid,
+        artist_side: bool,
+        days: Vec<chrono::NaiveDate>,
+    ) -> Option<Self> {
+        let role = if artist_side {
+            TourRole::ArtistSide
+        } else if !days.is_empty() {
+            TourRole::Promoter
+        } else {
+            return None;
+        };
+        Some(Self {
+            tour_id,
+            artist_id,
+            company_id,
+            role,
+            promoter_days: if role == TourRole::Promoter {
+                days
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
     /// Ok for the artist side; 403 for a promoter, who may see the tour but
     /// not change it.
     pub fn require_artist_side(&self) -> Result<(), DomainError> {
@@ -382,24 +432,58 @@ pub async fn tour_access(
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound)?;
-    let role = if row.artist_side {
-        TourRole::ArtistSide
-    } else if !row.promoter_days.is_empty() {
-        TourRole::Promoter
-    } else {
-        return Err(DomainError::NotFound);
-    };
-    Ok(TourAccess {
+    TourAccess::of(
         tour_id,
-        artist_id: row.artist_id,
-        company_id: row.company_id,
-        role,
-        promoter_days: if role == TourRole::Promoter {
-            row.promoter_days
-        } else {
-            Vec::new()
-        },
-    })
+        row.artist_id,
+        row.company_id,
+        row.artist_side,
+        row.promoter_days,
+    )
+    .ok_or(DomainError::NotFound)
+}
+
+/// The tours `org_id` reaches, by id after `after` (of `artist_id` when
+/// given), at most `limit`: [`tour_access`]'s rule as a set, for lists.
+pub async fn tours_reached(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    artist_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TourAccess>, DomainError> {
+    let rows = sqlx::query!(
+        r#"SELECT t.id, t.artist_id, t.company_id, r.artist_side AS "artist_side!", r.promoter_days AS "promoter_days!"
+             FROM tours t
+            CROSS JOIN LATERAL (
+                  SELECT EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = t.company_id AND oc.org_id = $1) AS artist_side,
+                         ARRAY (SELECT DISTINCT s.stop_date
+                                  FROM tour_stops s
+                                  JOIN bookings b ON b.id = s.booking_id AND b.status IN ('confirmed', 'completed')
+                                  JOIN org_companies oc ON oc.company_id = b.promoter_company_id AND oc.org_id = $1
+                                 WHERE s.tour_id = t.id
+                                 ORDER BY s.stop_date) AS promoter_days) r
+            WHERE ($2::uuid IS NULL OR t.artist_id = $2) AND ($3::uuid IS NULL OR t.id > $3)
+              AND (r.artist_side OR cardinality(r.promoter_days) > 0)
+            ORDER BY t.id LIMIT $4"#,
+        org_id,
+        artist_id,
+        after,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            TourAccess::of(
+                r.id,
+                r.artist_id,
+                r.company_id,
+                r.artist_side,
+                r.promoter_days,
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::access::Party;
 use crate::domain::booking::availability::{self, AvailabilityIn, AvailabilityStatus};
-use crate::domain::booking::bookings::{self, BookingIn};
+use crate::domain::booking::bookings::BookingIn;
 use crate::domain::booking::deal::{Deal, DealType, PercentageBasis};
 use crate::domain::booking::holds::{self, HoldIn};
 use crate::domain::booking::offers::{self, CounterIn, OfferEvent, OfferIn, Venue};
@@ -812,8 +812,13 @@ impl Scene {
             note: Some("Accepted; contract on its way.".into()),
         };
         holds::place(conn, DEMO_ORG, AGENT, hold).await?;
-        let booking =
-            bookings::confirm(conn, DEMO_ORG, AGENT, BookingIn { offer_id: offer.id }).await?;
+        let booking = crate::domain::consequences::confirm_booking(
+            conn,
+            DEMO_ORG,
+            AGENT,
+            BookingIn { offer_id: offer.id },
+        )
+        .await?;
         Ok(booking.id)
     }
 }

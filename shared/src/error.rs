@@ -335,7 +335,7 @@ impl From<sqlx::Error> for DomainError {
         if let sqlx::Error::RowNotFound = err {
             return Self::NotFound;
         }
-        if crate::db::is_unavailable(&err) {
+        if is_unavailable(&err) {
             return Self::Unavailable(err.to_string());
         }
         if let Some(db) = err.as_database_error() {
@@ -383,5 +383,32 @@ impl From<sqlx::Error> for DomainError {
             }
         }
         Self::Internal(err.into())
+    }
+}
+
+/// Whether `err` means the database cannot be reached (refused or dropped
+/// connections, no connection within the pool's timeout, a server shutting
+/// down, starting up, out of connections, or read-only during a
+/// switchover) rather than that the statement was wrong. Retrying later
+/// is the remedy; a failure while committing leaves the outcome unknown,
+/// which a create's `Idempotency-Key` resolves on the retry.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01-57P03: admin shutdown,
+            // crash shutdown, cannot connect now; 53300: too many
+            // connections; 25006: read-only transaction (a demoted primary).
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "53300" | "25006"
+                )
+        }),
+        _ => false,
     }
 }

@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use shared::auth::Permission;
 use shared::domain::booking::activity::Activity;
 use shared::domain::booking::bookings::{self, Booking, BookingIn, CancelIn};
+use shared::domain::consequences;
 use shared::pagination::Page;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -55,7 +56,8 @@ async fn confirm_booking(
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::BookingWrite)?;
     let mut tx = state.pool.begin().await?;
-    let booking = bookings::confirm(&mut tx, caller.org_id(), caller.user_id(), input).await?;
+    let booking =
+        consequences::confirm_booking(&mut tx, caller.org_id(), caller.user_id(), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, etag(booking.version), Json(booking)))
 }
@@ -87,7 +89,7 @@ async fn cancel_booking(
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::BookingWrite)?;
     let mut tx = state.pool.begin().await?;
-    let booking = bookings::cancel(
+    let booking = consequences::cancel_booking(
         &mut tx,
         caller.org_id(),
         caller.user_id(),
@@ -114,7 +116,8 @@ async fn complete_booking(
     caller.require(Permission::BookingWrite)?;
     let mut tx = state.pool.begin().await?;
     let booking =
-        bookings::complete(&mut tx, caller.org_id(), caller.user_id(), id, expected).await?;
+        consequences::complete_booking(&mut tx, caller.org_id(), caller.user_id(), id, expected)
+            .await?;
     tx.commit().await?;
     Ok((etag(booking.version), Json(booking)))
 }

@@ -3,7 +3,9 @@
 //! rules of their own.
 
 pub mod booking;
+pub mod changes;
 pub mod claims;
+pub mod consequences;
 pub mod contracts;
 pub mod directory;
 pub mod finance;

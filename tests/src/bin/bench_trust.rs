@@ -200,7 +200,9 @@ async fn main() {
         .unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
     for chunk in ids.chunks(2) {
-        refresh::mark(&mut tx, chunk).await.unwrap();
+        shared::domain::changes::mark_trust(&mut tx, chunk)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let drain = Instant::now();

@@ -21,6 +21,7 @@ mod health;
 mod holds;
 mod http;
 mod itinerary;
+mod layers;
 mod logistics;
 mod migrations;
 mod openapi;

@@ -37,7 +37,7 @@ pub struct Change<'a> {
 pub async fn record(conn: &mut PgConnection, change: Change<'_>) -> Result<(), DomainError> {
     // Every change of a deal is a change of its parties' dashboards (and,
     // for holds and bookings, of the artist's open dates).
-    crate::domain::read_models::mark_subject(
+    crate::domain::changes::mark_subject(
         &mut *conn,
         change.artist_id,
         change.subject_type,

@@ -270,7 +270,7 @@ pub async fn create(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, artist_id).await?;
     load(conn, id).await
 }
 
@@ -362,7 +362,7 @@ pub async fn update(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, current.artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, current.artist_id).await?;
     load(conn, id).await
 }
 
@@ -381,7 +381,7 @@ pub async fn delete(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<(
     sqlx::query!("DELETE FROM availabilities WHERE id = $1", id)
         .execute(&mut *conn)
         .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, current.artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, current.artist_id).await?;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Bookings: an accepted offer confirmed by either party.
 //!
-//! Confirming, cancelling and completing each hand the booking to Finance
-//! (a `finance_handoff` job, in the same transaction).
+//! The booking's own rules. What its confirmation, cancellation and
+//! completion cause in other areas (the Finance handoff, voiding its open
+//! contract, trust marks) is wired above them, in
+//! [`crate::domain::consequences`], in the same transaction; call those.
 //!
 //! Confirming converts the offer's hold on that date (or the promoter's
 //! best live hold there) and releases the other live holds on the date,
@@ -23,8 +25,6 @@ use super::offers;
 use crate::Code;
 use crate::DomainError;
 use crate::access::{self, Parties, Party};
-use crate::domain::finance::handoff::{self, HandoffEvent};
-use crate::domain::relationships;
 use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
@@ -176,7 +176,7 @@ pub async fn get_for(
 }
 
 /// Confirms an accepted offer into a booking.
-pub async fn confirm(
+pub(crate) async fn confirm(
     conn: &mut PgConnection,
     org_id: Uuid,
     actor: &str,
@@ -292,12 +292,6 @@ pub async fn confirm(
         },
     )
     .await?;
-    handoff::record(&mut *conn, id, HandoffEvent::Confirmed).await?;
-    relationships::refresh::mark(
-        &mut *conn,
-        &[offer.agency_company_id, offer.promoter_company_id],
-    )
-    .await?;
     load(conn, id).await
 }
 
@@ -361,22 +355,10 @@ async fn change(
         },
     )
     .await?;
-    if event == BookingEvent::Cancel {
-        crate::domain::contracts::contracts::void_for_cancelled_booking(
-            &mut *conn, id, actor, org_id,
-        )
-        .await?;
-    }
-    let told = match event {
-        BookingEvent::Cancel => HandoffEvent::Cancelled,
-        BookingEvent::Complete => HandoffEvent::Completed,
-    };
-    handoff::record(&mut *conn, id, told).await?;
-    relationships::refresh::mark(&mut *conn, &[parties.agency, parties.promoter]).await?;
     load(conn, id).await
 }
 
-pub async fn cancel(
+pub(crate) async fn cancel(
     conn: &mut PgConnection,
     org_id: Uuid,
     actor: &str,
@@ -399,7 +381,7 @@ pub async fn cancel(
     .await
 }
 
-pub async fn complete(
+pub(crate) async fn complete(
     conn: &mut PgConnection,
     org_id: Uuid,
     actor: &str,

@@ -367,8 +367,7 @@ pub async fn create(
         schedule_expiry(&mut *conn, id, input.expires_at).await?;
     }
     // A new pair meets: their relationship memory starts.
-    crate::domain::relationships::refresh::mark(&mut *conn, &[agency, input.promoter_company_id])
-        .await?;
+    crate::domain::changes::mark_trust(&mut *conn, &[agency, input.promoter_company_id]).await?;
     load(conn, id, false).await
 }
 

@@ -281,7 +281,7 @@ async fn upsert_link(
     actor: &str,
 ) -> Result<Uuid, DomainError> {
     // The marketplace shows the artist's booking agency.
-    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, artist_id).await?;
     Ok(sqlx::query_scalar!(
         "INSERT INTO roster_links (id, company_id, artist_id, role, worldwide, areas, market_ids, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -423,7 +423,7 @@ pub async fn remove_from_roster(
     if removed.is_empty() {
         return Err(DomainError::NotFound);
     }
-    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, artist_id).await?;
     for id in removed {
         audit(
             &mut *conn,

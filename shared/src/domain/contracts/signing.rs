@@ -196,7 +196,7 @@ pub async fn sign(
     transition(&mut *conn, &contract, to, change, if_match).await?;
     if to == ContractStatus::Signed {
         // Signing time is part of trust and relationship memory.
-        crate::domain::relationships::refresh::mark(
+        crate::domain::changes::mark_trust(
             &mut *conn,
             &[contract.agency_company_id, contract.promoter_company_id],
         )

@@ -163,7 +163,7 @@ async fn set_genres(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, artist_id).await?;
     Ok(())
 }
 
@@ -443,7 +443,7 @@ pub async fn update(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, id).await?;
     get(conn, id).await
 }
 
@@ -456,7 +456,7 @@ pub async fn archive(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> Result<
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, id).await?;
     Ok(())
 }
 
@@ -663,6 +663,6 @@ pub async fn put_profile(
     )
     .execute(&mut *conn)
     .await?;
-    crate::domain::read_models::mark_artist(&mut *conn, artist_id).await?;
+    crate::domain::changes::mark_artist(&mut *conn, artist_id).await?;
     profile(conn, artist_id).await
 }

@@ -15,23 +15,12 @@ use super::geo;
 use super::provider_refs::{self, EntityType, ProviderRefIn};
 use crate::Code;
 use crate::DomainError;
+pub use crate::access::CompanyKind;
 use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
 use crate::reference::Refs;
 use crate::serde_util::double_option;
 use crate::validate::Check;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum CompanyKind {
-    Agency,
-    Promoter,
-    Venue,
-    Management,
-    Label,
-    Other,
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct Company {

@@ -127,7 +127,7 @@ pub async fn add(
     let (artist_id, company_id) = ids(owner);
     // An artist's handles are aliases in the marketplace.
     if let Some(artist) = artist_id {
-        crate::domain::read_models::mark_artist(&mut *conn, artist).await?;
+        crate::domain::changes::mark_artist(&mut *conn, artist).await?;
     }
     Ok(sqlx::query_as!(
         PlatformAccount,
@@ -154,7 +154,7 @@ pub async fn remove(
     require_editor(&mut *conn, owner, org_id).await?;
     let (artist_id, company_id) = ids(owner);
     if let Some(artist) = artist_id {
-        crate::domain::read_models::mark_artist(&mut *conn, artist).await?;
+        crate::domain::changes::mark_artist(&mut *conn, artist).await?;
     }
     let deleted = sqlx::query!(
         "DELETE FROM platform_accounts

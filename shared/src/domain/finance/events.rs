@@ -361,7 +361,7 @@ pub async fn receive(
         )
         .await?;
         // Payment punctuality is part of trust and relationship memory.
-        crate::domain::relationships::refresh::mark(
+        crate::domain::changes::mark_trust(
             &mut *conn,
             &[booking.agency_company_id, booking.promoter_company_id],
         )

@@ -1,6 +1,6 @@
 //! Read models (SPEC 5.8): tables the worker keeps and reads never
 //! recompute. A write marks the keys it changes, in its own transaction
-//! ([`mark`]); the `read_model_refresh` job drains the marks in batches
+//! ([`crate::domain::changes::mark`]); the `read_model_refresh` job drains the marks in batches
 //! ([`drain`], `FOR UPDATE SKIP LOCKED`) and rewrites those rows
 //! ([`refresh`]); the nightly `read_model_rebuild` rewrites every row
 //! ([`rebuild_batch`]), which repairs drift.
@@ -18,97 +18,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::DomainError;
+pub use crate::domain::changes::Model;
+use crate::domain::changes::READ_MODEL_DEBOUNCE;
 use crate::jobs::{ReadModelRefresh, Schedule, enqueue};
-
-/// The read models.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Model {
-    /// `artist_search`, keyed by artist.
-    ArtistSearch,
-    /// `company_dashboards`, keyed by company.
-    CompanyDashboard,
-}
-
-impl Model {
-    pub const ALL: [Self; 2] = [Self::ArtistSearch, Self::CompanyDashboard];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ArtistSearch => "artist_search",
-            Self::CompanyDashboard => "company_dashboard",
-        }
-    }
-}
-
-/// How long after the first write of a burst its refresh runs: the writes
-/// in between are refreshed with it.
-pub const DEBOUNCE: chrono::Duration = chrono::Duration::milliseconds(300);
-
-/// Marks `keys` of `model` for refresh, in the caller's transaction. Keys
-/// are taken in order, so two writes marking the same keys cannot
-/// deadlock; only a key not already waiting enqueues a job.
-pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Result<(), DomainError> {
-    // `DO UPDATE`, not `DO NOTHING`: an existing mark is locked until this
-    // transaction commits, so a drain (which skips locked rows) cannot take
-    // it and refresh before this write is visible.
-    let inserted = sqlx::query_scalar!(
-        r#"INSERT INTO read_model_dirty AS d (model, key)
-           SELECT $1, k FROM unnest($2::uuid[]) AS u (k) WHERE k IS NOT NULL GROUP BY k ORDER BY k
-           ON CONFLICT (model, key) DO UPDATE SET marked_at = d.marked_at
-           RETURNING (xmax = 0) AS "inserted!""#,
-        model.as_str(),
-        keys
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if inserted.iter().any(|i| *i) {
-        enqueue(
-            conn,
-            &ReadModelRefresh {
-                model: model.as_str().to_owned(),
-            },
-            Schedule::at(Utc::now() + DEBOUNCE),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Marks an artist's search row: the write changed what the marketplace
-/// shows of it.
-pub async fn mark_artist(conn: &mut PgConnection, artist_id: Uuid) -> Result<(), DomainError> {
-    mark(conn, Model::ArtistSearch, &[artist_id]).await
-}
-
-/// Marks the dashboards of the two companies of a booking-linked record
-/// and the search row of its artist: called with every activity entry.
-pub async fn mark_subject(
-    conn: &mut PgConnection,
-    artist_id: Uuid,
-    subject_type: &str,
-    subject_id: Uuid,
-) -> Result<(), DomainError> {
-    let companies = sqlx::query_scalar!(
-        r#"SELECT c AS "c!" FROM (
-               SELECT agency_company_id, promoter_company_id FROM booking_requests WHERE $1 = 'request' AND id = $2
-               UNION ALL SELECT agency_company_id, promoter_company_id FROM offers WHERE $1 = 'offer' AND id = $2
-               UNION ALL SELECT agency_company_id, promoter_company_id FROM holds WHERE $1 = 'hold' AND id = $2
-               UNION ALL SELECT agency_company_id, promoter_company_id FROM bookings WHERE $1 IN ('booking', 'finance') AND id = $2
-               UNION ALL SELECT agency_company_id, promoter_company_id FROM contracts WHERE $1 = 'contract' AND id = $2
-               UNION ALL SELECT b.agency_company_id, b.promoter_company_id FROM logistics_proposals p
-                           JOIN bookings b ON b.id = p.booking_id WHERE $1 = 'proposal' AND p.id = $2
-           ) x CROSS JOIN LATERAL unnest(ARRAY[x.agency_company_id, x.promoter_company_id]) AS c"#,
-        subject_type,
-        subject_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    mark(&mut *conn, Model::CompanyDashboard, &companies).await?;
-    if matches!(subject_type, "hold" | "booking") {
-        mark_artist(conn, artist_id).await?;
-    }
-    Ok(())
-}
 
 /// Whether keys of `model` are still marked (held by a writer that has
 /// not committed, or marked meanwhile): the job then runs again.
@@ -128,7 +40,7 @@ pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<()
         &ReadModelRefresh {
             model: model.as_str().to_owned(),
         },
-        Schedule::at(Utc::now() + DEBOUNCE),
+        Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
     )
     .await?;
     Ok(())

@@ -3,6 +3,8 @@
 //! terms and cancel reason; everyone else sees its date, status, venue
 //! and city only.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -11,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::access::Party;
+use crate::access::{self, Party};
 use crate::domain::booking::bookings::BookingStatus;
 use crate::domain::booking::deal::Deal;
 use crate::domain::booking::offers::Venue;
@@ -51,24 +53,26 @@ pub async fn list(
     page: &PageRequest<(NaiveDate, String)>,
 ) -> Result<Page<HistoryEntry>, DomainError> {
     crate::domain::directory::artists::get(&mut *conn, artist_id).await?;
+    let owned: HashSet<Uuid> = access::owned_companies(&mut *conn, org_id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let (after_date, after_key) = page.after.clone().unzip();
     let rows = sqlx::query!(
         r#"SELECT b.id, b.event_date, b.status AS "status: BookingStatus", b.ended_at, b.cancelled_by,
                   b.cancel_reason, b.agency_company_id, b.promoter_company_id, b.deal AS "deal: Json<Deal>",
                   o.venue AS "venue: Json<Venue>", o.venue_city_id, ci.name AS "city?",
                   ci.country_code::text AS "country_code?",
-                  md5(b.id::text) AS "tiebreak!",
-                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.agency_company_id) AS "agency!",
-                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.org_id = $2 AND oc.company_id = b.promoter_company_id) AS "promoter!"
+                  md5(b.id::text) AS "tiebreak!"
              FROM bookings b
              JOIN offers o ON o.id = b.offer_id
              LEFT JOIN cities ci ON ci.id = o.venue_city_id
             WHERE b.artist_id = $1 AND b.status IN ('completed', 'cancelled')
-              AND ($3::date IS NULL OR (b.event_date, md5(b.id::text)) < ($3, $4::text))
+              AND ($2::date IS NULL OR (b.event_date, md5(b.id::text)) < ($2, $3::text))
             ORDER BY b.event_date DESC, md5(b.id::text) DESC
-            LIMIT $5"#,
+            LIMIT $4"#,
         artist_id,
-        org_id,
         after_date,
         after_key,
         page.fetch_limit(),
@@ -78,13 +82,10 @@ pub async fn list(
     let entries: Vec<(HistoryEntry, String)> = rows
         .into_iter()
         .map(|r| {
-            let side = if r.agency {
-                Some(Party::Agency)
-            } else if r.promoter {
-                Some(Party::Promoter)
-            } else {
-                None
-            };
+            let side = access::side(
+                owned.contains(&r.agency_company_id),
+                owned.contains(&r.promoter_company_id),
+            );
             let party = side.is_some();
             let cancelled_by = match r.cancelled_by.as_deref() {
                 Some("agency") => Some(Party::Agency),

@@ -6,7 +6,6 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::refresh;
 use crate::access::{self, Parties, Party};
 use crate::codes::Code;
 use crate::domain::booking::bookings::{self, BookingStatus};
@@ -118,6 +117,6 @@ pub async fn rate(
     )
     .fetch_one(&mut *conn)
     .await?;
-    refresh::mark(conn, &[rater, ratee]).await?;
+    crate::domain::changes::mark_trust(conn, &[rater, ratee]).await?;
     Ok(rating)
 }

@@ -1,5 +1,5 @@
 //! Keeping trust and relationships current: writes mark companies dirty
-//! in their transaction ([`mark`]); the `trust_score` job drains them
+//! in their transaction ([`crate::domain::changes::mark_trust`]); the `trust_score` job drains them
 //! ([`drain`]) and recomputes both ([`refresh`]); the nightly sweep runs
 //! [`refresh`] over every company ([`sweep_batch`]). Reads only ever see
 //! the stored rows.
@@ -15,41 +15,6 @@ use crate::DomainError;
 use crate::access::Party;
 use crate::jobs::{Schedule, TrustScore, enqueue};
 
-/// How long after the first write of a burst its recomputation runs: the
-/// writes in between are recomputed with it.
-pub const DEBOUNCE: chrono::Duration = chrono::Duration::seconds(2);
-
-/// Marks companies for recomputation, in the caller's transaction. Only
-/// a company not already waiting enqueues a job. Rows are taken in id
-/// order, so two writes marking the same pair cannot deadlock.
-pub async fn mark(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), DomainError> {
-    // `DO UPDATE` locks an existing mark until this transaction commits,
-    // so a drain cannot take it before this write is visible.
-    let marked = sqlx::query!(
-        r#"INSERT INTO trust_dirty AS d (company_id)
-           SELECT id FROM unnest($1::uuid[]) AS u (id) GROUP BY id ORDER BY id
-           ON CONFLICT (company_id) DO UPDATE SET marked_at = d.marked_at
-           RETURNING company_id, (xmax = 0) AS "inserted!""#,
-        companies
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(first) = marked.iter().find(|m| m.inserted) {
-        enqueue_job(conn, first.company_id).await?;
-    }
-    Ok(())
-}
-
-async fn enqueue_job(conn: &mut PgConnection, company_id: Uuid) -> Result<(), DomainError> {
-    enqueue(
-        conn,
-        &TrustScore { company_id },
-        Schedule::at(Utc::now() + DEBOUNCE),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Enqueues one more `trust_score` run when companies are still marked
 /// (held by a writer that had not committed when the job drained).
 pub async fn requeue_if_pending(conn: &mut PgConnection) -> Result<(), DomainError> {
@@ -57,7 +22,7 @@ pub async fn requeue_if_pending(conn: &mut PgConnection) -> Result<(), DomainErr
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(company_id) = pending {
-        enqueue_job(conn, company_id).await?;
+        crate::domain::changes::enqueue_trust(conn, company_id).await?;
     }
     Ok(())
 }
@@ -390,12 +355,7 @@ pub async fn mark_artists_of(conn: &mut PgConnection, ids: &[Uuid]) -> Result<()
     )
     .fetch_all(&mut *conn)
     .await?;
-    crate::domain::read_models::mark(
-        conn,
-        crate::domain::read_models::Model::ArtistSearch,
-        &artists,
-    )
-    .await
+    crate::domain::changes::mark(conn, crate::domain::changes::Model::ArtistSearch, &artists).await
 }
 
 /// One batch of the full sweep: the next `limit` companies after `after`

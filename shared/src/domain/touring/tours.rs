@@ -138,34 +138,39 @@ impl From<Row> for Tour {
     }
 }
 
-/// The tours an org reaches: those its companies keep, and those with a
-/// show it promotes (the same rule as [`access::tour_access`]), by id.
+/// The tours an org reaches ([`access::tours_reached`]), by id.
 pub async fn list(
     conn: &mut PgConnection,
     org_id: Uuid,
     artist_id: Option<Uuid>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Tour>, DomainError> {
+    let reached = access::tours_reached(
+        &mut *conn,
+        org_id,
+        artist_id,
+        page.after,
+        page.fetch_limit(),
+    )
+    .await?;
+    let ids: Vec<Uuid> = reached.iter().map(|a| a.tour_id).collect();
+    let artist_side: Vec<bool> = reached
+        .iter()
+        .map(|a| a.role == TourRole::ArtistSide)
+        .collect();
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT t.id, t.artist_id, t.company_id, t.name, t.travel_mode AS "travel_mode: TravelMode", t.notes,
                   (SELECT count(*) FROM tour_stops s WHERE s.tour_id = t.id) AS "stop_count!",
                   (SELECT min(s.stop_date) FROM tour_stops s WHERE s.tour_id = t.id) AS first_date,
                   (SELECT max(s.stop_date) FROM tour_stops s WHERE s.tour_id = t.id) AS last_date,
-                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = t.company_id AND oc.org_id = $1) AS "artist_side!",
+                  r.artist_side AS "artist_side!",
                   t.version, t.created_at, t.updated_at
-             FROM tours t
-            WHERE ($2::uuid IS NULL OR t.artist_id = $2) AND ($3::uuid IS NULL OR t.id > $3)
-              AND (EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = t.company_id AND oc.org_id = $1)
-                   OR EXISTS (SELECT 1 FROM tour_stops s
-                                JOIN bookings b ON b.id = s.booking_id AND b.status IN ('confirmed', 'completed')
-                                JOIN org_companies oc ON oc.company_id = b.promoter_company_id AND oc.org_id = $1
-                               WHERE s.tour_id = t.id))
-            ORDER BY t.id LIMIT $4"#,
-        org_id,
-        artist_id,
-        page.after,
-        page.fetch_limit(),
+             FROM unnest($1::uuid[], $2::bool[]) AS r (id, artist_side)
+             JOIN tours t ON t.id = r.id
+            ORDER BY t.id"#,
+        &ids,
+        &artist_side,
     )
     .fetch_all(conn)
     .await?;
