@@ -456,6 +456,79 @@ async fn the_marketplace_finds_a_misspelled_name_and_respects_every_filter() {
     problem(response, 400, "invalid_query").await;
 }
 
+/// A refresh that has drained an artist's mark holds it until it commits,
+/// and its insert into `artist_search` checks the artist row (the foreign
+/// key). A roster write of that artist meanwhile locks the artist row and
+/// then waits for the mark: it must not hold the row so that the refresh
+/// waits for it back (a deadlock, which Postgres ends by failing the
+/// roster write with 409 `concurrent_update`). The test plays the worker:
+/// it drains, waits until the roster write is blocked on its transaction,
+/// then refreshes and commits.
+#[tokio::test]
+async fn a_roster_write_during_a_refresh_waits_for_it_instead_of_deadlocking() {
+    use shared::domain::read_models::{self, Model};
+
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Race Agency", "Race Artist", &[]).await;
+    let body = json!({"name": "Race Newcomer", "company_id": p.agency_company});
+    let (status, artist) = p
+        .agency
+        .send(&app, Method::POST, "/api/v1/artists", Some(body))
+        .await;
+    assert_eq!(status, 201, "{artist}");
+    let id: uuid::Uuid = artist["id"].as_str().unwrap().parse().unwrap();
+
+    // No worker runs: this transaction is the drain, holding the new
+    // artist's mark.
+    let mut drain = app.pool.begin().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *drain)
+        .await
+        .unwrap();
+    let keys = read_models::drain(&mut drain, Model::ArtistSearch, 200)
+        .await
+        .unwrap();
+    assert!(keys.contains(&id), "{keys:?}");
+
+    let roster = json!({"artist_id": id, "role": "booking", "territory": {"worldwide": true}});
+    let path = format!("/api/v1/artists-companies/{}/roster", p.agency_company);
+    let write = p.agency.send(&app, Method::POST, &path, Some(roster));
+    let refresh = async {
+        eventually(
+            Duration::from_secs(30),
+            "the roster write waits for the drained mark",
+            || async {
+                let blocked: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))",
+                )
+                .bind(pid)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+                blocked.then_some(())
+            },
+        )
+        .await;
+        let refreshed = read_models::refresh(&mut drain, Model::ArtistSearch, &keys).await;
+        let committed = drain.commit().await;
+        (refreshed, committed)
+    };
+    let ((status, body), (refreshed, committed)) = tokio::join!(write, refresh);
+    assert!(refreshed.is_ok(), "{refreshed:?}");
+    assert!(committed.is_ok(), "{committed:?}");
+    assert_eq!(status, 201, "{body}");
+    // The write marked the artist again after the drain committed, so the
+    // next refresh shows its agency.
+    let marked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM read_model_dirty WHERE model = 'artist_search' AND key = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(marked, 1);
+}
+
 #[tokio::test]
 async fn shortlist_items_are_private_ordered_and_annotated() {
     let app = TestApp::spawn().await;

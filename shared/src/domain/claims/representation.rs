@@ -353,9 +353,12 @@ pub async fn add_to_roster(
     require_representing_company(&mut *conn, company_id, org_id).await?;
     artist_exists(&mut *conn, input.artist_id).await?;
     let territory = territory::resolve(&mut *conn, "territory", &input.territory).await?;
-    // Serialise roster changes of one artist.
+    // Serialise roster changes of one artist. `NO KEY UPDATE`, not
+    // `UPDATE`: a read-model refresh holding this artist's drained mark
+    // checks the row with `FOR KEY SHARE` (its foreign key), and the mark
+    // below waits for that refresh, so `FOR UPDATE` here deadlocks with it.
     sqlx::query!(
-        "SELECT id FROM artists WHERE id = $1 FOR UPDATE",
+        "SELECT id FROM artists WHERE id = $1 FOR NO KEY UPDATE",
         input.artist_id
     )
     .fetch_one(&mut *conn)
@@ -869,8 +872,10 @@ async fn finish_approval(
     to: ClaimStatus,
     actor: &str,
 ) -> Result<(), DomainError> {
+    // `NO KEY UPDATE`, as in `add_to_roster`: the link's mark must not
+    // deadlock with a refresh of the artist.
     sqlx::query!(
-        "SELECT id FROM artists WHERE id = $1 FOR UPDATE",
+        "SELECT id FROM artists WHERE id = $1 FOR NO KEY UPDATE",
         claim.artist_id
     )
     .fetch_one(&mut *conn)

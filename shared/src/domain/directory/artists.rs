@@ -415,8 +415,11 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> Result<Artist, DomainError> {
     require_artist_editor(&mut *conn, id, org_id).await?;
+    // `NO KEY UPDATE` (what the `UPDATE` below takes anyway), not `UPDATE`:
+    // the mark below may wait for a refresh that checks this row with
+    // `FOR KEY SHARE`, which `FOR UPDATE` would make a deadlock.
     let current = sqlx::query!(
-        "SELECT name, country_code::text AS country, city_id, version FROM artists WHERE id = $1 FOR UPDATE",
+        "SELECT name, country_code::text AS country, city_id, version FROM artists WHERE id = $1 FOR NO KEY UPDATE",
         id
     )
     .fetch_one(&mut *conn)

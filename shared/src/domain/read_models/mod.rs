@@ -48,7 +48,11 @@ pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<()
 
 /// Takes up to `limit` dirty keys of `model` off the set, in the caller's
 /// transaction; keys other runs or writers hold are skipped, and a
-/// rollback puts them back.
+/// rollback puts them back. A writer marking one of them meanwhile waits
+/// for this transaction, whose [`refresh`] takes `FOR KEY SHARE` on the
+/// artists and companies it writes rows for (foreign keys): a writer that
+/// marks locks those rows `FOR NO KEY UPDATE`, never `FOR UPDATE`, or the
+/// two wait for each other.
 pub async fn drain(
     conn: &mut PgConnection,
     model: Model,
