@@ -95,7 +95,7 @@ pub async fn deliver(
         tracing::info!(
             reminder = %notice.reminder_id,
             contract = %notice.contract_id,
-            signer = %notice.signer_email,
+            signer = %notice.signer_id,
             number = notice.reminder_number,
             "signature reminder (NOTIFICATIONS_WEBHOOK_URL is unset, so it is only logged)"
         );
