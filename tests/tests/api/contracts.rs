@@ -946,10 +946,10 @@ async fn reminders_go_out_once_per_interval_with_two_workers_and_expiry_voids() 
         (hooks.received().len() >= 2).then_some(())
     })
     .await;
-    // The signer's turn began an hour ago, far past any number of
-    // intervals: a run of the reminder job now must still create nothing
-    // beyond the maximum.
-    sqlx::query("UPDATE contracts SET sent_at = sent_at - interval '1 hour' WHERE id = $1::uuid")
+    // The signer's turn back-dated into its third interval (8 s of 3.6 s
+    // ones, slot 2): the first one past the maximum is due, and a run of
+    // the reminder job now must create nothing for it.
+    sqlx::query("UPDATE contracts SET sent_at = now() - interval '8 seconds' WHERE id = $1::uuid")
         .bind(id)
         .execute(&app.pool)
         .await
