@@ -13,10 +13,15 @@
 # contract fonts and templates) is compiled in; TLS is rustls (no OpenSSL).
 # Outbound HTTPS (JWKS, webhooks) verifies against the system CA bundle,
 # which the runtime image ships.
+#
+# The image carries no demo code: `kisum-api seed-demo` exists only when
+# built with `--build-arg CARGO_FEATURES=kisum-api/demo`, as compose's demo
+# profile does for its own image.
 
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS build
+ARG CARGO_FEATURES=""
 WORKDIR /src
 ENV SQLX_OFFLINE=true \
     CARGO_INCREMENTAL=0 \
@@ -75,6 +80,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p kisum-api -p kisum-worker \
+      ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} \
  && install -m 0755 target/release/kisum-api target/release/kisum-worker /out/
 
 # glibc 2.36, libgcc and the CA bundle, no shell; user 65532 (nonroot).

@@ -182,7 +182,8 @@ cmd_run() {
   fi
   dev_env
   log "building"
-  cargo build --workspace --bins
+  # The `demo` feature gives kisum-api its seed-demo command.
+  cargo build --workspace --bins --features kisum-api/demo
   log "migrating $DB_NAME"
   ./target/debug/kisum-api migrate
   log "loading demo data"

@@ -1,6 +1,7 @@
 //! `kisum-api` serves HTTP; `kisum-api migrate` applies migrations and exits;
 //! `kisum-api seed-demo` loads demo data and prints its ids as `NAME=value`
-//! lines; `kisum-api openapi` prints the OpenAPI document;
+//! lines (only in a build with the `demo` feature: the production image
+//! carries no demo code); `kisum-api openapi` prints the OpenAPI document;
 //! `kisum-api contract-signing-key` prints a new `CONTRACT_SIGNING_KEY`.
 
 use std::process::ExitCode;
@@ -79,10 +80,19 @@ fn print_openapi(config: ApiConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 async fn seed_demo(config: &DatabaseConfig) -> anyhow::Result<()> {
     let pool = shared::db::pool(config)?;
     let story = shared::demo::seed(&pool).await?;
     tracing::info!("demo data loaded");
     print!("{}", story.env_lines());
     Ok(())
+}
+
+#[cfg(not(feature = "demo"))]
+async fn seed_demo(_config: &DatabaseConfig) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build has no demo data; build with `cargo build -p kisum-api --features demo` \
+         (deploy/dev.sh run does) or use `docker compose --profile demo up`"
+    )
 }

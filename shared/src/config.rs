@@ -3,12 +3,19 @@
 //! Every variable is documented in docs/configuration.md and `.env.example`. A missing or
 //! malformed required value is a [`ConfigError`] naming the variable, which
 //! the binaries print as one line before exiting.
+//!
+//! Every secret (the database URL with its password, keys, webhook secrets)
+//! is a [`SecretString`]: `Debug` prints `[REDACTED]`, so a config logged or
+//! shown in a panic leaks nothing, and the code that needs the value says so
+//! with `expose_secret()` at the one place it is used.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::contracts::reminders::ReminderPolicy;
 use crate::domain::contracts::seal::SealKey;
@@ -112,6 +119,20 @@ impl Env {
         Ok(Duration::from_secs_f64(hours * 3600.0))
     }
 
+    /// A required secret.
+    fn secret(&self, var: &'static str) -> Result<SecretString, ConfigError> {
+        self.required(var).map(SecretString::from)
+    }
+
+    /// A comma list of secrets.
+    fn secret_list(&self, var: &str) -> Vec<SecretString> {
+        self.list(var)
+            .unwrap_or_default()
+            .into_iter()
+            .map(SecretString::from)
+            .collect()
+    }
+
     fn list(&self, var: &str) -> Option<Vec<String>> {
         self.get(var).map(|raw| {
             raw.split(',')
@@ -139,15 +160,19 @@ impl Env {
 /// Database settings shared by both binaries.
 #[derive(Clone, Debug)]
 pub struct DatabaseConfig {
-    pub url: String,
+    /// Holds the password, so it is redacted like any other secret.
+    pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
 }
 
 impl DatabaseConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let url = env.required("DATABASE_URL")?.to_owned();
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        let url = env.secret("DATABASE_URL")?;
+        let scheme_ok = ["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.expose_secret().starts_with(scheme));
+        if !scheme_ok {
             return Err(ConfigError::new(
                 "DATABASE_URL",
                 "must start with postgres:// or postgresql://",
@@ -193,7 +218,9 @@ impl FromStr for JwtAlgorithm {
 /// Where verification keys come from.
 #[derive(Clone, Debug)]
 pub enum JwtKeySource {
-    Secret(String),
+    /// The HS256 shared secret.
+    Secret(SecretString),
+    /// A public key: nothing to hide.
     PublicKeyPem(String),
     Jwks(reqwest::Url),
 }
@@ -225,7 +252,7 @@ impl JwtConfig {
                         "must be at least 32 characters",
                     ));
                 }
-                JwtKeySource::Secret(s.to_owned())
+                JwtKeySource::Secret(SecretString::from(s))
             }
             (None, Some(p), None) => JwtKeySource::PublicKeyPem(p.replace("\\n", "\n")),
             (None, None, Some(u)) => JwtKeySource::Jwks(u),
@@ -355,10 +382,10 @@ pub struct ApiConfig {
     pub jwt: JwtConfig,
     pub auth_access_url: Option<reqwest::Url>,
     /// Key we present to Auth's access endpoint.
-    pub auth_api_key: Option<String>,
+    pub auth_api_key: Option<SecretString>,
     pub auth_access_cache_ttl: Duration,
     pub auth_access_timeout: Duration,
-    pub internal_api_keys: Vec<String>,
+    pub internal_api_keys: Vec<SecretString>,
     pub cors: CorsPolicy,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
@@ -374,7 +401,7 @@ pub struct ApiConfig {
     /// `FINANCE_EVENTS_SECRET`: the `whsec_...` secrets Finance signs its
     /// events with (several while one rotates); empty turns the inbound
     /// route off (503).
-    pub finance_events_secrets: Vec<String>,
+    pub finance_events_secrets: Vec<SecretString>,
 }
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
@@ -382,7 +409,7 @@ pub const MIN_INTERNAL_KEY_LEN: usize = 24;
 
 impl ApiConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let internal_api_keys = env.list("INTERNAL_API_KEYS").unwrap_or_default();
+        let internal_api_keys = env.secret_list("INTERNAL_API_KEYS");
         if internal_api_keys.is_empty() {
             return Err(ConfigError::new(
                 "INTERNAL_API_KEYS",
@@ -391,7 +418,7 @@ impl ApiConfig {
         }
         if internal_api_keys
             .iter()
-            .any(|k| k.len() < MIN_INTERNAL_KEY_LEN)
+            .any(|k| k.expose_secret().len() < MIN_INTERNAL_KEY_LEN)
         {
             return Err(ConfigError::new(
                 "INTERNAL_API_KEYS",
@@ -413,7 +440,7 @@ impl ApiConfig {
             ));
         }
         let auth_access_url = env.url("AUTH_ACCESS_URL")?;
-        let auth_api_key = env.get("AUTH_API_KEY").map(str::to_owned);
+        let auth_api_key = env.get("AUTH_API_KEY").map(SecretString::from);
         if auth_access_url.is_some() && auth_api_key.is_none() {
             return Err(ConfigError::new(
                 "AUTH_API_KEY",
@@ -455,9 +482,10 @@ impl ApiConfig {
 }
 
 /// A comma list of Standard Webhooks secrets, each `whsec_` + base64.
-fn webhook_secrets(env: &Env, var: &'static str) -> Result<Vec<String>, ConfigError> {
-    let secrets = env.list(var).unwrap_or_default();
+fn webhook_secrets(env: &Env, var: &'static str) -> Result<Vec<SecretString>, ConfigError> {
+    let secrets = env.secret_list(var);
     for secret in &secrets {
+        let secret = secret.expose_secret();
         if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
             return Err(ConfigError::new(
                 var,
@@ -545,7 +573,7 @@ pub struct WorkerConfig {
 pub struct FinanceConfig {
     /// Unset: handoffs wait as `paused` and nothing is sent.
     pub url: Option<reqwest::Url>,
-    pub secrets: Vec<String>,
+    pub secrets: Vec<SecretString>,
     pub timeout: Duration,
     /// The delay before each attempt; its length is the number of attempts.
     pub retry_schedule: Vec<Duration>,
@@ -557,15 +585,7 @@ pub const FINANCE_RETRY_SCHEDULE: [u64; 8] = [0, 5, 300, 1800, 7200, 18000, 3600
 impl FinanceConfig {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let url = env.url("FINANCE_BASE_URL")?;
-        let secrets = env.list("FINANCE_WEBHOOK_SECRET").unwrap_or_default();
-        for secret in &secrets {
-            if !secret.starts_with("whsec_") || standardwebhooks::Webhook::new(secret).is_err() {
-                return Err(ConfigError::new(
-                    "FINANCE_WEBHOOK_SECRET",
-                    "each secret must be whsec_ followed by base64",
-                ));
-            }
-        }
+        let secrets = webhook_secrets(env, "FINANCE_WEBHOOK_SECRET")?;
         if url.is_some() && secrets.is_empty() {
             return Err(ConfigError::new(
                 "FINANCE_WEBHOOK_SECRET",
@@ -613,7 +633,7 @@ impl FinanceConfig {
 pub struct NotificationsConfig {
     pub url: Option<reqwest::Url>,
     /// `whsec_...` secrets; each signs every message, for rotation.
-    pub secrets: Vec<String>,
+    pub secrets: Vec<SecretString>,
     pub timeout: Duration,
 }
 
@@ -763,6 +783,53 @@ mod tests {
                 .var,
             "CORS_ORIGIN"
         );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let database_url = "postgres://kisum:db-password-4f1c@localhost/kisum";
+        let finance_events = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let finance_webhook = "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5";
+        let notifications = "whsec_bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMw==";
+        let env = Env::from_map(vec![
+            ("DATABASE_URL", database_url),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            (
+                "INTERNAL_API_KEYS",
+                "internal-key-0123456789abcdef,second-internal-key-abcdef0123",
+            ),
+            (
+                "CONTRACT_SIGNING_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("AUTH_ACCESS_URL", "https://auth.test/access"),
+            ("AUTH_API_KEY", "auth-api-key-0123456789abcdef"),
+            ("FINANCE_EVENTS_SECRET", finance_events),
+            ("FINANCE_BASE_URL", "https://finance.test/hooks"),
+            ("FINANCE_WEBHOOK_SECRET", finance_webhook),
+            ("NOTIFICATIONS_WEBHOOK_URL", "https://notify.test/hooks"),
+            ("NOTIFICATIONS_WEBHOOK_SECRET", notifications),
+        ]);
+        let shown = format!(
+            "{:?} {:?}",
+            ApiConfig::from_env(&env).unwrap(),
+            WorkerConfig::from_env(&env).unwrap()
+        );
+        for secret in [
+            "db-password-4f1c",
+            "0123456789abcdef0123456789abcdef",
+            "internal-key-0123456789abcdef",
+            "second-internal-key-abcdef0123",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            "auth-api-key-0123456789abcdef",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5",
+            "bm90aWZpY2F0aW9ucy1zZWNyZXQtMDEyMw",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(shown.contains("finance.test"), "{shown}");
     }
 
     #[test]

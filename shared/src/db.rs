@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
@@ -18,6 +19,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = config
         .url
+        .expose_secret()
         .parse()
         .context("DATABASE_URL is not a valid Postgres URL")?;
     let options = options.application_name("kisum").log_slow_statements(
@@ -33,11 +35,12 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// Creates the database named by `DATABASE_URL` when the server lacks it.
 pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Result<()> {
     use sqlx::migrate::MigrateDatabase;
-    if !sqlx::Postgres::database_exists(&config.url)
+    let url = config.url.expose_secret();
+    if !sqlx::Postgres::database_exists(url)
         .await
         .context("connecting to Postgres (DATABASE_URL)")?
     {
-        sqlx::Postgres::create_database(&config.url)
+        sqlx::Postgres::create_database(url)
             .await
             .context("creating the database")?;
         tracing::info!("database created");

@@ -7,6 +7,9 @@ pub mod auth;
 pub mod codes;
 pub mod config;
 pub mod db;
+/// Only with the `demo` feature: local runs, tests and benchmarks build it,
+/// the production binaries do not.
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod error;

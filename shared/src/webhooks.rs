@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use standardwebhooks::Webhook;
 
 /// The secrets messages are signed with (`whsec_...`).
@@ -17,11 +18,11 @@ pub struct Signer {
 }
 
 impl Signer {
-    pub fn new(secrets: &[String]) -> Result<Self, standardwebhooks::WebhookError> {
+    pub fn new(secrets: &[SecretString]) -> Result<Self, standardwebhooks::WebhookError> {
         Ok(Self {
             keys: secrets
                 .iter()
-                .map(|s| Webhook::new(s))
+                .map(|s| Webhook::new(s.expose_secret()))
                 .collect::<Result<_, _>>()?,
         })
     }

@@ -638,6 +638,42 @@ pub async fn dead_job(app: &TestApp, queue: &str) -> serde_json::Value {
     .await
 }
 
+/// Waits (a worker must be running) until `queue` has no job due, running
+/// or waiting to retry, as `/ops` counts them (`shared::ops::queue_stats`),
+/// and returns the queue's counts. After it a test can assert that nothing
+/// more happened: every job of the type that was due has run to its end.
+/// Jobs scheduled for later are not waited for; the returned `scheduled`
+/// says whether there are any.
+pub async fn wait_queue_drained(pool: &PgPool, queue: &str) -> shared::ops::QueueStats {
+    eventually(
+        Duration::from_secs(60),
+        &format!("queue {queue} to drain"),
+        || async {
+            let mut conn = pool.acquire().await.unwrap();
+            let stats = shared::ops::queue_stats(&mut conn).await.unwrap();
+            let stats = stats
+                .into_iter()
+                .find(|s| s.queue == queue)
+                .unwrap_or_else(|| shared::ops::QueueStats {
+                    queue: queue.to_owned(),
+                    ..Default::default()
+                });
+            (stats.pending + stats.running + stats.failed == 0).then_some(stats)
+        },
+    )
+    .await
+}
+
+/// Waits until the clock is past `deadline`: a time the API returned (an
+/// `expires_at`), for a test of what holds once it is due.
+pub async fn wait_until(deadline: chrono::DateTime<chrono::Utc>) {
+    let left = deadline - chrono::Utc::now();
+    if let Ok(left) = left.to_std() {
+        tokio::time::sleep(left + Duration::from_millis(1)).await;
+    }
+    assert!(chrono::Utc::now() > deadline);
+}
+
 /// Polls `check` until it returns `Some`, or panics after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

@@ -597,9 +597,8 @@ async fn contract_document(
             DocumentFormat::Pdf
         }
     });
-    let mut tx = state.pool.begin().await?;
-    let rendered = store::document(&mut tx, caller.org_id(), id, format, params.version).await?;
-    tx.commit().await?;
+    let rendered =
+        store::document(&state.pool, caller.org_id(), id, format, params.version).await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.media_type().to_owned()),

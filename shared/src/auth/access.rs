@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
@@ -106,7 +107,7 @@ pub enum AccessResolver {
 
 pub struct RemoteResolver {
     url: reqwest::Url,
-    api_key: Option<String>,
+    api_key: Option<SecretString>,
     http: reqwest::Client,
     ttl: Duration,
     timeout: Duration,
@@ -122,7 +123,7 @@ const CACHE_SOFT_LIMIT: usize = 10_000;
 impl AccessResolver {
     pub fn remote(
         url: reqwest::Url,
-        api_key: Option<String>,
+        api_key: Option<SecretString>,
         http: reqwest::Client,
         ttl: Duration,
         timeout: Duration,
@@ -189,7 +190,7 @@ impl RemoteResolver {
             .query(&[("user_id", user_id), ("org_id", &org_id.to_string())])
             .timeout(self.timeout);
         if let Some(api_key) = &self.api_key {
-            request = request.header("X-Internal-API-Key", api_key);
+            request = request.header("X-Internal-API-Key", api_key.expose_secret());
         }
         let response = request
             .send()

@@ -1,5 +1,6 @@
 //! Machine-to-machine keys for `/internal/*`.
 
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -10,11 +11,11 @@ pub struct InternalKeys {
 }
 
 impl InternalKeys {
-    pub fn new(keys: &[String]) -> Self {
+    pub fn new(keys: &[SecretString]) -> Self {
         Self {
             digests: keys
                 .iter()
-                .map(|k| Sha256::digest(k.as_bytes()).into())
+                .map(|k| Sha256::digest(k.expose_secret().as_bytes()).into())
                 .collect(),
         }
     }

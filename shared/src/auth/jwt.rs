@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
@@ -131,7 +132,7 @@ impl JwtVerifier {
         }
         let keys = match &config.keys {
             JwtKeySource::Secret(secret) => {
-                Keys::Static(DecodingKey::from_secret(secret.as_bytes()))
+                Keys::Static(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
             }
             JwtKeySource::PublicKeyPem(pem) => Keys::Static(match config.algorithm {
                 JwtAlgorithm::Rs256 => DecodingKey::from_rsa_pem(pem.as_bytes())?,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use kisum_tests::fakes::{FakeAuth, FakeJwks};
 use kisum_tests::tokens::{fixture, now};
-use kisum_tests::{INTERNAL_KEY, INTERNAL_KEY_OLD, TestApp, Token, problem};
+use kisum_tests::{INTERNAL_KEY, INTERNAL_KEY_OLD, TestApp, Token, eventually, problem};
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
@@ -468,10 +468,21 @@ async fn jwks_unknown_kid_refetches_once_the_interval_passed() {
         .await;
     let org = Uuid::now_v7();
     let unknown = Token::member(org, "member").kid("not-yet");
+    let first = std::time::Instant::now();
     assert_eq!(me(&app, &unknown.rs256(), org).await.status(), 401);
     assert_eq!(fake.fetches(), 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(me(&app, &unknown.rs256(), org).await.status(), 401);
+    // Asked again and again: no refetch until the interval has passed,
+    // then exactly one.
+    eventually(Duration::from_secs(10), "a refetch", || async {
+        assert_eq!(me(&app, &unknown.rs256(), org).await.status(), 401);
+        (fake.fetches() >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        first.elapsed() >= Duration::from_secs(1),
+        "refetched after {:?}, within the interval",
+        first.elapsed()
+    );
     assert_eq!(fake.fetches(), 2);
 }
 

@@ -716,7 +716,18 @@ async fn unanswered_offers_and_requests_expire_with_the_worker() {
         )
         .await;
     assert_eq!(status, 200, "{countered}");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let due = [&request, &offer, &draft]
+        .iter()
+        .map(|v| {
+            v["expires_at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<Utc>>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    kisum_tests::wait_until(due).await;
 
     // Due but not yet swept: answering is refused all the same.
     let request_path = format!(
@@ -761,6 +772,8 @@ async fn unanswered_offers_and_requests_expire_with_the_worker() {
         },
     )
     .await;
+    // The countered offer's job for its first expiry has run by now.
+    kisum_tests::wait_queue_drained(&app.pool, "offer_expiry").await;
     let (_, o) = p.promoter.get(&app, &draft_path).await;
     assert_eq!(
         o["status"], "draft",

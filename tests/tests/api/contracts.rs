@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use kisum_tests::fakes::FakeWebhooks;
-use kisum_tests::{BookingParties, Org, TestApp, WorkerProcess, eventually, problem};
+use kisum_tests::{
+    BookingParties, Org, TestApp, WorkerProcess, eventually, problem, wait_queue_drained,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -944,8 +946,28 @@ async fn reminders_go_out_once_per_interval_with_two_workers_and_expiry_voids() 
         (hooks.received().len() >= 2).then_some(())
     })
     .await;
-    // Past two more intervals: the maximum holds.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The signer's turn back-dated into its third interval (8 s of 3.6 s
+    // ones, slot 2): the first one past the maximum is due, and a run of
+    // the reminder job now must create nothing for it.
+    sqlx::query("UPDATE contracts SET sent_at = now() - interval '8 seconds' WHERE id = $1::uuid")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    shared::jobs::enqueue(
+        &mut tx,
+        &shared::jobs::ContractReminder {
+            contract_id: Some(id.parse().unwrap()),
+            tick: None,
+        },
+        shared::jobs::Schedule::now().dedupe("past the maximum"),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    wait_queue_drained(&app.pool, "contract_reminder").await;
+    wait_queue_drained(&app.pool, "contract_reminder_delivery").await;
     let received = hooks.received();
     assert_eq!(
         received.len(),

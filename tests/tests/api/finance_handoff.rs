@@ -286,7 +286,8 @@ async fn two_workers_deliver_each_handoff_once() {
         || async { (fake.received().len() >= ids.len()).then_some(()) },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every handoff job has run to its end: a second delivery would be in.
+    kisum_tests::wait_queue_drained(&app.pool, "finance_handoff").await;
     let received = fake.received();
     let mut webhook_ids: Vec<&str> = received
         .iter()

@@ -52,8 +52,10 @@ async fn a_rolled_back_job_never_runs_and_a_committed_one_runs_once() {
         c.completed_at.is_some().then_some(c)
     })
     .await;
-    // Give a duplicate delivery every chance to show up.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // No canary job is due, running or retrying: a duplicate delivery
+    // would have run by now.
+    let queue = kisum_tests::wait_queue_drained(&app.pool, "queue_canary").await;
+    assert_eq!(queue.scheduled, 0);
     let after = canary_now(&app, &id).await;
     assert_eq!((done.attempts, after.attempts), (1, 1), "ran exactly once");
     assert_eq!(after.completions, 1);

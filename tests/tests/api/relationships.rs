@@ -227,8 +227,10 @@ async fn a_burst_of_ten_events_is_recomputed_once() {
     for company in [&p.promoter_company, &p.agency_company] {
         computed(&app, &p.agency, company, 1).await;
     }
-    // Past the debounce again: still one computation each.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every recomputation that was due has run and none waits for later:
+    // still one computation each.
+    let trust = kisum_tests::wait_queue_drained(&app.pool, "trust_score").await;
+    assert_eq!(trust.scheduled, 0, "no second recomputation waits");
     let counts: Vec<i64> = sqlx::query_scalar(
         "SELECT computations FROM trust_scores WHERE company_id = ANY ($1::uuid[]) ORDER BY company_id",
     )

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -271,7 +271,8 @@ async fn two_apis_and_two_workers_keep_every_invariant_under_1000_racing_request
     for (tick, runs, attempts) in &ticks {
         assert_eq!((*runs, *attempts), (1, 1), "tick {tick} ran once");
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every handoff job has run to its end: a second delivery would be in.
+    kisum_tests::wait_queue_drained(&app.pool, "finance_handoff").await;
     let received = fake.received();
     let mut ids: Vec<String> = received
         .iter()
@@ -421,7 +422,6 @@ async fn sigterm_to_an_api_under_load_loses_no_request_in_flight() {
     .await;
     let () = refused;
     assert!(api.child.try_wait().unwrap().is_none(), "still draining");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     blocker.rollback().await.unwrap();
 
     for write in writes {
@@ -487,7 +487,8 @@ async fn sigterm_to_a_worker_mid_job_finishes_it_once() {
         c.completed_at.is_some().then_some(c)
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // No canary job is due, running or retrying: a second run would be in.
+    kisum_tests::wait_queue_drained(&app.pool, "queue_canary").await;
     assert_eq!(done.completions, 1);
     assert_eq!(canary_now().await.completions, 1);
 }
@@ -545,7 +546,9 @@ async fn a_worker_killed_mid_delivery_is_replaced_and_finance_accepts_once() {
     )
     .await;
     assert_eq!(status, "delivered");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The killed worker's job included: every handoff job has run to its
+    // end, so a third delivery would be in.
+    kisum_tests::wait_queue_drained(&app.pool, "finance_handoff").await;
     let received = fake.received();
     assert_eq!(received.len(), 2, "the cut delivery and its replacement");
     assert_eq!(
@@ -578,11 +581,13 @@ async fn a_database_outage_answers_503_at_once_and_recovers() {
 
     // Load from 8 clients throughout.
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
     let loaders: Vec<_> = (0..8)
         .map(|c| {
             let url = api.url("/api/v1/shortlists");
             let (id, token) = (org.id, org.token.clone());
             let stop = stop.clone();
+            let answered = answered.clone();
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 let mut answers: Vec<u16> = Vec::new();
@@ -598,13 +603,17 @@ async fn a_database_outage_answers_503_at_once_and_recovers() {
                         .await
                         .unwrap();
                     answers.push(response.status().as_u16());
+                    answered.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 answers
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(Duration::from_secs(10), "the load is running", || async {
+        (answered.load(Ordering::SeqCst) >= 16).then_some(())
+    })
+    .await;
     server.stop();
     let stopped = Instant::now();
 

@@ -88,7 +88,7 @@ impl Handler for ContractReminderDelivery {
             tracing::info!(
                 reminder = %notice.reminder_id,
                 contract = %notice.contract_id,
-                signer = %notice.signer_email,
+                signer = %notice.signer_id,
                 number = notice.reminder_number,
                 "signature reminder (NOTIFICATIONS_WEBHOOK_URL is unset, so it is only logged)"
             );

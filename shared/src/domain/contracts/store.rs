@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -69,13 +69,65 @@ struct BlockRow {
 
 /// The document of a version (default: the current one) of a contract the
 /// org is party to.
+///
+/// Takes the pool rather than a connection because rendering a PDF is tens
+/// of milliseconds of CPU: the facts are read on one connection and given
+/// back, the rendering runs on a blocking thread (off the async runtime),
+/// and a fresh document is stored in its own short transaction. No
+/// connection or transaction is held while it renders. The stored copy is
+/// keyed by everything it shows, so a signature landing meanwhile only
+/// makes the next read render a new copy; two readers rendering the same
+/// key store it once (the PDF is deterministic).
 pub async fn document(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     org_id: Uuid,
     id: Uuid,
     format: DocumentFormat,
     version: Option<i32>,
 ) -> Result<Rendered, DomainError> {
+    let pending = {
+        let mut conn = pool.acquire().await?;
+        match lookup(&mut conn, org_id, id, format, version).await? {
+            Lookup::Stored(rendered) => return Ok(rendered),
+            Lookup::Render(pending) => pending,
+        }
+    };
+    let (rendered, render_key) = tokio::task::spawn_blocking(move || pending.render())
+        .await
+        .map_err(|e| anyhow::anyhow!("rendering the contract document: {e}"))??;
+    let mut tx = pool.begin().await?;
+    store(&mut tx, id, &render_key, &rendered).await?;
+    tx.commit().await?;
+    Ok(rendered)
+}
+
+/// A document already stored, or what a new one will show.
+enum Lookup {
+    Stored(Rendered),
+    Render(Pending),
+}
+
+/// Everything a document shows, read from the database; rendering it
+/// needs nothing more.
+struct Pending {
+    contract_id: Uuid,
+    title: String,
+    body: String,
+    content_sha256: String,
+    status: &'static str,
+    blocks: Vec<BlockRow>,
+    format: DocumentFormat,
+    version: i32,
+    render_key: String,
+}
+
+async fn lookup(
+    conn: &mut PgConnection,
+    org_id: Uuid,
+    id: Uuid,
+    format: DocumentFormat,
+    version: Option<i32>,
+) -> Result<Lookup, DomainError> {
     let contract = contracts::get_for(&mut *conn, org_id, id).await?;
     let number = version.unwrap_or(contract.current_version);
     let text = contracts::version_of(&mut *conn, id, number).await?;
@@ -130,56 +182,94 @@ pub async fn document(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(row) = stored {
-        return Ok(Rendered {
+    Ok(match stored {
+        Some(row) => Lookup::Stored(Rendered {
             bytes: row.bytes,
             sha256: row.sha256,
             content_sha256: text.content_sha256,
             format,
             version: number,
-        });
+        }),
+        None => Lookup::Render(Pending {
+            contract_id: id,
+            title: contract.title,
+            body: text.body,
+            content_sha256: text.content_sha256,
+            status,
+            blocks,
+            format,
+            version: number,
+            render_key,
+        }),
+    })
+}
+
+impl Pending {
+    /// The document and its render key; CPU only, for a blocking thread.
+    fn render(self) -> Result<(Rendered, String), DomainError> {
+        let signers: Vec<SignatureBlock<'_>> = self
+            .blocks
+            .iter()
+            .map(|b| SignatureBlock {
+                name: &b.name,
+                party: match b.party {
+                    Party::Agency => "Agency",
+                    Party::Promoter => "Promoter",
+                },
+                company: &b.company,
+                order: b.order,
+                state: match (b.status.as_str(), b.typed_name.as_deref(), b.at) {
+                    ("signed", Some(typed_name), Some(at)) => BlockState::Signed { typed_name, at },
+                    ("declined", _, Some(at)) => BlockState::Declined { at },
+                    _ => BlockState::Awaiting,
+                },
+            })
+            .collect();
+        let doc = Document {
+            title: &self.title,
+            body: &self.body,
+            contract_id: self.contract_id,
+            version: self.version,
+            content_sha256: &self.content_sha256,
+            status: self.status,
+            signers: &signers,
+        };
+        let bytes = match self.format {
+            DocumentFormat::Html => document::html(&doc).into_bytes(),
+            DocumentFormat::Pdf => document::pdf(&doc).map_err(|e| anyhow::anyhow!(e))?,
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let rendered = Rendered {
+            bytes,
+            sha256,
+            content_sha256: self.content_sha256,
+            format: self.format,
+            version: self.version,
+        };
+        Ok((rendered, self.render_key))
     }
-    let signers: Vec<SignatureBlock<'_>> = blocks
-        .iter()
-        .map(|b| SignatureBlock {
-            name: &b.name,
-            party: match b.party {
-                Party::Agency => "Agency",
-                Party::Promoter => "Promoter",
-            },
-            company: &b.company,
-            order: b.order,
-            state: match (b.status.as_str(), b.typed_name.as_deref(), b.at) {
-                ("signed", Some(typed_name), Some(at)) => BlockState::Signed { typed_name, at },
-                ("declined", _, Some(at)) => BlockState::Declined { at },
-                _ => BlockState::Awaiting,
-            },
-        })
-        .collect();
-    let doc = Document {
-        title: &contract.title,
-        body: &text.body,
-        contract_id: id,
-        version: number,
-        content_sha256: &text.content_sha256,
-        status,
-        signers: &signers,
-    };
-    let bytes = match format {
-        DocumentFormat::Html => document::html(&doc).into_bytes(),
-        DocumentFormat::Pdf => document::pdf(&doc).map_err(|e| anyhow::anyhow!(e))?,
-    };
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut parts = bytes.chunks(STORE_CHUNK);
+}
+
+/// Keeps a rendered document for the next reader; a copy another reader
+/// stored first wins (same key, same bytes). The insert and its appends
+/// share the caller's transaction, so no reader sees half a document.
+async fn store(
+    conn: &mut PgConnection,
+    id: Uuid,
+    render_key: &str,
+    rendered: &Rendered,
+) -> Result<(), DomainError> {
+    let format = rendered.format.as_str();
+    let mut parts = rendered.bytes.chunks(STORE_CHUNK);
     let inserted = sqlx::query!(
         "INSERT INTO contract_documents (contract_id, version_number, format, render_key, bytes, sha256)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         id,
-        number,
-        format.as_str(),
+        rendered.version,
+        format,
         render_key,
         parts.next().unwrap_or_default(),
-        sha256,
+        rendered.sha256,
     )
     .execute(&mut *conn)
     .await?
@@ -190,8 +280,8 @@ pub async fn document(
                 "UPDATE contract_documents SET bytes = bytes || $5
                   WHERE contract_id = $1 AND version_number = $2 AND format = $3 AND render_key = $4",
                 id,
-                number,
-                format.as_str(),
+                rendered.version,
+                format,
                 render_key,
                 part,
             )
@@ -199,13 +289,7 @@ pub async fn document(
             .await?;
         }
     }
-    Ok(Rendered {
-        bytes,
-        sha256,
-        content_sha256: text.content_sha256,
-        format,
-        version: number,
-    })
+    Ok(())
 }
 
 /// The audit trail of a contract, whether its chain verifies, and its seal.

@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use standardwebhooks::Webhook;
@@ -38,7 +39,7 @@ pub enum Refused {
 
 /// Verifies the exact bytes received against every secret; any one
 /// verifying is enough.
-pub fn verify(secrets: &[String], headers: &HeaderMap, body: &[u8]) -> Result<(), Refused> {
+pub fn verify(secrets: &[SecretString], headers: &HeaderMap, body: &[u8]) -> Result<(), Refused> {
     if secrets.is_empty() {
         return Err(Refused::Disabled);
     }
@@ -57,7 +58,8 @@ pub fn verify(secrets: &[String], headers: &HeaderMap, body: &[u8]) -> Result<()
     }
     let mut last = None;
     for secret in secrets {
-        let outcome = Webhook::new(secret).and_then(|hook| hook.verify(body, headers));
+        let outcome =
+            Webhook::new(secret.expose_secret()).and_then(|hook| hook.verify(body, headers));
         match outcome {
             Ok(()) => return Ok(()),
             Err(e) => last = Some(e),
@@ -475,11 +477,11 @@ mod tests {
 
     #[test]
     fn verification_needs_a_secret_and_a_matching_signature() {
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
-        let other = "whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5".to_owned();
+        let secret = SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let other = SecretString::from("whsec_c2Vjb25kLXNlY3JldC0wMTIzNDU2Nzg5");
         let body = br#"{"type":"deposit.paid"}"#;
         let now = Utc::now().timestamp();
-        let signature = Webhook::new(&other)
+        let signature = Webhook::new(other.expose_secret())
             .unwrap()
             .sign("msg_1", now, body)
             .unwrap();
