@@ -712,12 +712,7 @@ pub async fn create(
             }
             e => e,
         })?;
-    if template.status == library::TemplateStatus::Archived {
-        return Err(DomainError::conflict(
-            Code::TemplateArchived,
-            "the template is archived; pick an active one",
-        ));
-    }
+    template.status.apply(library::TemplateEvent::Use)?;
     if booking.status != BookingStatus::Confirmed {
         return Err(DomainError::conflict(
             Code::BookingNotConfirmed,
