@@ -40,9 +40,8 @@ pub trait Machine: Copy + Eq + std::fmt::Debug + 'static {
                 }
             }
         }
-        let to = to.ok_or_else(|| {
-            DomainError::Internal(anyhow::anyhow!("{event:?} leaves no state"))
-        })?;
+        let to =
+            to.ok_or_else(|| DomainError::Internal(anyhow::anyhow!("{event:?} leaves no state")))?;
         Ok(SetTransition {
             from: Self::sources(event),
             to,

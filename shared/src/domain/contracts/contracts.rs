@@ -962,7 +962,8 @@ pub async fn add_version(
         .iter()
         .filter(|s| s.status != SignerStatus::Pending)
         .count();
-    let reset = <SignerStatus as crate::domain::machine::Machine>::set_transition(SignerEvent::NewVersion)?;
+    let reset =
+        <SignerStatus as crate::domain::machine::Machine>::set_transition(SignerEvent::NewVersion)?;
     sqlx::query!(
         "UPDATE contract_signers SET status = $2, decline_reason = NULL, updated_at = now()
           WHERE contract_id = $1 AND status = ANY($3)",

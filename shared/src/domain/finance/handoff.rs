@@ -19,10 +19,10 @@ use uuid::Uuid;
 
 use crate::Code;
 use crate::DomainError;
-use crate::domain::guarded;
-use crate::domain::machine::Machine;
 use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis, basis_points};
 use crate::domain::booking::offers::Venue;
+use crate::domain::guarded;
+use crate::domain::machine::Machine;
 use crate::jobs::FinanceHandoff;
 
 /// What happened to the booking.
@@ -109,7 +109,10 @@ impl HandoffStatus {
             (Pending, Revive) => Ok(Pending),
             (from, _) => Err(DomainError::conflict(
                 Code::InvalidTransition,
-                format!("the handoff is {} and cannot change that way", from.as_str()),
+                format!(
+                    "the handoff is {} and cannot change that way",
+                    from.as_str()
+                ),
             )),
         }
     }
