@@ -137,11 +137,14 @@ fn allowed_values(column: &str, definition: &str) -> Option<Vec<String>> {
 }
 
 /// Compares one enum with its column's CHECK; returns the problem, if any.
+/// `null_means` is the enum's value a NULL column reads as (Finance's
+/// `not_reported`): it is no value of the column.
 async fn compare<T>(
     pool: &sqlx::PgPool,
     checks: &BTreeMap<(String, String), Vec<String>>,
     table: &str,
     column: &str,
+    null_means: Option<&str>,
 ) -> Option<String>
 where
     T: utoipa::PartialSchema
@@ -166,6 +169,10 @@ where
             ));
         }
     }
+    let values: Vec<String> = values
+        .into_iter()
+        .filter(|v| Some(v.as_str()) != null_means)
+        .collect();
     (&values != allowed).then(|| {
         format!(
             "{table}.{column}: the enum {} has {values:?}, the CHECK allows {allowed:?}",
@@ -214,31 +221,34 @@ async fn status_enums_and_checks_agree() {
     let mut compared = BTreeSet::new();
     let mut problems = Vec::new();
     macro_rules! agree {
-        ($($table:literal . $column:literal => $enum:ty,)*) => {
+        ($($table:literal . $column:literal => $enum:ty $(, null as $null:literal)?;)*) => {
             $(
                 compared.insert(($table.to_owned(), $column.to_owned()));
-                problems.extend(compare::<$enum>(&pool, &checks, $table, $column).await);
+                let null_means: Option<&str> = None $(.or(Some($null)))?;
+                problems.extend(
+                    compare::<$enum>(&pool, &checks, $table, $column, null_means).await,
+                );
             )*
         };
     }
     agree! {
-        "artists_company_claims"."status" => RequestStatus,
-        "artists_provisioning_requests"."status" => RequestStatus,
-        "representation_claims"."status" => representation::ClaimStatus,
-        "representation_disputes"."status" => representation::DisputeStatus,
-        "availabilities"."status" => availability::AvailabilityStatus,
-        "holds"."status" => holds::HoldStatus,
-        "booking_requests"."status" => requests::BookingRequestStatus,
-        "offers"."status" => offers::OfferStatus,
-        "bookings"."status" => bookings::BookingStatus,
-        "contract_templates"."status" => library::TemplateStatus,
-        "contracts"."status" => contracts::ContractStatus,
-        "contract_signers"."status" => contracts::SignerStatus,
-        "logistics_proposals"."status" => proposals::LogisticsProposalStatus,
-        "booking_finance"."deposit_status" => status::DepositStatus,
-        "booking_finance"."invoice_status" => status::InvoiceStatus,
-        "booking_finance"."settlement_status" => status::SettlementStatus,
-        "finance_handoffs"."status" => handoff::HandoffStatus,
+        "artists_company_claims"."status" => RequestStatus;
+        "artists_provisioning_requests"."status" => RequestStatus;
+        "representation_claims"."status" => representation::ClaimStatus;
+        "representation_disputes"."status" => representation::DisputeStatus;
+        "availabilities"."status" => availability::AvailabilityStatus;
+        "holds"."status" => holds::HoldStatus;
+        "booking_requests"."status" => requests::BookingRequestStatus;
+        "offers"."status" => offers::OfferStatus;
+        "bookings"."status" => bookings::BookingStatus;
+        "contract_templates"."status" => library::TemplateStatus;
+        "contracts"."status" => contracts::ContractStatus;
+        "contract_signers"."status" => contracts::SignerStatus;
+        "logistics_proposals"."status" => proposals::LogisticsProposalStatus;
+        "booking_finance"."deposit_status" => status::DepositStatus, null as "not_reported";
+        "booking_finance"."invoice_status" => status::InvoiceStatus, null as "not_reported";
+        "booking_finance"."settlement_status" => status::SettlementStatus, null as "not_reported";
+        "finance_handoffs"."status" => handoff::HandoffStatus;
     }
     for (table, column) in checks.keys() {
         if !compared.contains(&(table.clone(), column.clone())) {
