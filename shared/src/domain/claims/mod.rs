@@ -155,5 +155,11 @@ mod tests {
                 (Pending, Cancel, Cancelled),
             ],
         );
+        // `close_competitors` rejects and cancels as set-based updates.
+        use crate::domain::machine::Machine;
+        for (decision, to) in [(Reject, Rejected), (Cancel, Cancelled)] {
+            let set = RequestStatus::set_transition(decision).unwrap();
+            assert_eq!((set.from, set.to), (vec!["pending"], to));
+        }
     }
 }

@@ -1268,5 +1268,10 @@ mod tests {
                 DisputeStatus::Resolved,
             )],
         );
+        let close = DisputeStatus::set_transition(DisputeEvent::Resolve).unwrap();
+        assert_eq!(
+            (close.from, close.to),
+            (vec!["open"], DisputeStatus::Resolved)
+        );
     }
 }

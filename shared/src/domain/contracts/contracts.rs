@@ -1341,6 +1341,13 @@ mod tests {
                 (Declined, NewVersion, Pending),
             ],
         );
+        // A new version resets every answered signer in one update.
+        let reset =
+            <SignerStatus as crate::domain::machine::Machine>::set_transition(NewVersion).unwrap();
+        assert_eq!(
+            (reset.from, reset.to),
+            (vec!["signed", "declined"], Pending)
+        );
         for from in [Signed, Declined] {
             for event in [Sign, Decline] {
                 assert!(matches!(
