@@ -10,6 +10,7 @@ pub mod contracts;
 pub mod directory;
 pub mod finance;
 pub mod logistics;
+pub mod machine;
 pub mod read_models;
 pub mod relationships;
 pub mod shortlists;

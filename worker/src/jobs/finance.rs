@@ -26,24 +26,14 @@ impl Handler for FinanceHandoff {
         let Some(delivery) = delivery else {
             return Ok(());
         };
-        // Delivered, or a stale attempt (a later one already ran): nothing to
-        // do. A dead handoff runs again only when an operator retries its self.
-        if delivery.status == "delivered"
-            || (delivery.status != "dead" && delivery.attempts >= self.attempt)
-        {
+        if !delivery.is_due(self.attempt) {
             return Ok(());
         }
         let attempt = delivery.attempts + 1;
         let mut conn = state.pool.acquire().await?;
-        if delivery.endpoint_disabled && handoff::pause(&mut conn, delivery.id, false).await? {
-            return Ok(());
-        }
-        let Some(url) = &state.finance.url else {
-            // Nowhere to send it: it waits, like a handoff to a disabled
-            // endpoint, until a URL is configured (maintenance resumes it) or
-            // an operator enables the endpoint.
-            tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
-            handoff::pause(&mut conn, delivery.id, true).await?;
+        let Some(url) =
+            handoff::destination(&mut conn, &delivery, state.finance.url.as_ref()).await?
+        else {
             return Ok(());
         };
         // A booking's changes reach Finance in order: wait for an earlier one.

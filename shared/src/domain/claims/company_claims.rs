@@ -13,6 +13,7 @@ use crate::Code;
 use crate::DomainError;
 use crate::domain::directory::companies::CompanyKind;
 use crate::domain::guarded;
+use crate::domain::machine::Machine;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -218,14 +219,21 @@ pub async fn close_competitors(
     actor: &str,
 ) -> Result<(), DomainError> {
     let reason = "the company was claimed by another org";
+    let reject = RequestStatus::set_transition(Decision::Reject)?;
     let losers = sqlx::query!(
-        "UPDATE artists_company_claims SET status = 'rejected', reason = $3, decided_by = $4, decided_at = now()
-          WHERE company_id = $1 AND status = 'pending' AND ($2::uuid IS NULL OR id <> $2)
-          RETURNING id, org_id",
+        r#"UPDATE artists_company_claims c
+              SET status = $3, reason = $4, decided_by = $5, decided_at = now()
+             FROM (SELECT id, status FROM artists_company_claims
+                    WHERE company_id = $1 AND status = ANY($6) AND ($2::uuid IS NULL OR id <> $2)
+                      FOR UPDATE) b
+            WHERE c.id = b.id AND c.status = b.status
+           RETURNING c.id, c.org_id, b.status AS "from: RequestStatus""#,
         company_id,
         winner,
+        reject.to as RequestStatus,
         reason,
         actor,
+        &reject.from as &[&str],
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -236,8 +244,8 @@ pub async fn close_competitors(
                 entity_type: ENTITY,
                 entity_id: loser.id,
                 action: "rejected",
-                from: Some(RequestStatus::Pending.as_str()),
-                to: Some(RequestStatus::Rejected.as_str()),
+                from: Some(loser.from.as_str()),
+                to: Some(reject.to.as_str()),
                 org_id: Some(loser.org_id),
                 actor,
                 reason: Some(reason),
@@ -245,13 +253,20 @@ pub async fn close_competitors(
         )
         .await?;
     }
+    let cancel = RequestStatus::set_transition(Decision::Cancel)?;
     let cancelled = sqlx::query!(
-        "UPDATE artists_provisioning_requests SET status = 'cancelled', reason = $2, decided_by = $3, decided_at = now(), updated_at = now()
-          WHERE target_company_id = $1 AND status = 'pending'
-          RETURNING id, org_id",
+        r#"UPDATE artists_provisioning_requests r
+              SET status = $2, reason = $3, decided_by = $4, decided_at = now(), updated_at = now()
+             FROM (SELECT id, status FROM artists_provisioning_requests
+                    WHERE target_company_id = $1 AND status = ANY($5)
+                      FOR UPDATE) b
+            WHERE r.id = b.id AND r.status = b.status
+           RETURNING r.id, r.org_id, b.status AS "from: RequestStatus""#,
         company_id,
+        cancel.to as RequestStatus,
         reason,
         actor,
+        &cancel.from as &[&str],
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -262,8 +277,8 @@ pub async fn close_competitors(
                 entity_type: "provisioning_request",
                 entity_id: request.id,
                 action: "cancelled",
-                from: Some(RequestStatus::Pending.as_str()),
-                to: Some(RequestStatus::Cancelled.as_str()),
+                from: Some(request.from.as_str()),
+                to: Some(cancel.to.as_str()),
                 org_id: Some(request.org_id),
                 actor,
                 reason: Some(reason),

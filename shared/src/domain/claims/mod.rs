@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::Code;
 use crate::DomainError;
 
-/// A claim or a provisioning request moves through these states.
+/// A company claim or a provisioning request moves through these states;
+/// both tables' CHECKs allow exactly these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -65,6 +66,23 @@ impl RequestStatus {
                 ),
             )),
         }
+    }
+}
+
+impl crate::domain::machine::Machine for RequestStatus {
+    type Event = Decision;
+    const ALL: &'static [Self] = &[
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Withdrawn,
+        Self::Cancelled,
+    ];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, decision: Decision) -> Result<Self, DomainError> {
+        self.apply(decision)
     }
 }
 
@@ -128,10 +146,20 @@ mod tests {
         assert_eq!(Pending.apply(Reject).unwrap(), Rejected);
         assert_eq!(Pending.apply(Withdraw).unwrap(), Withdrawn);
         assert_eq!(Pending.apply(Cancel).unwrap(), Cancelled);
-        for from in [Approved, Rejected, Withdrawn, Cancelled] {
-            for decision in [Approve, Reject, Withdraw, Cancel] {
-                assert!(from.apply(decision).is_err(), "{from:?} {decision:?}");
-            }
+        crate::domain::machine::assert_exhaustive(
+            &[Approve, Reject, Withdraw, Cancel],
+            &[
+                (Pending, Approve, Approved),
+                (Pending, Reject, Rejected),
+                (Pending, Withdraw, Withdrawn),
+                (Pending, Cancel, Cancelled),
+            ],
+        );
+        // `close_competitors` rejects and cancels as set-based updates.
+        use crate::domain::machine::Machine;
+        for (decision, to) in [(Reject, Rejected), (Cancel, Cancelled)] {
+            let set = RequestStatus::set_transition(decision).unwrap();
+            assert_eq!((set.from, set.to), (vec!["pending"], to));
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::DomainError;
 use crate::access::{require_artist_editor, require_company_owner};
 use crate::domain::directory::companies::CompanyKind;
 use crate::domain::guarded;
+use crate::domain::machine::Machine;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
 
@@ -90,6 +91,70 @@ impl ClaimStatus {
     }
 }
 
+impl crate::domain::machine::Machine for ClaimStatus {
+    type Event = ClaimEvent;
+    const ALL: &'static [Self] = &[
+        Self::Pending,
+        Self::Disputed,
+        Self::Approved,
+        Self::Rejected,
+        Self::Withdrawn,
+    ];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, event: ClaimEvent) -> Result<Self, DomainError> {
+        self.apply(event)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[schema(as = RepresentationDisputeStatus)]
+pub enum DisputeStatus {
+    Open,
+    Resolved,
+}
+
+/// What happens to a dispute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisputeEvent {
+    /// An operator decides it, or its claim is rejected or withdrawn.
+    Resolve,
+}
+
+impl DisputeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// The one transition function of a dispute: resolved once.
+    pub fn apply(self, event: DisputeEvent) -> Result<Self, DomainError> {
+        match (self, event) {
+            (Self::Open, DisputeEvent::Resolve) => Ok(Self::Resolved),
+            (Self::Resolved, DisputeEvent::Resolve) => Err(DomainError::conflict(
+                Code::InvalidTransition,
+                "the dispute is already resolved",
+            )),
+        }
+    }
+}
+
+impl crate::domain::machine::Machine for DisputeStatus {
+    type Event = DisputeEvent;
+    const ALL: &'static [Self] = &[Self::Open, Self::Resolved];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, event: DisputeEvent) -> Result<Self, DomainError> {
+        self.apply(event)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RosterLink {
     pub id: Uuid,
@@ -147,7 +212,7 @@ pub struct Dispute {
     pub opened_by_company_id: Option<Uuid>,
     pub opened_by_org: Uuid,
     pub reason: String,
-    pub status: String,
+    pub status: DisputeStatus,
     pub resolution: Option<String>,
     pub resolution_note: Option<String>,
     pub resolved_by: Option<String>,
@@ -639,12 +704,13 @@ pub async fn create_claim(
         let dispute = Uuid::now_v7();
         sqlx::query!(
             "INSERT INTO representation_disputes (id, claim_id, opened_by_company_id, opened_by_org, reason, status)
-             VALUES ($1, $2, $3, $4, $5, 'open')",
+             VALUES ($1, $2, $3, $4, $5, $6)",
             dispute,
             id,
             holder,
             holder_org.unwrap_or(Uuid::nil()),
             "overlaps an approved representation held by another company",
+            DisputeStatus::Open as DisputeStatus,
         )
         .execute(&mut *conn)
         .await?;
@@ -655,7 +721,7 @@ pub async fn create_claim(
                 entity_id: dispute,
                 action: "opened",
                 from: None,
-                to: Some("open"),
+                to: Some(DisputeStatus::Open.as_str()),
                 org_id: holder_org,
                 actor: "system",
                 reason: Some("automatic: overlapping representation"),
@@ -729,6 +795,8 @@ async fn set_status(
     guarded(rows, None)
 }
 
+/// Resolves the claim's dispute if one is open (the machine says which
+/// disputes a resolution may leave).
 async fn close_open_dispute(
     conn: &mut PgConnection,
     claim_id: Uuid,
@@ -736,14 +804,17 @@ async fn close_open_dispute(
     note: &str,
     actor: &str,
 ) -> Result<(), DomainError> {
+    let resolve = DisputeStatus::set_transition(DisputeEvent::Resolve)?;
     sqlx::query!(
-        "UPDATE representation_disputes SET status = 'resolved', resolution = $2, resolution_note = $3,
+        "UPDATE representation_disputes SET status = $5, resolution = $2, resolution_note = $3,
                 resolved_by = $4, resolved_at = now()
-          WHERE claim_id = $1 AND status = 'open'",
+          WHERE claim_id = $1 AND status = ANY($6)",
         claim_id,
         resolution,
         note,
         actor,
+        resolve.to as DisputeStatus,
+        &resolve.from as &[&str],
     )
     .execute(conn)
     .await?;
@@ -776,12 +847,13 @@ pub async fn open_dispute(
     let id = Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO representation_disputes (id, claim_id, opened_by_company_id, opened_by_org, reason, status)
-         VALUES ($1, $2, $3, $4, $5, 'open')",
+         VALUES ($1, $2, $3, $4, $5, $6)",
         id,
         claim_id,
         company,
         org_id,
         reason,
+        DisputeStatus::Open as DisputeStatus,
     )
     .execute(&mut *conn)
     .await?;
@@ -809,7 +881,7 @@ pub async fn open_dispute(
             entity_id: id,
             action: "opened",
             from: None,
-            to: Some("open"),
+            to: Some(DisputeStatus::Open.as_str()),
             org_id: Some(org_id),
             actor,
             reason: Some(&reason),
@@ -822,9 +894,10 @@ pub async fn open_dispute(
 async fn get_dispute(conn: &mut PgConnection, id: Uuid) -> Result<Dispute, DomainError> {
     sqlx::query_as!(
         Dispute,
-        "SELECT id, claim_id, opened_by_company_id, opened_by_org, reason, status, resolution, resolution_note,
+        r#"SELECT id, claim_id, opened_by_company_id, opened_by_org, reason, status AS "status: DisputeStatus",
+                resolution, resolution_note,
                 resolved_by, resolved_at, created_at
-           FROM representation_disputes WHERE id = $1",
+           FROM representation_disputes WHERE id = $1"#,
         id
     )
     .fetch_optional(conn)
@@ -840,11 +913,12 @@ pub async fn disputes_for(
 ) -> Result<Page<Dispute>, DomainError> {
     let rows = sqlx::query_as!(
         Dispute,
-        "SELECT d.id, d.claim_id, d.opened_by_company_id, d.opened_by_org, d.reason, d.status, d.resolution,
+        r#"SELECT d.id, d.claim_id, d.opened_by_company_id, d.opened_by_org, d.reason,
+                d.status AS "status: DisputeStatus", d.resolution,
                 d.resolution_note, d.resolved_by, d.resolved_at, d.created_at
            FROM representation_disputes d JOIN representation_claims c ON c.id = d.claim_id
           WHERE (d.opened_by_org = $1 OR c.org_id = $1) AND ($2::uuid IS NULL OR d.id < $2)
-          ORDER BY d.id DESC LIMIT $3",
+          ORDER BY d.id DESC LIMIT $3"#,
         org_id,
         page.after,
         page.fetch_limit(),
@@ -986,12 +1060,7 @@ pub async fn resolve_dispute(
     let note = check.opt_text("note", input.note.as_deref(), 2000);
     check.finish()?;
     let dispute = get_dispute(&mut *conn, id).await?;
-    if dispute.status != "open" {
-        return Err(DomainError::conflict(
-            Code::InvalidTransition,
-            "the dispute is already resolved",
-        ));
-    }
+    let dispute_to = dispute.status.apply(DisputeEvent::Resolve)?;
     let claim = load_claim(&mut *conn, dispute.claim_id, true).await?;
     let (resolution, event) = match input.resolution {
         Resolution::ClaimUpheld => ("claim_upheld", ClaimEvent::Uphold),
@@ -1011,25 +1080,29 @@ pub async fn resolve_dispute(
         )
         .await?;
     }
-    sqlx::query!(
-        "UPDATE representation_disputes SET status = 'resolved', resolution = $2, resolution_note = $3,
+    let rows = sqlx::query!(
+        "UPDATE representation_disputes SET status = $5, resolution = $2, resolution_note = $3,
                 resolved_by = $4, resolved_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = $6",
         id,
         resolution,
         note,
         actor,
+        dispute_to as DisputeStatus,
+        dispute.status as DisputeStatus,
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    guarded(rows, None)?;
     audit(
         &mut *conn,
         Audit {
             entity_type: "representation_dispute",
             entity_id: id,
             action: "resolved",
-            from: Some("open"),
-            to: Some("resolved"),
+            from: Some(dispute.status.as_str()),
+            to: Some(dispute_to.as_str()),
             org_id: Some(claim.org_id),
             actor,
             reason: Some(resolution),
@@ -1169,10 +1242,41 @@ mod tests {
         assert_eq!(Disputed.apply(Reject).unwrap(), Rejected);
         assert_eq!(Disputed.apply(Withdraw).unwrap(), Withdrawn);
         assert!(Pending.apply(Uphold).is_err());
-        for from in [Approved, Rejected, Withdrawn] {
-            for event in [Dispute, Approve, Reject, Withdraw, Uphold] {
-                assert!(from.apply(event).is_err(), "{from:?} {event:?}");
-            }
-        }
+        crate::domain::machine::assert_exhaustive(
+            &[Dispute, Approve, Reject, Withdraw, Uphold],
+            &[
+                (Pending, Dispute, Disputed),
+                (Pending, Approve, Approved),
+                (Pending, Reject, Rejected),
+                (Pending, Withdraw, Withdrawn),
+                (Disputed, Uphold, Approved),
+                (Disputed, Reject, Rejected),
+                (Disputed, Withdraw, Withdrawn),
+            ],
+        );
+        assert!(matches!(
+            Disputed.apply(Approve),
+            Err(DomainError::Conflict {
+                code: Code::ClaimDisputed,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn dispute_transitions() {
+        crate::domain::machine::assert_exhaustive(
+            &[DisputeEvent::Resolve],
+            &[(
+                DisputeStatus::Open,
+                DisputeEvent::Resolve,
+                DisputeStatus::Resolved,
+            )],
+        );
+        let close = DisputeStatus::set_transition(DisputeEvent::Resolve).unwrap();
+        assert_eq!(
+            (close.from, close.to),
+            (vec!["open"], DisputeStatus::Resolved)
+        );
     }
 }

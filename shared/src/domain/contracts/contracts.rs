@@ -117,6 +117,55 @@ pub enum SignerStatus {
     Declined,
 }
 
+/// What happens to a signer of the current version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignerEvent {
+    Sign,
+    Decline,
+    /// A new version: every signature and decline was for the old one.
+    NewVersion,
+}
+
+impl SignerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Signed => "signed",
+            Self::Declined => "declined",
+        }
+    }
+
+    /// The one transition function of a signer: a pending signer signs or
+    /// declines once per version; a new version makes every signer who
+    /// answered pending again.
+    pub fn apply(self, event: SignerEvent) -> Result<Self, DomainError> {
+        match (self, event) {
+            (Self::Pending, SignerEvent::Sign) => Ok(Self::Signed),
+            (Self::Pending, SignerEvent::Decline) => Ok(Self::Declined),
+            (Self::Signed | Self::Declined, SignerEvent::NewVersion) => Ok(Self::Pending),
+            (from, SignerEvent::Sign | SignerEvent::Decline) => Err(DomainError::conflict(
+                Code::AlreadySigned,
+                format!("this signer has already {} this version", from.as_str()),
+            )),
+            (from, SignerEvent::NewVersion) => Err(DomainError::conflict(
+                Code::InvalidTransition,
+                format!("the signer is {} and has nothing to clear", from.as_str()),
+            )),
+        }
+    }
+}
+
+impl crate::domain::machine::Machine for SignerStatus {
+    type Event = SignerEvent;
+    const ALL: &'static [Self] = &[Self::Pending, Self::Signed, Self::Declined];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, event: SignerEvent) -> Result<Self, DomainError> {
+        self.apply(event)
+    }
+}
+
 /// What a signer typed and agreed to, on the current version.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SignatureOut {
@@ -663,12 +712,7 @@ pub async fn create(
             }
             e => e,
         })?;
-    if template.status == library::TemplateStatus::Archived {
-        return Err(DomainError::conflict(
-            Code::TemplateArchived,
-            "the template is archived; pick an active one",
-        ));
-    }
+    template.status.apply(library::TemplateEvent::Use)?;
     if booking.status != BookingStatus::Confirmed {
         return Err(DomainError::conflict(
             Code::BookingNotConfirmed,
@@ -918,10 +962,14 @@ pub async fn add_version(
         .iter()
         .filter(|s| s.status != SignerStatus::Pending)
         .count();
+    let reset =
+        <SignerStatus as crate::domain::machine::Machine>::set_transition(SignerEvent::NewVersion)?;
     sqlx::query!(
-        "UPDATE contract_signers SET status = 'pending', decline_reason = NULL, updated_at = now()
-          WHERE contract_id = $1 AND status <> 'pending'",
-        id
+        "UPDATE contract_signers SET status = $2, decline_reason = NULL, updated_at = now()
+          WHERE contract_id = $1 AND status = ANY($3)",
+        id,
+        reset.to as SignerStatus,
+        &reset.from as &[&str],
     )
     .execute(&mut *conn)
     .await?;
@@ -1279,6 +1327,39 @@ pub async fn add_attachment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signer_transitions() {
+        use SignerEvent::*;
+        use SignerStatus::*;
+        crate::domain::machine::assert_exhaustive(
+            &[Sign, Decline, NewVersion],
+            &[
+                (Pending, Sign, Signed),
+                (Pending, Decline, Declined),
+                (Signed, NewVersion, Pending),
+                (Declined, NewVersion, Pending),
+            ],
+        );
+        // A new version resets every answered signer in one update.
+        let reset =
+            <SignerStatus as crate::domain::machine::Machine>::set_transition(NewVersion).unwrap();
+        assert_eq!(
+            (reset.from, reset.to),
+            (vec!["signed", "declined"], Pending)
+        );
+        for from in [Signed, Declined] {
+            for event in [Sign, Decline] {
+                assert!(matches!(
+                    from.apply(event),
+                    Err(DomainError::Conflict {
+                        code: Code::AlreadySigned,
+                        ..
+                    })
+                ));
+            }
+        }
+    }
 
     #[test]
     fn contract_transitions() {

@@ -23,6 +23,54 @@ pub enum TemplateStatus {
     Archived,
 }
 
+/// What happens to a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateEvent {
+    /// Its name, description or body changes.
+    Edit,
+    /// A contract is made from it.
+    Use,
+    Archive,
+}
+
+impl TemplateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// The one transition function of a template: an active one is
+    /// edited, used or archived; an archived one is kept as it is, for the
+    /// contracts made from it.
+    pub fn apply(self, event: TemplateEvent) -> Result<Self, DomainError> {
+        match (self, event) {
+            (Self::Active, TemplateEvent::Edit | TemplateEvent::Use) => Ok(Self::Active),
+            (Self::Active, TemplateEvent::Archive) => Ok(Self::Archived),
+            (Self::Archived, event) => Err(DomainError::conflict(
+                Code::TemplateArchived,
+                match event {
+                    TemplateEvent::Edit => "an archived template cannot change",
+                    TemplateEvent::Use => "the template is archived; pick an active one",
+                    TemplateEvent::Archive => "the template is already archived",
+                },
+            )),
+        }
+    }
+}
+
+impl crate::domain::machine::Machine for TemplateStatus {
+    type Event = TemplateEvent;
+    const ALL: &'static [Self] = &[Self::Active, Self::Archived];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, event: TemplateEvent) -> Result<Self, DomainError> {
+        self.apply(event)
+    }
+}
+
 /// A template with its current version's body.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ContractTemplate {
@@ -299,12 +347,7 @@ pub async fn patch(
 ) -> Result<ContractTemplate, DomainError> {
     let current = get_for(&mut *conn, org_id, id).await?;
     precondition(if_match, current.version)?;
-    if current.status == TemplateStatus::Archived {
-        return Err(DomainError::conflict(
-            Code::TemplateArchived,
-            "an archived template cannot change",
-        ));
-    }
+    let to = current.status.apply(TemplateEvent::Edit)?;
     let mut check = Check::new();
     let name = input
         .name
@@ -323,13 +366,15 @@ pub async fn patch(
     let next_version = current.current_version + i32::from(new_body.is_some());
     let rows = sqlx::query!(
         "UPDATE contract_templates
-            SET name = $2, description = $3, current_version = $4, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'active' AND version = $5",
+            SET name = $2, description = $3, current_version = $4, status = $6, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $7 AND version = $5",
         id,
         name,
         description,
         next_version,
         if_match.unwrap_or(current.version),
+        to as TemplateStatus,
+        current.status as TemplateStatus,
     )
     .execute(&mut *conn)
     .await?
@@ -358,17 +403,14 @@ pub async fn archive(
 ) -> Result<ContractTemplate, DomainError> {
     let current = get_for(&mut *conn, org_id, id).await?;
     precondition(if_match, current.version)?;
-    if current.status == TemplateStatus::Archived {
-        return Err(DomainError::conflict(
-            Code::TemplateArchived,
-            "the template is already archived",
-        ));
-    }
+    let to = current.status.apply(TemplateEvent::Archive)?;
     let rows = sqlx::query!(
-        "UPDATE contract_templates SET status = 'archived', version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'active' AND version = $2",
+        "UPDATE contract_templates SET status = $3, version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = $4 AND version = $2",
         id,
         if_match.unwrap_or(current.version),
+        to as TemplateStatus,
+        current.status as TemplateStatus,
     )
     .execute(&mut *conn)
     .await?
@@ -408,4 +450,32 @@ pub(crate) async fn body_of(
     .fetch_optional(conn)
     .await?
     .ok_or(DomainError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_transitions() {
+        use TemplateEvent::*;
+        use TemplateStatus::*;
+        crate::domain::machine::assert_exhaustive(
+            &[Edit, Use, Archive],
+            &[
+                (Active, Edit, Active),
+                (Active, Use, Active),
+                (Active, Archive, Archived),
+            ],
+        );
+        for event in [Edit, Use, Archive] {
+            assert!(matches!(
+                Archived.apply(event),
+                Err(DomainError::Conflict {
+                    code: Code::TemplateArchived,
+                    ..
+                })
+            ));
+        }
+    }
 }

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::contracts::{
     self, CONSENT_STATEMENT, Contract, ContractEvent, ContractStatus, ReasonIn, Signer,
-    SignerStatus, Transition, is_sha256, lock_for, record, transition,
+    SignerEvent, SignerStatus, Transition, is_sha256, lock_for, record, transition,
 };
 use super::seal::{SealKey, SealSubject};
 use crate::access::Party;
-use crate::domain::precondition;
+use crate::domain::{guarded, precondition};
 use crate::validate::Check;
 use crate::{Code, DomainError};
 
@@ -53,6 +53,28 @@ fn signer_for(contract: &Contract, party: Party, signer_id: Uuid) -> Result<&Sig
         ));
     }
     Ok(signer)
+}
+
+/// The guarded transition of a signer read as `signer` (its contract is
+/// locked): a decline keeps its reason.
+async fn set_signer_status(
+    conn: &mut PgConnection,
+    signer: &Signer,
+    to: SignerStatus,
+    decline_reason: Option<&str>,
+) -> Result<(), DomainError> {
+    let rows = sqlx::query!(
+        "UPDATE contract_signers SET status = $2, decline_reason = COALESCE($3, decline_reason), updated_at = now()
+          WHERE id = $1 AND status = $4",
+        signer.id,
+        to as SignerStatus,
+        decline_reason,
+        signer.status as SignerStatus,
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    guarded(rows, None)
 }
 
 /// Signs the current version for one signer.
@@ -93,12 +115,7 @@ pub async fn sign(
             "the contract expired unsigned",
         ));
     }
-    if signer.status != SignerStatus::Pending {
-        return Err(DomainError::conflict(
-            Code::AlreadySigned,
-            "this signer has already signed this version",
-        ));
-    }
+    let signer_to = signer.status.apply(SignerEvent::Sign)?;
     let turn = pending
         .iter()
         .map(|s| s.order)
@@ -152,12 +169,7 @@ pub async fn sign(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "UPDATE contract_signers SET status = 'signed', updated_at = now() WHERE id = $1 AND status = 'pending'",
-        signer.id
-    )
-    .execute(&mut *conn)
-    .await?;
+    set_signer_status(&mut *conn, signer, signer_to, None).await?;
     let entry = record(
         &mut *conn,
         &contract,
@@ -223,20 +235,8 @@ pub async fn decline(
     let reason = check.text("reason", &input.reason, 1, 2000);
     check.finish()?;
     let to = contract.status.apply(ContractEvent::Decline)?;
-    if signer.status != SignerStatus::Pending {
-        return Err(DomainError::conflict(
-            Code::AlreadySigned,
-            "this signer has already signed this version",
-        ));
-    }
-    sqlx::query!(
-        "UPDATE contract_signers SET status = 'declined', decline_reason = $2, updated_at = now()
-          WHERE id = $1 AND status = 'pending'",
-        signer.id,
-        reason,
-    )
-    .execute(&mut *conn)
-    .await?;
+    let signer_to = signer.status.apply(SignerEvent::Decline)?;
+    set_signer_status(&mut *conn, signer, signer_to, Some(&reason)).await?;
     let change = Transition {
         reason: Some(&reason),
         ..Transition::default()

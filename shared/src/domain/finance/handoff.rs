@@ -11,15 +11,18 @@
 //! until an operator enables it again.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::Code;
 use crate::DomainError;
 use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis, basis_points};
 use crate::domain::booking::offers::Venue;
+use crate::domain::guarded;
+use crate::domain::machine::Machine;
 use crate::jobs::FinanceHandoff;
 
 /// What happened to the booking.
@@ -40,6 +43,89 @@ impl HandoffEvent {
             Self::Cancelled => "booking.cancelled",
             Self::Completed => "booking.completed",
         }
+    }
+}
+
+/// Where a handoff's delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum HandoffStatus {
+    /// Its next attempt is due or under way.
+    Pending,
+    Delivered,
+    /// Every attempt failed; an operator may retry its job.
+    Dead,
+    /// Waiting for the endpoint to be enabled (or a URL configured).
+    Paused,
+}
+
+/// What happens to a handoff's delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryEvent {
+    /// An attempt got a 2xx.
+    Succeeded,
+    /// An attempt failed and the next one is scheduled.
+    Failed,
+    /// The last attempt failed.
+    Exhausted,
+    /// An attempt got 410: the endpoint is disabled.
+    Gone,
+    /// The endpoint is disabled or nowhere is configured: the handoff waits
+    /// instead of being attempted.
+    Park,
+    /// The endpoint is usable again: a paused handoff gets its next attempt.
+    Resume,
+    /// A pending handoff whose job was lost gets its next attempt.
+    Revive,
+}
+
+impl HandoffStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+            Self::Paused => "paused",
+        }
+    }
+
+    /// The one transition function of a handoff. A delivered handoff is
+    /// final. An attempt's outcome counts from any other state: a dead
+    /// handoff is attempted again when an operator retries its job, and an
+    /// attempt already under way when the handoff was parked still counts.
+    /// Only a handoff waiting for an attempt is parked, only a parked one
+    /// resumed, only a pending one revived.
+    pub fn apply(self, event: DeliveryEvent) -> Result<Self, DomainError> {
+        use DeliveryEvent::*;
+        use HandoffStatus::*;
+        match (self, event) {
+            (Pending | Dead | Paused, Succeeded) => Ok(Delivered),
+            (Pending | Dead | Paused, Failed) => Ok(Pending),
+            (Pending | Dead | Paused, Exhausted) => Ok(Dead),
+            (Pending | Dead | Paused, Gone) => Ok(Paused),
+            (Pending | Dead, Park) => Ok(Paused),
+            (Paused, Resume) => Ok(Pending),
+            (Pending, Revive) => Ok(Pending),
+            (from, _) => Err(DomainError::conflict(
+                Code::InvalidTransition,
+                format!(
+                    "the handoff is {} and cannot change that way",
+                    from.as_str()
+                ),
+            )),
+        }
+    }
+}
+
+impl Machine for HandoffStatus {
+    type Event = DeliveryEvent;
+    const ALL: &'static [Self] = &[Self::Pending, Self::Delivered, Self::Dead, Self::Paused];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn step(self, event: DeliveryEvent) -> Result<Self, DomainError> {
+        self.apply(event)
     }
 }
 
@@ -210,15 +296,29 @@ pub struct Delivery {
     pub id: Uuid,
     pub webhook_id: String,
     pub payload: Vec<u8>,
-    pub status: String,
+    pub status: HandoffStatus,
     pub attempts: i32,
     pub endpoint_disabled: bool,
+}
+
+impl Delivery {
+    /// Whether the job of attempt `job_attempt` (from 1) has anything to
+    /// do: not for a delivered handoff, nor for a stale attempt (a later
+    /// one already ran). A dead handoff runs again only when an operator
+    /// retries its job, whatever the attempt.
+    pub fn is_due(&self, job_attempt: i32) -> bool {
+        match self.status {
+            HandoffStatus::Delivered => false,
+            HandoffStatus::Dead => true,
+            HandoffStatus::Pending | HandoffStatus::Paused => self.attempts < job_attempt,
+        }
+    }
 }
 
 pub async fn delivery(conn: &mut PgConnection, id: Uuid) -> Result<Option<Delivery>, DomainError> {
     Ok(sqlx::query_as!(
         Delivery,
-        r#"SELECT h.id, h.webhook_id, h.payload, h.status, h.attempts,
+        r#"SELECT h.id, h.webhook_id, h.payload, h.status AS "status: HandoffStatus", h.attempts,
                   (SELECT disabled_at IS NOT NULL FROM finance_endpoint) AS "endpoint_disabled!"
              FROM finance_handoffs h WHERE h.id = $1"#,
         id
@@ -279,14 +379,32 @@ pub fn outcome(
     }
 }
 
+impl Outcome {
+    pub fn event(&self) -> DeliveryEvent {
+        match self {
+            Self::Delivered => DeliveryEvent::Succeeded,
+            Self::Retry(_) => DeliveryEvent::Failed,
+            Self::Dead => DeliveryEvent::Exhausted,
+            Self::Gone => DeliveryEvent::Gone,
+        }
+    }
+}
+
 /// Records an attempt and its outcome in one transaction; for a retry the
-/// next attempt's job is enqueued with it.
+/// next attempt's job is enqueued with it. An attempt that finishes after
+/// another one delivered the handoff is recorded and changes nothing else.
 pub async fn settle(
     conn: &mut PgConnection,
     id: Uuid,
     attempt: AttemptRecord<'_>,
     outcome: &Outcome,
 ) -> Result<(), DomainError> {
+    let from = sqlx::query_scalar!(
+        r#"SELECT status AS "status: HandoffStatus" FROM finance_handoffs WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query!(
         "INSERT INTO finance_handoff_attempts (handoff_id, attempt, status_code, duration_ms, error, response_excerpt, worker)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -301,26 +419,33 @@ pub async fn settle(
     )
     .execute(&mut *conn)
     .await?;
-    let (status, next) = match outcome {
-        Outcome::Delivered => ("delivered", None),
-        Outcome::Retry(at) => ("pending", Some(*at)),
-        Outcome::Dead => ("dead", None),
-        Outcome::Gone => ("paused", None),
+    let next = match outcome {
+        Outcome::Retry(at) => Some(*at),
+        _ => None,
     };
-    sqlx::query!(
-        "UPDATE finance_handoffs
-            SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
-                delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
-                last_error = $5, updated_at = now()
-          WHERE id = $1 AND status <> 'delivered'",
-        id,
-        status,
-        attempt.attempt,
-        next,
-        attempt.error,
-    )
-    .execute(&mut *conn)
-    .await?;
+    match from.apply(outcome.event()) {
+        Ok(to) => {
+            let rows = sqlx::query!(
+                "UPDATE finance_handoffs
+                    SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
+                        delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
+                        last_error = $5, updated_at = now()
+                  WHERE id = $1 AND status = $6",
+                id,
+                to as HandoffStatus,
+                attempt.attempt,
+                next,
+                attempt.error,
+                from as HandoffStatus,
+            )
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            guarded(rows, None)?;
+        }
+        Err(_) if from == HandoffStatus::Delivered => {}
+        Err(e) => return Err(e),
+    }
     match outcome {
         Outcome::Retry(at) => {
             FinanceHandoff::enqueue_attempt(conn, id, attempt.attempt + 1, Some(*at)).await?;
@@ -339,18 +464,41 @@ pub async fn settle(
     Ok(())
 }
 
+/// Where an attempt of `delivery` goes: `url`, unless the handoff is
+/// parked instead, because the endpoint is disabled or because nowhere is
+/// configured (`url` is `None`); it then waits until the endpoint is
+/// enabled or a URL is configured (maintenance resumes it).
+pub async fn destination<'u, U>(
+    conn: &mut PgConnection,
+    delivery: &Delivery,
+    url: Option<&'u U>,
+) -> Result<Option<&'u U>, DomainError> {
+    if delivery.endpoint_disabled && pause(&mut *conn, delivery.id, false).await? {
+        return Ok(None);
+    }
+    if url.is_none() {
+        tracing::info!(handoff = %delivery.id, "FINANCE_BASE_URL is not set; the handoff is paused");
+        pause(conn, delivery.id, true).await?;
+    }
+    Ok(url)
+}
+
 /// Parks a handoff (pending, or dead and retried by an operator) while
 /// the endpoint is disabled; with `always`, because nowhere is configured.
 /// Returns whether it was parked: the endpoint's row is read under a share
 /// lock, so an enable that commits meanwhile is seen, and the caller then
-/// delivers instead.
-pub async fn pause(conn: &mut PgConnection, id: Uuid, always: bool) -> Result<bool, DomainError> {
+/// delivers instead. A handoff the machine does not let park (already
+/// paused, or delivered meanwhile) is left as it is.
+async fn pause(conn: &mut PgConnection, id: Uuid, always: bool) -> Result<bool, DomainError> {
+    let park = HandoffStatus::set_transition(DeliveryEvent::Park)?;
     let rows = sqlx::query!(
-        "UPDATE finance_handoffs SET status = 'paused', updated_at = now()
-          WHERE id = $1 AND status IN ('pending', 'dead')
+        "UPDATE finance_handoffs SET status = $3, updated_at = now()
+          WHERE id = $1 AND status = ANY($4)
             AND ($2 OR EXISTS (SELECT 1 FROM finance_endpoint WHERE disabled_at IS NOT NULL FOR SHARE))",
         id,
-        always
+        always,
+        park.to as HandoffStatus,
+        &park.from as &[&str],
     )
     .execute(conn)
     .await?
@@ -372,7 +520,7 @@ pub async fn stranded(
     limit: i64,
 ) -> Result<Vec<(Uuid, i32)>, DomainError> {
     let rows = sqlx::query!(
-        r#"SELECT h.id, h.attempts FROM finance_handoffs h
+        r#"SELECT h.id, h.attempts, h.status AS "status: HandoffStatus" FROM finance_handoffs h
             WHERE (h.status = 'pending' AND COALESCE(h.next_attempt_at, h.updated_at) < now() - interval '2 minutes')
                OR (h.status = 'paused' AND $1 AND (SELECT disabled_at IS NULL FROM finance_endpoint))
             ORDER BY h.created_at
@@ -392,13 +540,22 @@ pub async fn stranded(
         .collect();
     let mut found = Vec::with_capacity(rows.len());
     for r in rows {
-        sqlx::query!(
-            "UPDATE finance_handoffs SET status = 'pending', next_attempt_at = NULL, updated_at = now()
-              WHERE id = $1",
-            r.id
+        let event = match r.status {
+            HandoffStatus::Paused => DeliveryEvent::Resume,
+            _ => DeliveryEvent::Revive,
+        };
+        let to = r.status.apply(event)?;
+        let rows = sqlx::query!(
+            "UPDATE finance_handoffs SET status = $2, next_attempt_at = NULL, updated_at = now()
+              WHERE id = $1 AND status = $3",
+            r.id,
+            to as HandoffStatus,
+            r.status as HandoffStatus,
         )
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
+        guarded(rows, None)?;
         FinanceHandoff::enqueue_resumed(&mut *conn, r.id, r.attempts + 1).await?;
         found.push((r.id, r.attempts + 1));
     }
@@ -446,9 +603,12 @@ pub async fn enable_endpoint(conn: &mut PgConnection) -> Result<FinanceEndpoint,
     sqlx::query!("UPDATE finance_endpoint SET disabled_at = NULL, disabled_reason = NULL")
         .execute(&mut *conn)
         .await?;
+    let resume = HandoffStatus::set_transition(DeliveryEvent::Resume)?;
     let resumed = sqlx::query!(
-        "UPDATE finance_handoffs SET status = 'pending', updated_at = now()
-          WHERE status = 'paused' RETURNING id, attempts"
+        "UPDATE finance_handoffs SET status = $1, updated_at = now()
+          WHERE status = ANY($2) RETURNING id, attempts",
+        resume.to as HandoffStatus,
+        &resume.from as &[&str],
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -478,7 +638,7 @@ pub struct Handoff {
     pub webhook_id: String,
     /// `pending`, `delivered`, `dead` (every attempt failed) or `paused`
     /// (the endpoint is disabled).
-    pub status: String,
+    pub status: HandoffStatus,
     pub attempts: Vec<HandoffAttempt>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -493,7 +653,7 @@ pub async fn list_for(
 ) -> Result<Vec<Handoff>, DomainError> {
     crate::domain::booking::bookings::get_for(&mut *conn, org_id, booking_id).await?;
     let rows = sqlx::query!(
-        r#"SELECT h.id, h.event, h.webhook_id, h.status, h.next_attempt_at, h.delivered_at, h.created_at,
+        r#"SELECT h.id, h.event, h.webhook_id, h.status AS "status: HandoffStatus", h.next_attempt_at, h.delivered_at, h.created_at,
                   COALESCE(jsonb_agg(jsonb_build_object(
                       'attempt', a.attempt, 'at', a.at, 'status_code', a.status_code,
                       'duration_ms', a.duration_ms, 'error', a.error, 'response_excerpt', a.response_excerpt)
@@ -615,6 +775,56 @@ mod tests {
             outcome(Some(503), Some(Duration::from_secs(1)), 2, &s, now),
             Outcome::Retry(now + chrono::Duration::seconds(300))
         );
+    }
+
+    #[test]
+    fn handoff_transitions() {
+        use DeliveryEvent::*;
+        use HandoffStatus::*;
+        let mut allowed = Vec::new();
+        for from in [Pending, Dead, Paused] {
+            allowed.push((from, Succeeded, Delivered));
+            allowed.push((from, Failed, Pending));
+            allowed.push((from, Exhausted, Dead));
+            allowed.push((from, Gone, Paused));
+        }
+        allowed.extend([
+            (Pending, Park, Paused),
+            (Dead, Park, Paused),
+            (Paused, Resume, Pending),
+            (Pending, Revive, Pending),
+        ]);
+        crate::domain::machine::assert_exhaustive(
+            &[Succeeded, Failed, Exhausted, Gone, Park, Resume, Revive],
+            &allowed,
+        );
+        // The set-based updates: park and resume.
+        assert_eq!(
+            HandoffStatus::set_transition(Park).unwrap().from,
+            ["pending", "dead"]
+        );
+        assert_eq!(HandoffStatus::set_transition(Resume).unwrap().to, Pending);
+    }
+
+    #[test]
+    fn which_jobs_attempt() {
+        let at = |status, attempts| Delivery {
+            id: Uuid::nil(),
+            webhook_id: String::new(),
+            payload: Vec::new(),
+            status,
+            attempts,
+            endpoint_disabled: false,
+        };
+        assert!(at(HandoffStatus::Pending, 0).is_due(1));
+        assert!(!at(HandoffStatus::Pending, 1).is_due(1));
+        assert!(at(HandoffStatus::Paused, 2).is_due(3));
+        assert!(!at(HandoffStatus::Paused, 3).is_due(3));
+        assert!(at(HandoffStatus::Dead, 8).is_due(8));
+        assert!(!at(HandoffStatus::Delivered, 1).is_due(5));
+        for event in [Outcome::Delivered, Outcome::Dead, Outcome::Gone] {
+            assert!(HandoffStatus::Delivered.apply(event.event()).is_err());
+        }
     }
 
     #[test]
