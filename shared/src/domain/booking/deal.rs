@@ -441,4 +441,61 @@ mod tests {
             ["deal.currency", "deal.guarantee_amount"]
         );
     }
+
+    #[test]
+    fn deposits_with_more_than_two_decimals_are_refused_by_name() {
+        let fine_deposit = Deal {
+            deposit_percent: pct("33.333"),
+            deposit_due_date: NaiveDate::from_ymd_opt(2026, 5, 1),
+            ..flat()
+        };
+        assert_eq!(fields(&fine_deposit), ["deal.deposit_percent"]);
+        let exponent = Deal {
+            deposit_percent: pct("3.3333e1"),
+            ..fine_deposit.clone()
+        };
+        assert_eq!(fields(&exponent), ["deal.deposit_percent"]);
+        let exact = Deal {
+            deposit_percent: pct("3333e-2"),
+            ..fine_deposit
+        };
+        assert!(fields(&exact).is_empty());
+        assert_eq!(exact.deposit_bp(), Some(3333));
+    }
+
+    #[test]
+    fn the_api_shows_the_digits_and_the_database_holds_basis_points() {
+        let text = r#"{"type":"versus","currency":"EUR","guarantee_amount":100,"percentage":12.35,"percentage_basis":"net","deposit_percent":33.33,"deposit_due_date":"2026-05-01"}"#;
+        let deal: Deal = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            (deal.percentage_bp(), deal.deposit_bp()),
+            (Some(1235), Some(3333))
+        );
+        let shown = serde_json::to_string(&deal).unwrap();
+        assert!(shown.contains(r#""percentage":12.35,"#), "{shown}");
+        assert!(shown.contains(r#""deposit_percent":33.33,"#), "{shown}");
+        let stored = serde_json::to_value(deal.stored()).unwrap();
+        assert_eq!(stored["percentage_bp"], 1235);
+        assert_eq!(stored["deposit_bp"], 3333);
+        assert!(stored.get("percentage").is_none() && stored.get("deposit_percent").is_none());
+        let back: StoredDeal = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.0, deal);
+        // The API takes no basis-point keys, the database no stray ones.
+        let with_bp = text.replace(r#""percentage":12.35"#, r#""percentage_bp":1235"#);
+        assert!(serde_json::from_str::<Deal>(&with_bp).is_err());
+        assert!(
+            serde_json::from_str::<StoredDeal>(r#"{"type":"flat","currency":"EUR","fee":1}"#)
+                .is_err()
+        );
+        // A row the migration could not convert is read, and written back, as it is.
+        let legacy: StoredDeal =
+            serde_json::from_str(r#"{"type":"door","currency":"EUR","percentage":33.333}"#)
+                .unwrap();
+        assert_eq!(
+            legacy.0.percentage.map(|p| p.to_string()),
+            Some("33.333".into())
+        );
+        let again = serde_json::to_string(&legacy).unwrap();
+        assert!(again.contains(r#""percentage":33.333"#), "{again}");
+    }
 }

@@ -126,7 +126,7 @@ pub struct BookingFinance {
     pub deposit: FinanceDeposit,
     /// Finance reported the deposit overdue, or its due date has passed
     /// while it is neither paid nor refunded and the booking is not
-    /// cancelled (the module doc says where that rule lives).
+    /// cancelled. Dashboards and late-payment figures use the same rule.
     pub deposit_overdue: bool,
     pub invoice: FinanceInvoice,
     pub settlement: FinanceSettlement,

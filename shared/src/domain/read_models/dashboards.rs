@@ -85,8 +85,8 @@ pub struct DashboardDeposit {
     pub amount: Option<i64>,
     pub currency: Option<String>,
     pub due_date: Option<NaiveDate>,
-    /// Late by the one deposit rule (`crate::domain::finance::status`),
-    /// as of the read.
+    /// Finance said overdue, or the due date has passed unpaid, as of the
+    /// read: the same rule as a booking's `deposit_overdue`.
     pub overdue: bool,
 }
 
