@@ -99,6 +99,12 @@ pub fn deposit_minor(guarantee: i64, bp: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(if rounded < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// `part / whole` in basis points, rounded down; `None` when `whole` is
+/// not positive (a rate of nothing).
+pub fn ratio_bp(part: i64, whole: i64) -> Option<i64> {
+    (whole > 0).then(|| part.saturating_mul(BP_PER_WHOLE) / whole)
+}
+
 /// `85%`, `12.5%`, `12.35%`, from basis points.
 pub fn format_percent(bp: i64) -> String {
     format!("{}%", Percent::from_bp(bp))
@@ -272,8 +278,7 @@ impl Serialize for Percent {
 
 impl<'de> Deserialize<'de> for Percent {
     /// Takes the number's own text from `serde_json` (a raw value), so no
-    /// float is ever made. A string, `null` inside an array or any other
-    /// JSON type is refused. Needs `serde_json`'s deserializer, or its
+    /// float is ever made. A string or any other JSON type is refused. Needs `serde_json`'s deserializer, or its
     /// `Value` (whose numbers print exactly up to 15 digits); serde's
     /// buffering (`flatten`, untagged enums) cannot hand out raw values,
     /// and is not used on the way to a deal.
@@ -489,5 +494,13 @@ mod tests {
         assert_eq!(deposit_minor(i64::MAX, 10_000), i64::MAX);
         assert_eq!(deposit_minor(i64::MAX, 20_000), i64::MAX);
         assert_eq!(deposit_minor(1_250_000, 1235), 154_375);
+    }
+
+    #[test]
+    fn ratios_are_basis_points_rounded_down() {
+        assert_eq!(ratio_bp(1, 3), Some(3333));
+        assert_eq!(ratio_bp(2, 2), Some(10_000));
+        assert_eq!(ratio_bp(0, 5), Some(0));
+        assert_eq!(ratio_bp(5, 0), None);
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::domain::finance;
+use crate::money::ratio_bp;
 
 /// Items kept per list of a section.
 pub const LIST_MAX: i64 = 50;
@@ -426,8 +427,8 @@ pub async fn agency(
         d.conversion_90d.bookings += s.conversion.bookings;
     }
     let c = &mut d.conversion_90d;
-    c.inquiry_to_offer_bp = (c.inquiries > 0).then(|| c.offers * 10_000 / c.inquiries);
-    c.offer_to_booking_bp = (c.offers > 0).then(|| c.bookings * 10_000 / c.offers);
+    c.inquiry_to_offer_bp = ratio_bp(c.offers, c.inquiries);
+    c.offer_to_booking_bp = ratio_bp(c.bookings, c.offers);
     d.upcoming_bookings
         .sort_by_key(|b| (b.event_date, b.booking_id));
     d.upcoming_bookings.truncate(LIST_MAX as usize);
