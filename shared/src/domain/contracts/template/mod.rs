@@ -12,7 +12,7 @@
 //!   text (hospitality, a company name) cannot add headings, lists, links
 //!   or HTML to the contract; a body cannot switch this off (`safe` is not
 //!   available and the formatter escapes in every auto-escape mode);
-//! - deterministic: money, percentages and dates are formatted here from
+//! - deterministic: money, percentages and dates are formatted from
 //!   integers and dates, never from the locale or the clock, so the same
 //!   terms give the same bytes;
 //! - bounded: bodies are at most [`MAX_BODY_BYTES`] and each render has a
