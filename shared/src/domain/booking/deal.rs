@@ -118,11 +118,11 @@ impl Deal {
             self.kind,
             DealType::Versus | DealType::Plus | DealType::Door
         );
-        match (self.percentage.map(Percent::basis_points), needs_percentage) {
+        match (self.percentage.map(exact), needs_percentage) {
             (None, true) => err("percentage", "is required for a versus, plus or door deal"),
             (Some(_), false) => err("percentage", "a flat deal has no percentage"),
-            (Some(None), true) => err("percentage", "must have at most two decimals"),
-            (Some(Some(bp)), true) if !(1..=BP_PER_WHOLE).contains(&bp) => {
+            (Some(Err(())), true) => err("percentage", "must have at most two decimals"),
+            (Some(Ok(bp)), true) if !(1..=BP_PER_WHOLE).contains(&bp) => {
                 err("percentage", "must be above 0 and at most 100")
             }
             _ => {}
@@ -141,17 +141,12 @@ impl Deal {
                 );
             }
         }
-        match (
-            self.deposit_percent.map(Percent::basis_points),
-            self.deposit_due_date,
-        ) {
-            (Some(None), _) => err("deposit_percent", "must have at most two decimals"),
-            (Some(Some(bp)), _) if !(0..=BP_PER_WHOLE).contains(&bp) => {
+        match (self.deposit_percent.map(exact), self.deposit_due_date) {
+            (Some(Err(())), _) => err("deposit_percent", "must have at most two decimals"),
+            (Some(Ok(bp)), _) if !(0..=BP_PER_WHOLE).contains(&bp) => {
                 err("deposit_percent", "must be between 0 and 100")
             }
-            (Some(Some(bp)), None) if bp > 0 => {
-                err("deposit_due_date", "is required with a deposit")
-            }
+            (Some(Ok(bp)), None) if bp > 0 => err("deposit_due_date", "is required with a deposit"),
             (None, Some(_)) => err("deposit_percent", "is required with a deposit due date"),
             _ => {}
         }
@@ -208,6 +203,17 @@ pub async fn check_references(
         .city("venue.city_id", venue_city_id)
         .check(conn)
         .await
+}
+
+/// Basis points of a percentage with at most two decimals (saturated far
+/// outside any range, so a huge whole number reads as out of range), or
+/// `Err` for more decimals.
+fn exact(percent: Percent) -> Result<i64, ()> {
+    match percent.basis_points() {
+        Some(bp) => Ok(bp),
+        None if percent.decimals() > 2 => Err(()),
+        None => Ok(i64::MAX),
+    }
 }
 
 impl Deal {
@@ -461,6 +467,14 @@ mod tests {
         };
         assert!(fields(&exact).is_empty());
         assert_eq!(exact.deposit_bp(), Some(3333));
+        let huge = Deal {
+            deposit_percent: pct("100000000000000000"),
+            ..exact
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let problems = huge.problems(NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(), today);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].message, "must be between 0 and 100");
     }
 
     #[test]
