@@ -715,7 +715,7 @@ impl Scene {
             deal: Deal {
                 kind: DealType::Versus,
                 guarantee_amount: Some(1_200_000),
-                percentage: Some(80.0),
+                percentage: Some(crate::money::Percent::from_bp(8000)),
                 percentage_basis: Some(PercentageBasis::Net),
                 ..flat(1_200_000, request.event_date)
             },
@@ -1094,7 +1094,7 @@ fn flat(guarantee: i64, event_date: NaiveDate) -> Deal {
         percentage: None,
         percentage_basis: None,
         bonuses: Vec::new(),
-        deposit_percent: Some(50.0),
+        deposit_percent: Some(crate::money::Percent::from_bp(5000)),
         deposit_due_date: Some(event_date - Duration::days(14)),
         ticket_price: Some(3_500),
         capacity: Some(1_800),

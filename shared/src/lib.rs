@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+pub mod money;
 pub mod ops;
 pub mod pagination;
 pub mod rate_limit;

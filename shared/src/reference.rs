@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::money::CURRENCIES;
 use crate::text::slugify;
 use crate::{DomainError, FieldError};
 
 const COUNTRIES: &str = include_str!("../../reference/countries.tsv");
-const CURRENCIES: &str = include_str!("../../reference/currencies.tsv");
 const REGIONS: &str = include_str!("../../reference/regions.tsv");
 const CITIES: &str = include_str!("../../reference/cities.tsv");
 const GENRES: &str = include_str!("../../reference/genres.txt");

@@ -412,3 +412,98 @@ async fn without_a_secret_finance_events_are_refused() {
     problem(response, 503, "finance_events_disabled").await;
     assert_eq!(count(&app, "SELECT count(*) FROM finance_events").await, 0);
 }
+
+/// "When is a deposit late" is one SQL function, `kisum_deposit_overdue`:
+/// the booking's finance read, the promoter dashboard and the
+/// `deposit_outcomes` view (late-payment figures) agree, before and after
+/// the booking is cancelled.
+#[tokio::test]
+async fn one_rule_decides_a_late_deposit_for_the_read_the_dashboard_and_the_figures() {
+    let app = finance_app().await;
+    let today = Utc::now().date_naive();
+    let (past, future) = (today - Duration::days(1), today + Duration::days(1));
+    for (status, due, cancelled, late) in [
+        (Some("overdue"), None, false, true),
+        (Some("overdue"), Some(future), true, true),
+        (Some("invoiced"), Some(past), false, true),
+        (None, Some(past), false, true),
+        (Some("invoiced"), Some(past), true, false),
+        (Some("invoiced"), Some(today), false, false),
+        (Some("invoiced"), Some(future), false, false),
+        (Some("invoiced"), None, false, false),
+        (Some("paid"), Some(past), false, false),
+        (Some("refunded"), Some(past), false, false),
+        (None, None, false, false),
+    ] {
+        let got: bool = sqlx::query_scalar("SELECT kisum_deposit_overdue($1, $2, $3, $4)")
+            .bind(status)
+            .bind(due)
+            .bind(cancelled)
+            .bind(today)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(got, late, "{status:?} {due:?} cancelled={cancelled}");
+    }
+
+    let (p, booking) = booked(&app, "One Rule").await;
+    let invoiced = event(
+        "deposit.invoiced",
+        &booking,
+        Utc::now() - Duration::days(10),
+        json!({"amount": 100, "currency": "EUR", "due_date": today - Duration::days(3)}),
+    );
+    accepted(&app, "one_rule_1", &invoiced).await;
+    let promoter_company: Uuid = p.promoter_company.parse().unwrap();
+    let seen = |app: &TestApp| {
+        let pool = app.pool.clone();
+        let (path, org) = (format!("/api/v1/bookings/{booking}/finance"), p.promoter.id);
+        let booking = booking.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            shared::domain::read_models::dashboards::refresh(&mut conn, &[promoter_company])
+                .await
+                .unwrap();
+            let board =
+                shared::domain::read_models::dashboards::promoter(&mut conn, org, None, Utc::now())
+                    .await
+                    .unwrap();
+            let on_board = board
+                .deposits_overdue
+                .iter()
+                .any(|d| d.booking_id.to_string() == booking);
+            let outcome: Option<String> = sqlx::query_scalar(
+                "SELECT outcome FROM deposit_outcomes WHERE booking_id = $1::uuid",
+            )
+            .bind(&booking)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            (path, on_board, outcome)
+        }
+    };
+    let (path, on_board, outcome) = seen(&app).await;
+    let (_, finance) = p.promoter.get(&app, &path).await;
+    assert_eq!(finance["deposit_overdue"], true, "{finance}");
+    assert!(on_board);
+    assert_eq!(outcome.as_deref(), Some("late"));
+
+    let (status, body) = p
+        .promoter
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/bookings/{booking}/cancel"),
+            Some(json!({"reason": "venue closed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (path, on_board, outcome) = seen(&app).await;
+    let (_, finance) = p.promoter.get(&app, &path).await;
+    assert_eq!(finance["deposit_overdue"], false, "{finance}");
+    assert!(!on_board);
+    assert_eq!(
+        outcome, None,
+        "an unpaid deposit of a cancelled booking is no late payment"
+    );
+}

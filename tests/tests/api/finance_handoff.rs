@@ -41,7 +41,7 @@ async fn booking(app: &TestApp, p: &BookingParties, days: i64) -> String {
         "event_date": Utc::now().date_naive() + chrono::Duration::days(days),
         "venue": {"name": "Paradiso", "city_id": 2759794, "capacity": 1500},
         "deal": {"type": "versus", "currency": "EUR", "guarantee_amount": 1_250_000,
-                 "percentage": 85.0, "percentage_basis": "net", "deposit_percent": 12.35,
+                 "percentage": 33.33, "percentage_basis": "net", "deposit_percent": 12.35,
                  "deposit_due_date": Utc::now().date_naive() + chrono::Duration::days(10)},
         "expires_at": Utc::now() + chrono::Duration::days(7), "send": true,
     });
@@ -157,7 +157,8 @@ async fn a_failing_finance_gets_the_same_message_until_it_accepts() {
     assert_eq!(data["booking_id"], id.as_str());
     assert_eq!(data["deal"]["guarantee_amount"], 1_250_000);
     assert_eq!(data["deal"]["currency"], "EUR");
-    assert_eq!(data["deal"]["percentage_bp"], 8500);
+    // Exact: 33.33 and 12.35 as sent, never through a float.
+    assert_eq!(data["deal"]["percentage_bp"], 3333);
     assert_eq!(data["deal"]["deposit_bp"], 1235);
     assert_eq!(data["venue"]["city"], "Amsterdam");
     assert_eq!(data["agency"]["id"], p.agency_company.as_str());

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["codes", "text", "serde_util", "telemetry", "shutdown"],
     &["error"],
-    &["validate", "pagination", "reference", "money"],
+    &["validate", "pagination", "money"],
+    &["reference"],
     &["jobs"],
     &["access"],
-    &["domain", "domain::changes"],
+    &["domain", "domain::machine", "domain::changes"],
     &["domain::directory"],
     &["domain::claims"],
     &["domain::booking"],

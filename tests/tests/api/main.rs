@@ -11,6 +11,7 @@ mod config;
 mod contracts;
 mod cors;
 mod cross_tenant;
+mod deal_terms;
 mod demo;
 mod deploy_manifests;
 mod directory;

@@ -1,6 +1,6 @@
 //! `contract_reminder`: expires contracts past their `expires_at`, creates
 //! the signature reminders due (the database refuses a second one per
-//! interval), and delivers each as a Standard Webhooks POST in its own self.
+//! interval), and delivers each as a Standard Webhooks POST in its own job.
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::{Duration, Utc};

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::activity::{self, Activity, Change};
-use super::deal::Deal;
+use super::deal::{Deal, StoredDeal};
 use super::holds::{HoldEvent, HoldStatus};
 use super::offers;
 use crate::Code;
@@ -112,7 +112,7 @@ struct Row {
     event_date: NaiveDate,
     hold_id: Option<Uuid>,
     allow_same_day: bool,
-    deal: Json<Deal>,
+    deal: Json<StoredDeal>,
     status: BookingStatus,
     cancel_reason: Option<String>,
     version: i32,
@@ -131,7 +131,7 @@ impl From<Row> for Booking {
             event_date: row.event_date,
             hold_id: row.hold_id,
             allow_same_day: row.allow_same_day,
-            deal: row.deal.0,
+            deal: row.deal.0.into(),
             status: row.status,
             cancel_reason: row.cancel_reason,
             version: row.version,
@@ -154,7 +154,7 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Booking, DomainError>
     sqlx::query_as!(
         Row,
         r#"SELECT id, offer_id, artist_id, agency_company_id, promoter_company_id, event_date, hold_id, allow_same_day,
-                  deal AS "deal: Json<Deal>", status AS "status: BookingStatus", cancel_reason, version, created_at, updated_at
+                  deal AS "deal: Json<StoredDeal>", status AS "status: BookingStatus", cancel_reason, version, created_at, updated_at
              FROM bookings WHERE id = $1"#,
         id
     )
@@ -231,7 +231,7 @@ pub(crate) async fn confirm(
         offer.event_date,
         hold,
         offer.allow_same_day,
-        Json(&offer.deal) as _,
+        Json(offer.deal.stored()) as _,
         actor,
     )
     .execute(&mut *conn)
@@ -409,7 +409,7 @@ pub async fn list_for(
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT b.id, b.offer_id, b.artist_id, b.agency_company_id, b.promoter_company_id, b.event_date, b.hold_id,
-                  b.allow_same_day, b.deal AS "deal: Json<Deal>", b.status AS "status: BookingStatus", b.cancel_reason,
+                  b.allow_same_day, b.deal AS "deal: Json<StoredDeal>", b.status AS "status: BookingStatus", b.cancel_reason,
                   b.version, b.created_at, b.updated_at
              FROM bookings b
             WHERE EXISTS (SELECT 1 FROM org_companies oc

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::activity::{self, Change};
-use super::deal::Deal;
+use super::deal::{Deal, StoredDeal};
 use crate::Code;
 use crate::access::{self, AgencyOf, Parties, Party};
 use crate::domain::machine::Machine;
@@ -188,7 +188,7 @@ struct Row {
     venue: Json<Venue>,
     allow_same_day: bool,
     status: OfferStatus,
-    deal: Json<Deal>,
+    deal: Json<StoredDeal>,
     current_version: i32,
     written_by_side: Party,
     expires_at: DateTime<Utc>,
@@ -209,7 +209,7 @@ impl From<Row> for Offer {
             venue: r.venue.0,
             allow_same_day: r.allow_same_day,
             status: r.status,
-            deal: r.deal.0,
+            deal: r.deal.0.into(),
             current_version: r.current_version,
             written_by: r.written_by_side,
             expires_at: r.expires_at,
@@ -231,7 +231,7 @@ async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Offer, Do
         Row,
         r#"SELECT o.id, o.artist_id, o.promoter_company_id, o.agency_company_id, o.booking_request_id, o.event_date,
                   o.venue AS "venue: Json<Venue>", o.allow_same_day, o.status AS "status: OfferStatus",
-                  v.deal AS "deal: Json<Deal>", o.current_version, o.written_by_side AS "written_by_side: Party",
+                  v.deal AS "deal: Json<StoredDeal>", o.current_version, o.written_by_side AS "written_by_side: Party",
                   o.expires_at, o.version, o.created_at, o.updated_at
              FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.number = o.current_version
             WHERE o.id = $1"#,
@@ -366,7 +366,7 @@ pub async fn create(
     sqlx::query!(
         "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by) VALUES ($1, 1, $2, $3, $4)",
         id,
-        Json(&input.deal) as _,
+        Json(input.deal.stored()) as _,
         party as Party,
         actor,
     )
@@ -572,7 +572,7 @@ pub async fn counter(
         "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by, note) VALUES ($1, $2, $3, $4, $5, $6)",
         id,
         number,
-        Json(&input.deal) as _,
+        Json(input.deal.stored()) as _,
         author as Party,
         actor,
         note,
@@ -681,7 +681,7 @@ pub async fn versions(
 ) -> Result<Vec<OfferVersion>, DomainError> {
     get_for(&mut *conn, org_id, id).await?;
     let rows = sqlx::query!(
-        r#"SELECT number, deal AS "deal: Json<Deal>", written_by_side AS "written_by_side: Party", note, created_at
+        r#"SELECT number, deal AS "deal: Json<StoredDeal>", written_by_side AS "written_by_side: Party", note, created_at
              FROM offer_versions WHERE offer_id = $1 ORDER BY number"#,
         id
     )
@@ -691,7 +691,7 @@ pub async fn versions(
         .into_iter()
         .map(|r| OfferVersion {
             number: r.number,
-            deal: r.deal.0,
+            deal: r.deal.0.into(),
             written_by: r.written_by_side,
             note: r.note,
             created_at: r.created_at,
@@ -710,7 +710,7 @@ pub async fn list_for(
         Row,
         r#"SELECT o.id, o.artist_id, o.promoter_company_id, o.agency_company_id, o.booking_request_id, o.event_date,
                   o.venue AS "venue: Json<Venue>", o.allow_same_day, o.status AS "status: OfferStatus",
-                  v.deal AS "deal: Json<Deal>", o.current_version, o.written_by_side AS "written_by_side: Party",
+                  v.deal AS "deal: Json<StoredDeal>", o.current_version, o.written_by_side AS "written_by_side: Party",
                   o.expires_at, o.version, o.created_at, o.updated_at
              FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.number = o.current_version
             WHERE EXISTS (SELECT 1 FROM org_companies oc

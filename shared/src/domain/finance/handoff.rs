@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::Code;
 use crate::DomainError;
-use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis, basis_points};
+use crate::domain::booking::deal::{Bonus, Deal, DealType, PercentageBasis, StoredDeal};
 use crate::domain::booking::offers::Venue;
 use crate::domain::guarded;
 use crate::domain::machine::Machine;
@@ -191,14 +191,15 @@ pub struct FinanceDeal {
 
 impl From<Deal> for FinanceDeal {
     fn from(d: Deal) -> Self {
+        let (percentage_bp, deposit_bp) = (d.percentage_bp(), d.deposit_bp());
         FinanceDeal {
             kind: d.kind,
             currency: d.currency,
             guarantee_amount: d.guarantee_amount,
-            percentage_bp: d.percentage.map(basis_points),
+            percentage_bp,
             percentage_basis: d.percentage_basis,
             bonuses: d.bonuses,
-            deposit_bp: d.deposit_percent.map(basis_points),
+            deposit_bp,
             deposit_due_date: d.deposit_due_date,
             ticket_price: d.ticket_price,
             capacity: d.capacity,
@@ -222,7 +223,7 @@ pub async fn record(
 ) -> Result<(), DomainError> {
     let row = sqlx::query!(
         r#"SELECT b.id, b.offer_id, b.status, b.cancel_reason, b.event_date, b.updated_at,
-                  b.deal AS "deal: Json<Deal>", o.venue AS "venue: Json<Venue>",
+                  b.deal AS "deal: Json<StoredDeal>", o.venue AS "venue: Json<Venue>",
                   a.id AS artist_id, a.name AS artist_name,
                   ag.id AS agency_id, ag.name AS agency_name,
                   pc.id AS promoter_id, pc.name AS promoter_name,
@@ -267,7 +268,7 @@ pub async fn record(
                 country_code: row.country_code,
                 capacity: venue.capacity,
             },
-            deal: row.deal.0.into(),
+            deal: Deal::from(row.deal.0).into(),
         },
     };
     let payload = serde_json::to_vec(&message).map_err(|e| DomainError::Internal(e.into()))?;

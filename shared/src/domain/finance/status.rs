@@ -1,6 +1,14 @@
 //! What Finance reported about a booking: one status per part (deposit,
 //! invoice, settlement), each set by the newest event for that part, and
 //! the read of it the booking's parties get.
+//!
+//! When a deposit is late is decided in one place, the SQL function
+//! `kisum_deposit_overdue(deposit_status, due_date, booking_cancelled,
+//! on_day)` (migration `20261206000100_exact_deal_terms.sql`): Finance said
+//! overdue, or the due date has passed while the deposit is neither paid
+//! nor refunded, on a booking that is not cancelled. The booking's finance
+//! read ([`for_booking`]), the promoter dashboard ([`overdue_on`]) and the
+//! `deposit_outcomes` view (trust and relationship figures) all call it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::domain::booking::bookings;
+use crate::domain::booking::bookings::{self, BookingStatus};
 
 /// The deposit as Finance last reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -78,22 +86,6 @@ impl SettlementStatus {
     }
 }
 
-/// Whether the deposit is overdue: Finance said so, or its due date has
-/// passed and Finance has not reported it paid or refunded.
-pub fn deposit_overdue(
-    status: DepositStatus,
-    due_date: Option<NaiveDate>,
-    today: NaiveDate,
-) -> bool {
-    match status {
-        DepositStatus::Overdue => true,
-        DepositStatus::Paid | DepositStatus::Refunded => false,
-        DepositStatus::NotReported | DepositStatus::Invoiced => {
-            due_date.is_some_and(|due| due < today)
-        }
-    }
-}
-
 /// The deposit part. Amounts are integer minor units of `currency`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct FinanceDeposit {
@@ -133,7 +125,8 @@ pub struct BookingFinance {
     pub booking_id: Uuid,
     pub deposit: FinanceDeposit,
     /// Finance reported the deposit overdue, or its due date has passed
-    /// while it is neither paid nor refunded.
+    /// while it is neither paid nor refunded and the booking is not
+    /// cancelled. Dashboards and late-payment figures use the same rule.
     pub deposit_overdue: bool,
     pub invoice: FinanceInvoice,
     pub settlement: FinanceSettlement,
@@ -148,8 +141,10 @@ pub async fn for_booking(
     booking_id: Uuid,
 ) -> Result<BookingFinance, DomainError> {
     let booking = bookings::get_for(&mut *conn, org_id, booking_id).await?;
+    let today = Utc::now().date_naive();
     let row = sqlx::query!(
         r#"SELECT deposit_status AS "deposit_status: DepositStatus", deposit_amount,
+                  kisum_deposit_overdue(deposit_status, deposit_due_date, $2, $3) AS "deposit_overdue!",
                   deposit_currency, deposit_due_date, deposit_changed_at,
                   invoice_status AS "invoice_status: InvoiceStatus", invoice_amount,
                   invoice_currency, invoice_reference, invoice_due_date, invoice_changed_at,
@@ -157,10 +152,11 @@ pub async fn for_booking(
                   settlement_currency, settlement_changed_at, updated_at
              FROM booking_finance WHERE booking_id = $1"#,
         booking.id,
+        booking.status == BookingStatus::Cancelled,
+        today,
     )
     .fetch_optional(conn)
     .await?;
-    let today = Utc::now().date_naive();
     Ok(match row {
         None => BookingFinance {
             booking_id: booking.id,
@@ -192,7 +188,7 @@ pub async fn for_booking(
             let deposit_status = r.deposit_status.unwrap_or(DepositStatus::NotReported);
             BookingFinance {
                 booking_id: booking.id,
-                deposit_overdue: deposit_overdue(deposit_status, r.deposit_due_date, today),
+                deposit_overdue: r.deposit_overdue,
                 deposit: FinanceDeposit {
                     status: deposit_status,
                     amount: r.deposit_amount,
@@ -220,33 +216,24 @@ pub async fn for_booking(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overdue_when_finance_says_so_or_the_due_date_passed_unpaid() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
-        let past = NaiveDate::from_ymd_opt(2026, 12, 2);
-        let future = NaiveDate::from_ymd_opt(2026, 12, 4);
-        use DepositStatus::*;
-        for (status, due, overdue) in [
-            (Overdue, None, true),
-            (Overdue, future, true),
-            (Invoiced, past, true),
-            (NotReported, past, true),
-            (Invoiced, Some(today), false),
-            (Invoiced, future, false),
-            (Invoiced, None, false),
-            (Paid, past, false),
-            (Refunded, past, false),
-            (NotReported, None, false),
-        ] {
-            assert_eq!(
-                deposit_overdue(status, due, today),
-                overdue,
-                "{status:?} {due:?}"
-            );
-        }
-    }
+/// The deposit rule for deposits of bookings that are not cancelled, as of
+/// `on_day`: one flag per `(status, due date)`, in order, from one query.
+pub async fn overdue_on(
+    conn: &mut PgConnection,
+    deposits: &[(String, Option<NaiveDate>)],
+    on_day: NaiveDate,
+) -> Result<Vec<bool>, DomainError> {
+    let (statuses, due_dates): (Vec<String>, Vec<Option<NaiveDate>>) =
+        deposits.iter().cloned().unzip();
+    let flags = sqlx::query_scalar!(
+        r#"SELECT kisum_deposit_overdue(d.status, d.due_date, false, $3) AS "overdue!"
+             FROM unnest($1::text[], $2::date[]) WITH ORDINALITY AS d (status, due_date, n)
+            ORDER BY d.n"#,
+        &statuses,
+        &due_dates as &[Option<NaiveDate>],
+        on_day,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(flags)
 }

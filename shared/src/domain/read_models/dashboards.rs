@@ -12,6 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::domain::finance;
+use crate::money::ratio_bp;
 
 /// Items kept per list of a section.
 pub const LIST_MAX: i64 = 50;
@@ -84,7 +86,8 @@ pub struct DashboardDeposit {
     pub amount: Option<i64>,
     pub currency: Option<String>,
     pub due_date: Option<NaiveDate>,
-    /// Finance said overdue, or the due date has passed unpaid.
+    /// Finance said overdue, or the due date has passed unpaid, as of the
+    /// read: the same rule as a booking's `deposit_overdue`.
     pub overdue: bool,
 }
 
@@ -211,7 +214,9 @@ pub async fn refresh(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), 
                SELECT c.id AS company_id,
                       jsonb_agg(jsonb_build_object('booking_id', b.id, 'artist_name', a.name, 'event_date', b.event_date,
                           'status', f.deposit_status, 'amount', f.deposit_amount, 'currency', f.deposit_currency,
-                          'due_date', f.deposit_due_date, 'overdue', f.deposit_status = 'overdue')
+                          'due_date', f.deposit_due_date,
+                          'overdue', kisum_deposit_overdue(f.deposit_status, f.deposit_due_date, false,
+                                                           (now() AT TIME ZONE 'UTC')::date))
                           ORDER BY f.deposit_due_date NULLS LAST, b.id) AS items
                  FROM c JOIN bookings b ON b.promoter_company_id = c.id
                  JOIN booking_finance f ON f.booking_id = b.id
@@ -422,8 +427,8 @@ pub async fn agency(
         d.conversion_90d.bookings += s.conversion.bookings;
     }
     let c = &mut d.conversion_90d;
-    c.inquiry_to_offer_bp = (c.inquiries > 0).then(|| c.offers * 10_000 / c.inquiries);
-    c.offer_to_booking_bp = (c.offers > 0).then(|| c.bookings * 10_000 / c.offers);
+    c.inquiry_to_offer_bp = ratio_bp(c.offers, c.inquiries);
+    c.offer_to_booking_bp = ratio_bp(c.bookings, c.offers);
     d.upcoming_bookings
         .sort_by_key(|b| (b.event_date, b.booking_id));
     d.upcoming_bookings.truncate(LIST_MAX as usize);
@@ -501,7 +506,7 @@ pub async fn promoter(
     company_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<PromoterDashboard, DomainError> {
-    let (companies, rows) = stored(conn, org_id, company_id).await?;
+    let (companies, rows) = stored(&mut *conn, org_id, company_id).await?;
     let today = now.date_naive();
     let refreshed_at = rows.iter().map(|r| r.refreshed_at).min();
     let mut states: BTreeMap<String, i64> =
@@ -516,10 +521,14 @@ pub async fn promoter(
         }
         upcoming.extend(s.upcoming.into_iter().filter(|b| b.event_date >= today));
         proposals.extend(s.proposals);
-        due.extend(s.deposits.into_iter().map(|mut dep| {
-            dep.overdue = dep.overdue || dep.due_date.is_some_and(|d| d < today);
-            dep
-        }));
+        due.extend(s.deposits);
+    }
+    // The section holds no deposit of a cancelled booking.
+    let deposits: Vec<(String, Option<NaiveDate>)> =
+        due.iter().map(|d| (d.status.clone(), d.due_date)).collect();
+    let flags = finance::status::overdue_on(&mut *conn, &deposits, today).await?;
+    for (deposit, overdue) in due.iter_mut().zip(flags) {
+        deposit.overdue = overdue;
     }
     upcoming.sort_by_key(|b: &DashboardBooking| (b.event_date, b.booking_id));
     upcoming.truncate(LIST_MAX as usize);

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::DomainError;
 use crate::access::{self, Party};
 use crate::domain::booking::bookings::BookingStatus;
-use crate::domain::booking::deal::Deal;
+use crate::domain::booking::deal::{Deal, StoredDeal};
 use crate::domain::booking::offers::Venue;
 use crate::pagination::{Page, PageRequest};
 
@@ -61,7 +61,7 @@ pub async fn list(
     let (after_date, after_key) = page.after.clone().unzip();
     let rows = sqlx::query!(
         r#"SELECT b.id, b.event_date, b.status AS "status: BookingStatus", b.ended_at, b.cancelled_by,
-                  b.cancel_reason, b.agency_company_id, b.promoter_company_id, b.deal AS "deal: Json<Deal>",
+                  b.cancel_reason, b.agency_company_id, b.promoter_company_id, b.deal AS "deal: Json<StoredDeal>",
                   o.venue AS "venue: Json<Venue>", o.venue_city_id, ci.name AS "city?",
                   ci.country_code::text AS "country_code?",
                   md5(b.id::text) AS "tiebreak!"
@@ -106,7 +106,7 @@ pub async fn list(
                 promoter_company_id: party.then_some(r.promoter_company_id),
                 cancelled_by: cancelled_by.filter(|_| party),
                 cancel_reason: r.cancel_reason.filter(|_| party),
-                deal: party.then_some(r.deal.0),
+                deal: party.then_some(r.deal.0.into()),
             };
             (entry, r.tiebreak)
         })
