@@ -50,7 +50,7 @@ pub struct WorkerProcess {
 /// then by last heartbeat.
 pub async fn worker_processes(conn: &mut PgConnection) -> Result<Vec<WorkerProcess>, DomainError> {
     // Worker ids are `queue@host:pid#restarts.boot` (see the worker's
-    // `register_queue!`).
+    // `register_queue`).
     let workers = sqlx::query!(
         r#"SELECT split_part(split_part(id, '@', 2), '#', 1) AS "instance!",
                   array_agg(DISTINCT split_part(id, '@', 1) ORDER BY split_part(id, '@', 1)) AS "queues!",
