@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod processes;
+pub mod queue;
 pub mod tokens;
 pub mod world;
 

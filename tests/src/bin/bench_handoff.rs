@@ -83,19 +83,16 @@ async fn undelivered(pool: &PgPool) -> i64 {
 
 /// Every handoff back to pending with a fresh first attempt queued.
 async fn reset(pool: &PgPool) -> usize {
+    kisum_tests::queue::delete(pool, "finance_handoff").await;
     sqlx::raw_sql(
-        "DELETE FROM apalis.jobs WHERE job_type = 'finance_handoff';
-         DELETE FROM finance_handoff_attempts;
+        "DELETE FROM finance_handoff_attempts;
          UPDATE finance_handoffs SET status = 'pending', attempts = 0, next_attempt_at = NULL,
                 delivered_at = NULL, last_error = NULL;",
     )
     .execute(pool)
     .await
     .unwrap();
-    sqlx::raw_sql("VACUUM ANALYZE apalis.jobs")
-        .execute(pool)
-        .await
-        .unwrap();
+    kisum_tests::queue::vacuum(pool).await;
     let ids: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM finance_handoffs")
         .fetch_all(pool)
         .await

@@ -266,20 +266,12 @@ fn summary(mut times: Vec<Duration>, errors: usize, seconds: f64) -> Value {
 
 /// Rows of the queue and of the activity trail, to count what a write adds.
 async fn growth_counts(pool: &sqlx::PgPool) -> (i64, i64) {
-    sqlx::query_as(
-        "SELECT (SELECT count(*) FROM apalis.jobs), (SELECT count(*) FROM booking_activity)",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
-async fn jobs_done(pool: &sqlx::PgPool, since: chrono::DateTime<Utc>) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE status = 'Done' AND done_at >= $1")
-        .bind(since)
+    let jobs = kisum_tests::queue::count_all(pool).await;
+    let activity: i64 = sqlx::query_scalar("SELECT count(*) FROM booking_activity")
         .fetch_one(pool)
         .await
-        .unwrap()
+        .unwrap();
+    (jobs, activity)
 }
 
 /// Statements sqlx logs per request of `path`, over `samples` sequential
@@ -326,11 +318,8 @@ async fn main() {
     for model in Model::ALL {
         rebuild_read_model(&pool, model).await;
     }
-    exec(
-        &pool,
-        "DELETE FROM read_model_dirty; DELETE FROM apalis.jobs",
-    )
-    .await;
+    exec(&pool, "DELETE FROM read_model_dirty").await;
+    kisum_tests::queue::delete_all(&pool).await;
     exec(&pool, "VACUUM ANALYZE").await;
     let artist_rows: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, name FROM artists ORDER BY id LIMIT 5000")
@@ -411,7 +400,7 @@ async fn main() {
             row["api_peak_rss_mib"] = json!(peak);
             if path.writes() {
                 // Jobs the writes caused, finished by the worker meanwhile.
-                let done = jobs_done(&pool, since).await;
+                let done = kisum_tests::queue::count_done_since(&pool, since).await;
                 #[allow(clippy::cast_precision_loss)]
                 let jobs_per_s = (done as f64 / seconds).round();
                 row["jobs_done_per_s"] = json!(jobs_per_s);
@@ -439,9 +428,8 @@ async fn main() {
     let (_, peak) = memory_mib(api.pid());
     drop(api);
     // Bytes per row (table, indexes and TOAST) of what grows with writes.
-    let sizes: Vec<(String, i64, i64)> = sqlx::query_as(
+    let tables: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT t, n, pg_total_relation_size(t::regclass) FROM (VALUES
-             ('apalis.jobs', (SELECT count(*) FROM apalis.jobs)),
              ('booking_activity', (SELECT count(*) FROM booking_activity)),
              ('holds', (SELECT count(*) FROM holds)),
              ('offers', (SELECT count(*) FROM offers))) v(t, n)",
@@ -449,8 +437,8 @@ async fn main() {
     .fetch_all(&pool)
     .await
     .unwrap();
+    let sizes = std::iter::once(kisum_tests::queue::footprint(&pool).await).chain(tables);
     let bytes_per_row: serde_json::Map<String, Value> = sizes
-        .into_iter()
         .map(|(t, n, bytes)| (t, json!(if n > 0 { bytes / n } else { 0 })))
         .collect();
 

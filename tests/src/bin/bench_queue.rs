@@ -34,8 +34,8 @@ use chrono::{DateTime, Utc};
 use kisum_tests::{TestDb, WorkerProcess};
 use serde_json::{Value, json};
 use shared::config::{Env, WorkerConfig};
-use shared::jobs::{Noop, Schedule};
-use sqlx::{Connection, PgPool};
+use shared::jobs::{Job, Noop, Schedule};
+use sqlx::{Connection, PgConnection, PgPool};
 
 fn env_num(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -146,10 +146,6 @@ fn spawn(database_url: &str, vars: &[(String, String)], extra: &[(&str, &str)]) 
     WorkerProcess::spawn(database_url, &all)
 }
 
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::raw_sql(sql).execute(pool).await.unwrap();
-}
-
 /// Enqueues `jobs` no-op jobs, `batch` per statement
 /// (`shared::jobs::enqueue_many`); returns seconds.
 async fn enqueue(pool: &PgPool, jobs: u64, batch: u64) -> f64 {
@@ -166,19 +162,15 @@ async fn enqueue(pool: &PgPool, jobs: u64, batch: u64) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-async fn open_noops(pool: &PgPool) -> bool {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM apalis.jobs
-                         WHERE job_type = 'noop' AND status IN ('Pending', 'Queued', 'Running'))",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
+/// Whether a no-op job is still to run: due, scheduled or running.
+async fn open_noops(conn: &mut PgConnection) -> bool {
+    shared::jobs::queue::in_flight::<Noop>(conn).await.unwrap()
 }
 
 async fn wait_drained(pool: &PgPool, workers: &mut [WorkerProcess], cap: Duration) {
     let started = Instant::now();
-    while open_noops(pool).await {
+    let mut conn = pool.acquire().await.unwrap();
+    while open_noops(&mut conn).await {
         for w in workers.iter_mut() {
             if let Some(status) = w.child.try_wait().unwrap() {
                 panic!("a worker exited early: {status}");
@@ -199,11 +191,11 @@ async fn process(
     jobs: u64,
     batch: u64,
 ) -> Value {
-    exec(pool, "DELETE FROM apalis.jobs WHERE job_type = 'noop'").await;
-    exec(pool, "VACUUM ANALYZE apalis.jobs").await;
+    kisum_tests::queue::delete(pool, Noop::QUEUE).await;
+    kisum_tests::queue::vacuum(pool).await;
     log(&format!("enqueue {jobs} jobs for {count} worker(s)"));
     let enqueue_s = enqueue(pool, jobs, batch).await;
-    exec(pool, "VACUUM ANALYZE apalis.jobs").await;
+    kisum_tests::queue::vacuum(pool).await;
     let load = load_1m();
     log(&format!("process with {count} worker(s)"));
     let spawned_at = Utc::now();
@@ -217,20 +209,13 @@ async fn process(
     for w in &mut workers {
         assert!(w.terminate().await.success(), "worker exits cleanly");
     }
-    let (first_lock, first_done, last_done, done, failed): (
-        DateTime<Utc>,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        i64,
-        i64,
-    ) = sqlx::query_as(
-        "SELECT min(lock_at), min(done_at), max(done_at),
-                count(*) FILTER (WHERE status = 'Done'), count(*) FILTER (WHERE status <> 'Done')
-           FROM apalis.jobs WHERE job_type = 'noop'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let kisum_tests::queue::RunSummary {
+        first_lock,
+        first_done,
+        last_done,
+        done,
+        not_done: failed,
+    } = kisum_tests::queue::run_summary(pool, Noop::QUEUE).await;
     let secs = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).as_seconds_f64();
     let total_s = secs(spawned_at, last_done);
     let after_start_s = secs(first_lock, last_done);
@@ -264,7 +249,7 @@ async fn latency(pool: &PgPool, db: &TestDb, vars: &[(String, String)], samples:
         Duration::from_secs(60),
     )
     .await;
-    exec(pool, "DELETE FROM apalis.jobs WHERE job_type = 'noop'").await;
+    kisum_tests::queue::delete(pool, Noop::QUEUE).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let load = load_1m();
     log(&format!("latency over {samples} sequential jobs"));
@@ -275,7 +260,7 @@ async fn latency(pool: &PgPool, db: &TestDb, vars: &[(String, String)], samples:
             .await
             .unwrap();
         let started = Instant::now();
-        while open_noops(pool).await {
+        while open_noops(&mut conn).await {
             if started.elapsed() > Duration::from_secs(30) {
                 stuck += 1;
                 break;
@@ -284,14 +269,7 @@ async fn latency(pool: &PgPool, db: &TestDb, vars: &[(String, String)], samples:
         }
     }
     assert!(worker.terminate().await.success(), "worker exits cleanly");
-    let rows: Vec<(f64, f64)> = sqlx::query_as(
-        "SELECT extract(epoch FROM lock_at - run_at)::float8 * 1000,
-                extract(epoch FROM done_at - run_at)::float8 * 1000
-           FROM apalis.jobs WHERE job_type = 'noop' AND status = 'Done'",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let rows = kisum_tests::queue::latencies_ms(pool, Noop::QUEUE).await;
     let mut start: Vec<f64> = rows.iter().map(|r| r.0).collect();
     let mut done: Vec<f64> = rows.iter().map(|r| r.1).collect();
     start.sort_by(f64::total_cmp);
@@ -322,15 +300,12 @@ async fn kill(
     let pids = [workers[0].pid(), workers[1].pid()];
     let registered = Instant::now();
     loop {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM apalis.workers
-              WHERE worker_type = 'queue_canary' AND (id LIKE $1 OR id LIKE $2)",
-        )
-        .bind(format!("%:{}#%", pids[0]))
-        .bind(format!("%:{}#%", pids[1]))
-        .fetch_one(pool)
-        .await
-        .unwrap();
+        let ours = pids.map(|pid| format!(":{pid}#"));
+        let n = kisum_tests::queue::workers(pool)
+            .await
+            .iter()
+            .filter(|w| w.queue == "queue_canary" && ours.iter().any(|p| w.id.contains(p)))
+            .count();
         if n == 2 {
             break;
         }

@@ -525,10 +525,7 @@ impl World {
         // Machine records for the internal routes.
         let canary = internal(app, "/internal/ops/canaries", json!({})).await;
         ids.insert("canary", canary["id"].as_str().unwrap().to_owned());
-        let job: String = sqlx::query_scalar("SELECT id::text FROM apalis.jobs LIMIT 1")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        let job = kisum_tests::queue::some_job_id(&app.pool).await;
         ids.insert("job", job);
 
         Self {
@@ -1738,7 +1735,6 @@ async fn snapshot(app: &TestApp) -> BTreeMap<String, String> {
     for table in tables
         .into_iter()
         .filter(|t| !UNWATCHED.contains(&t.as_str()))
-        .chain(["apalis.jobs".to_owned()])
     {
         let sql = format!(
             "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
@@ -1749,6 +1745,10 @@ async fn snapshot(app: &TestApp) -> BTreeMap<String, String> {
             .unwrap();
         digests.insert(table, digest);
     }
+    digests.insert(
+        "job queue".to_owned(),
+        kisum_tests::queue::digest(&app.pool).await,
+    );
     digests
 }
 

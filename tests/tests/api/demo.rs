@@ -41,7 +41,6 @@ async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
         "itinerary_items",
         "logistics_proposals",
         "queue_canaries",
-        "apalis.jobs",
     ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
@@ -50,6 +49,10 @@ async fn counts(pool: &PgPool) -> Vec<(String, i64)> {
                 .unwrap();
         counts.push((table.to_owned(), n));
     }
+    counts.push((
+        "job queue".to_owned(),
+        kisum_tests::queue::count_all(pool).await,
+    ));
     counts
 }
 

@@ -321,15 +321,9 @@ async fn maintenance_resumes_stranded_handoffs_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let deleted = sqlx::query(
-        "DELETE FROM apalis.jobs WHERE job_type = 'finance_handoff'
-            AND convert_from(job, 'UTF8')::jsonb ->> 'handoff_id' = $1",
-    )
-    .bind(&lost_id)
-    .execute(&app.pool)
-    .await
-    .unwrap()
-    .rows_affected();
+    let deleted =
+        kisum_tests::queue::delete_about(&app.pool, "finance_handoff", "handoff_id", &lost_id)
+            .await;
     assert_eq!(deleted, 1);
     sqlx::query(
         "UPDATE finance_handoffs SET updated_at = now() - interval '3 minutes' WHERE id = $1::uuid",
@@ -360,12 +354,7 @@ async fn maintenance_resumes_stranded_handoffs_once() {
         .await;
     }
     eventually(Duration::from_secs(30), "both ticks ran", || async {
-        let done: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'maintenance' AND status = 'Done'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+        let done = kisum_tests::queue::count_done(&app.pool, "maintenance").await;
         (done == 2).then_some(())
     })
     .await;

@@ -175,11 +175,7 @@ async fn holds_take_the_next_priority_and_move_up_on_release() {
     .await
     .unwrap();
     assert_eq!(activity, vec!["placed", "promoted"]);
-    let jobs: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'hold_expiry'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let jobs = kisum_tests::queue::count(&app.pool, "hold_expiry").await;
     assert_eq!(
         jobs, 4,
         "each hold enqueued its expiry in its own transaction"
@@ -212,10 +208,7 @@ async fn hold_input_is_validated() {
     let app = TestApp::spawn().await;
     let s = stage(&app).await;
     // The setup's own jobs (read-model refreshes of the roster link).
-    let jobs_before: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let jobs_before = kisum_tests::queue::count_all(&app.pool).await;
     let mut past = hold_body(&s, chrono::Duration::days(1));
     past["date"] = json!("2020-01-01");
     let mut expired = hold_body(&s, chrono::Duration::days(1));
@@ -261,10 +254,7 @@ async fn hold_input_is_validated() {
         .await
         .unwrap();
     assert_eq!(count, 0);
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let jobs = kisum_tests::queue::count_all(&app.pool).await;
     assert_eq!(jobs, jobs_before, "a refused hold enqueued nothing");
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kisum_tests::queue::Ending;
 use kisum_tests::{INTERNAL_KEY, Org, TestApp, WorkerProcess, dead_job, eventually, internal_call};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -395,17 +396,17 @@ async fn maintenance_prunes_old_done_jobs_and_keeps_dead_ones() {
         .unwrap();
     }
     // One done long ago, one done just now, one dead long ago.
-    sqlx::raw_sql(
-        "WITH j AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM apalis.jobs WHERE job_type = 'noop')
-         UPDATE apalis.jobs SET
-             status = CASE j.n WHEN 3 THEN 'Failed' ELSE 'Done' END,
-             attempts = 1,
-             done_at = CASE j.n WHEN 2 THEN now() ELSE now() - interval '3 hours' END
-           FROM j WHERE apalis.jobs.id = j.id",
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    kisum_tests::queue::end_jobs(
+        &app.pool,
+        "noop",
+        &[
+            Ending::done(hours(3)),
+            Ending::done(Duration::ZERO),
+            Ending::dead(hours(3)),
+        ],
     )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    .await;
     let _worker = WorkerProcess::spawn(&app.db.url, &[("JOB_RETENTION_HOURS", "2")]);
     shared::jobs::enqueue_tick::<shared::jobs::Maintenance>(&mut conn, 1_790_000_000)
         .await
@@ -414,13 +415,11 @@ async fn maintenance_prunes_old_done_jobs_and_keeps_dead_ones() {
         Duration::from_secs(20),
         "the old done job is pruned",
         || async {
-            let left: Vec<String> = sqlx::query_scalar(
-                "SELECT kisum_job_state(status, attempts, max_attempts, run_at) FROM apalis.jobs
-              WHERE job_type = 'noop' ORDER BY id",
-            )
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+            let left: Vec<String> = kisum_tests::queue::jobs(&app.pool, "noop")
+                .await
+                .into_iter()
+                .map(|j| j.state)
+                .collect();
             (left.len() == 2).then_some(left)
         },
     )
@@ -447,21 +446,23 @@ async fn ops_shows_worker_processes_throughput_and_retries_dead_jobs_by_queue() 
     }
     drop(conn);
     // Two pods long gone: one a done job still names, one nothing names.
-    sqlx::raw_sql(
-        "INSERT INTO apalis.workers (id, worker_type, storage_name, last_seen, started_at) VALUES
-             ('noop@gone-pod-a:1#0', 'noop', 'PostgresStorage', now() - interval '3 hours', now() - interval '4 hours'),
-             ('noop@gone-pod-b:1#0', 'noop', 'PostgresStorage', now() - interval '3 hours', now() - interval '4 hours');
-         WITH j AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM apalis.jobs WHERE job_type = 'noop')
-         UPDATE apalis.jobs SET
-             status = CASE WHEN j.n <= 4 THEN 'Done' ELSE 'Failed' END,
-             attempts = CASE WHEN j.n <= 4 THEN 1 ELSE max_attempts END,
-             lock_by = CASE WHEN j.n = 1 THEN 'noop@gone-pod-a:1#0' END,
-             done_at = now() - make_interval(mins => j.n::int)
-           FROM j WHERE apalis.jobs.id = j.id",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    for pod in ["noop@gone-pod-a:1#0", "noop@gone-pod-b:1#0"] {
+        kisum_tests::queue::add_worker(&app.pool, pod, "noop", hours(3), hours(4)).await;
+    }
+    // Ended 1 to 7 minutes ago: four done (the first by the gone pod a),
+    // three dead.
+    let endings: Vec<Ending> = (1..=7)
+        .map(|n: u64| {
+            let ago = Duration::from_secs(n * 60);
+            match n {
+                1 => Ending::done(ago).by("noop@gone-pod-a:1#0"),
+                2..=4 => Ending::done(ago),
+                _ => Ending::dead(ago),
+            }
+        })
+        .collect();
+    kisum_tests::queue::end_jobs(&app.pool, "noop", &endings).await;
 
     let (status, series) = call(&app, Method::GET, "/internal/ops/throughput").await;
     assert_eq!(status, 200);
@@ -527,12 +528,8 @@ async fn ops_shows_worker_processes_throughput_and_retries_dead_jobs_by_queue() 
     let worker = WorkerProcess::spawn(&app.db.url, &[]);
     let pid = worker.pid();
     eventually(Duration::from_secs(30), "the retried jobs run", || async {
-        let left: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM apalis.jobs WHERE job_type = 'noop' AND status <> 'Done'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+        let jobs = kisum_tests::queue::jobs(&app.pool, "noop").await;
+        let left = jobs.iter().filter(|j| j.state != "done").count();
         (left == 0).then_some(())
     })
     .await;
@@ -543,11 +540,12 @@ async fn ops_shows_worker_processes_throughput_and_retries_dead_jobs_by_queue() 
     drop(conn);
     let workers = eventually(Duration::from_secs(20), "maintenance prunes", || async {
         let (_, workers) = call(&app, Method::GET, "/internal/ops/workers").await;
-        let left: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM apalis.workers WHERE id LIKE '%gone-pod%'")
-                .fetch_all(&app.pool)
-                .await
-                .unwrap();
+        let left: Vec<String> = kisum_tests::queue::workers(&app.pool)
+            .await
+            .into_iter()
+            .filter(|w| w.id.contains("gone-pod"))
+            .map(|w| w.id)
+            .collect();
         (left == ["noop@gone-pod-a:1#0"]).then_some(workers)
     })
     .await;

@@ -28,11 +28,13 @@ async fn request_canary(app: &TestApp, body: Value) -> String {
     canary["id"].as_str().unwrap().to_owned()
 }
 
+/// The canary jobs: each one's state and attempts.
 async fn job_rows(app: &TestApp) -> Vec<(String, i32)> {
-    sqlx::query_as("SELECT status, attempts FROM apalis.jobs WHERE job_type = 'queue_canary'")
-        .fetch_all(&app.pool)
+    kisum_tests::queue::jobs(&app.pool, "queue_canary")
         .await
-        .unwrap()
+        .into_iter()
+        .map(|j| (j.state, j.attempts))
+        .collect()
 }
 
 #[tokio::test]
@@ -63,7 +65,7 @@ async fn a_rolled_back_job_never_runs_and_a_committed_one_runs_once() {
     let jobs = job_rows(&app).await;
     assert_eq!(
         jobs,
-        vec![("Done".to_owned(), 1)],
+        vec![("done".to_owned(), 1)],
         "only the committed job exists"
     );
     let mut conn = app.pool.acquire().await.unwrap();
@@ -92,7 +94,7 @@ async fn a_failing_job_is_retried_with_backoff_until_it_succeeds() {
         "the job is acknowledged",
         || async {
             let jobs = job_rows(&app).await;
-            (jobs.first().map(|j| j.0.as_str()) == Some("Done")).then_some(jobs)
+            (jobs.first().map(|j| j.0.as_str()) == Some("done")).then_some(jobs)
         },
     )
     .await;
@@ -196,11 +198,7 @@ async fn cron_ticks_from_several_replicas_enqueue_one_run() {
             .unwrap()
     );
     tx.commit().await.unwrap();
-    let count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'maintenance'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let count = kisum_tests::queue::count(&app.pool, "maintenance").await;
     assert_eq!(count, 2);
 }
 
@@ -258,14 +256,10 @@ async fn jobs_enqueued_in_bulk_commit_together_and_all_run() {
         .await
         .unwrap();
     let _worker = WorkerProcess::spawn(&app.db.url, &[]);
-    let done: i64 = eventually(Duration::from_secs(20), "every job runs", || async {
-        let (done, all): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE status = 'Done'), count(*) FROM apalis.jobs WHERE job_type = 'noop'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        (done == all).then_some(all)
+    let done = eventually(Duration::from_secs(20), "every job runs", || async {
+        let jobs = kisum_tests::queue::jobs(&app.pool, "noop").await;
+        let done = jobs.iter().filter(|j| j.state == "done").count();
+        (done == jobs.len()).then_some(done)
     })
     .await;
     assert_eq!(done, 250, "the rolled-back batch left nothing behind");

@@ -138,15 +138,11 @@ async fn a_burst_of_fifty_writes_to_one_artist_is_refreshed_once() {
     let jobs = |model: &'static str| {
         let pool = app.pool.clone();
         async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM apalis.jobs WHERE job_type = 'read_model_refresh'
-                  AND convert_from(job, 'UTF8')::jsonb ->> 'model' = $1",
-            )
-            .bind(model)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            n
+            kisum_tests::queue::jobs(&pool, "read_model_refresh")
+                .await
+                .iter()
+                .filter(|j| j.payload["model"] == model)
+                .count()
         }
     };
     assert_eq!(jobs("artist_search").await, 1, "fifty marks, one job");
@@ -165,13 +161,11 @@ async fn a_burst_of_fifty_writes_to_one_artist_is_refreshed_once() {
 
 /// Clears what the setup marked, as a worker would have, without one.
 async fn settled_without_worker(app: &TestApp) {
-    sqlx::raw_sql(
-        "DELETE FROM read_model_dirty;
-         DELETE FROM apalis.jobs WHERE job_type = 'read_model_refresh';",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    sqlx::raw_sql("DELETE FROM read_model_dirty")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    kisum_tests::queue::delete(&app.pool, "read_model_refresh").await;
 }
 
 async fn read_models(app: &TestApp) -> (Vec<Value>, Vec<Value>) {
@@ -229,13 +223,8 @@ async fn the_rebuild_gives_the_rows_the_incremental_path_gave() {
         .await
         .unwrap();
     eventually(Duration::from_secs(30), "the rebuild runs", || async {
-        let done: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE job_type = 'read_model_rebuild' AND status = 'Done')",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        done.then_some(())
+        let done = kisum_tests::queue::count_done(&app.pool, "read_model_rebuild").await;
+        (done > 0).then_some(())
     })
     .await;
     assert_eq!(read_models(&app).await, incremental);

@@ -242,11 +242,7 @@ async fn a_burst_of_ten_events_is_recomputed_once() {
     .await
     .unwrap();
     assert_eq!(counts, vec![1, 1]);
-    let jobs: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'trust_score'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let jobs = kisum_tests::queue::count(&app.pool, "trust_score").await;
     assert_eq!(jobs, 1, "one job for the burst");
     // The relationship memory counts the ten offers.
     let (_, list) = p.agency.get(&app, "/api/v1/relationships").await;
@@ -593,13 +589,8 @@ async fn the_nightly_sweep_repairs_drift_and_matches_the_incremental_rows() {
         .await
         .unwrap();
     eventually(Duration::from_secs(30), "the sweep runs", || async {
-        let done: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM apalis.jobs WHERE job_type = 'trust_sweep' AND status = 'Done')",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        done.then_some(())
+        let done = kisum_tests::queue::count_done(&app.pool, "trust_sweep").await;
+        (done > 0).then_some(())
     })
     .await;
     assert_eq!(stored(&app).await, incremental);
