@@ -279,3 +279,54 @@ fn the_import_scan_reads_use_trees_and_paths() {
     .collect();
     assert_eq!(found, expected);
 }
+
+/// Files that may name the job queue's tables (`apalis.*`): the queue's
+/// storage, the ops module, and the tests' view of the queue. Everything
+/// else asks them, so an apalis upgrade touches these files only.
+const QUEUE_TABLE_OWNERS: &[&str] = &[
+    "shared/src/jobs/queue.rs",
+    "shared/src/ops/",
+    "worker/src/queue.rs",
+    "tests/src/queue.rs",
+];
+
+#[test]
+fn only_the_queue_and_ops_modules_name_the_queue_tables() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in [
+        "shared/src",
+        "api/src",
+        "worker/src",
+        "tests/src",
+        "tests/tests",
+    ] {
+        rust_files(&repo.join(dir), &mut files);
+    }
+    assert!(
+        files.len() > 50,
+        "the scan found too few files: {}",
+        files.len()
+    );
+    let mut offenders = BTreeSet::new();
+    for file in &files {
+        let rel = file.strip_prefix(&repo).unwrap().display().to_string();
+        if QUEUE_TABLE_OWNERS
+            .iter()
+            .any(|owner| rel.starts_with(owner))
+        {
+            continue;
+        }
+        let code = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") || line.contains("QUEUE_TABLE_OWNERS") {
+                continue;
+            }
+            if line.contains(concat!("apalis", ".")) {
+                offenders.insert(format!("{rel}:{}", n + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
