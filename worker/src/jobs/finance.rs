@@ -74,6 +74,7 @@ impl Handler for FinanceHandoff {
         handoff::settle(
             &mut tx,
             delivery.id,
+            delivery.status,
             AttemptRecord {
                 attempt,
                 status_code: status.map(i32::from),

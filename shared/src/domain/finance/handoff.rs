@@ -391,21 +391,19 @@ impl Outcome {
     }
 }
 
+/// Times [`settle`] decides a transition again after a concurrent change.
+const SETTLE_TRIES: usize = 3;
+
 /// Records an attempt and its outcome in one transaction; for a retry the
 /// next attempt's job is enqueued with it. An attempt that finishes after
 /// another one delivered the handoff is recorded and changes nothing else.
 pub async fn settle(
     conn: &mut PgConnection,
     id: Uuid,
+    seen: HandoffStatus,
     attempt: AttemptRecord<'_>,
     outcome: &Outcome,
 ) -> Result<(), DomainError> {
-    let from = sqlx::query_scalar!(
-        r#"SELECT status AS "status: HandoffStatus" FROM finance_handoffs WHERE id = $1 FOR UPDATE"#,
-        id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
     sqlx::query!(
         "INSERT INTO finance_handoff_attempts (handoff_id, attempt, status_code, duration_ms, error, response_excerpt, worker)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -424,29 +422,49 @@ pub async fn settle(
         Outcome::Retry(at) => Some(*at),
         _ => None,
     };
-    match from.apply(outcome.event()) {
-        Ok(to) => {
-            let rows = sqlx::query!(
-                "UPDATE finance_handoffs
-                    SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
-                        delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
-                        last_error = $5, updated_at = now()
-                  WHERE id = $1 AND status = $6",
-                id,
-                to as HandoffStatus,
-                attempt.attempt,
-                next,
-                attempt.error,
-                from as HandoffStatus,
-            )
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            guarded(rows, None)?;
+    // Guarded on the state the attempt started from, with no lock taken
+    // first: a change meanwhile (another attempt delivered it, an operator
+    // paused it) leaves no row, and the transition is decided again from
+    // the state now stored.
+    let mut from = seen;
+    let mut settled = false;
+    for _ in 0..SETTLE_TRIES {
+        let to = match from.apply(outcome.event()) {
+            Ok(to) => to,
+            Err(_) if from == HandoffStatus::Delivered => {
+                settled = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        let rows = sqlx::query!(
+            "UPDATE finance_handoffs
+                SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
+                    delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
+                    last_error = $5, updated_at = now()
+              WHERE id = $1 AND status = $6",
+            id,
+            to as HandoffStatus,
+            attempt.attempt,
+            next,
+            attempt.error,
+            from as HandoffStatus,
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if rows == 1 {
+            settled = true;
+            break;
         }
-        Err(_) if from == HandoffStatus::Delivered => {}
-        Err(e) => return Err(e),
+        from = sqlx::query_scalar!(
+            r#"SELECT status AS "status: HandoffStatus" FROM finance_handoffs WHERE id = $1"#,
+            id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
     }
+    guarded(u64::from(settled), None)?;
     match outcome {
         Outcome::Retry(at) => {
             FinanceHandoff::enqueue_attempt(conn, id, attempt.attempt + 1, Some(*at)).await?;
