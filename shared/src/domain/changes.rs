@@ -56,15 +56,21 @@ pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Resul
     .fetch_all(&mut *conn)
     .await?;
     if inserted.iter().any(|i| *i) {
-        enqueue(
-            conn,
-            &ReadModelRefresh {
-                model: model.as_str().to_owned(),
-            },
-            Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
-        )
-        .await?;
+        enqueue_refresh(conn, model).await?;
     }
+    Ok(())
+}
+
+/// Enqueues a refresh of `model`, a moment ahead.
+pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<(), DomainError> {
+    enqueue(
+        conn,
+        &ReadModelRefresh {
+            model: model.as_str().to_owned(),
+        },
+        Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
+    )
+    .await?;
     Ok(())
 }
 

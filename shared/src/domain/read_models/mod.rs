@@ -13,13 +13,12 @@
 pub mod dashboards;
 pub mod search;
 
-use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::DomainError;
 pub use crate::domain::changes::Model;
-use crate::domain::changes::READ_MODEL_DEBOUNCE;
+pub use crate::domain::changes::enqueue_refresh;
 use crate::jobs::{ReadModelRefresh, Schedule, enqueue};
 
 /// Whether keys of `model` are still marked (held by a writer that has
@@ -31,19 +30,6 @@ pub async fn pending(conn: &mut PgConnection, model: Model) -> Result<bool, Doma
     )
     .fetch_one(conn)
     .await?)
-}
-
-/// Enqueues one more refresh of `model`, a moment ahead.
-pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<(), DomainError> {
-    enqueue(
-        conn,
-        &ReadModelRefresh {
-            model: model.as_str().to_owned(),
-        },
-        Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Takes up to `limit` dirty keys of `model` off the set, in the caller's
