@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .merge(ops::router())
         .layer(from_fn_with_state(state.clone(), database_gate))
+        .layer(from_fn(extract::conditional::not_modified))
         .with_state(state)
         .layer(from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))

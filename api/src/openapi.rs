@@ -428,6 +428,36 @@ fn success_header(op: &mut Operation, name: &str, description: &str) {
     }
 }
 
+fn etag_on_success(op: &Operation) -> bool {
+    matches!(op.responses.responses.get("200"), Some(RefOr::T(r)) if r.headers.contains_key("ETag"))
+}
+
+/// What the `not_modified` layer answers on a `GET` whose answer carries
+/// an `ETag`.
+fn conditional_read(op: &mut Operation) {
+    header_param(
+        op,
+        "If-None-Match",
+        "`ETag`s the client holds (or `*`): `304` without a body when one is current.",
+    );
+    op.responses
+        .responses
+        .entry("304".to_owned())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description("Not Modified: the `ETag` sent in `If-None-Match` is current.")
+                .header(
+                    "ETag",
+                    HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .description(Some("Version of the record"))
+                        .build(),
+                )
+                .build()
+                .into()
+        });
+}
+
 /// What `require_org` and the `idempotency` layer answer, on every
 /// operation of the tenant router (`lib.rs` applies both there).
 pub fn tenant_guard(doc: &mut OpenApi) {
@@ -475,7 +505,7 @@ pub fn internal_guard(doc: &mut OpenApi) {
 /// the shared problem responses they refer to. Problem bodies are
 /// `application/problem+json`.
 pub fn finish(doc: &mut OpenApi) {
-    for (path, _, op) in operations(doc) {
+    for (path, method, op) in operations(doc) {
         if op.request_body.is_some() {
             answers(op, &["400", "413", "415", "422"]);
         }
@@ -502,6 +532,9 @@ pub fn finish(doc: &mut OpenApi) {
         }
         if has_param(op, "If-Match", ParameterIn::Header) {
             answers(op, &["412"]);
+        }
+        if method == "get" && etag_on_success(op) {
+            conditional_read(op);
         }
         answers(op, &["503"]);
         for (status, response) in &mut op.responses.responses {

@@ -14,6 +14,9 @@ use crate::config::DatabaseConfig;
 /// Our forward-only migrations, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// A pooled connection idle this long is checked before it is used.
+const CHECK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A pool that connects lazily, so a binary can start (and report not ready)
 /// before the database answers.
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
@@ -29,6 +32,21 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
+        // sqlx checks every connection it hands out with a round trip of
+        // its own (and again when it takes one back): one more round trip
+        // per request than the statement. A connection in steady use has
+        // just passed the check on its return, so only one that sat idle
+        // (which a restarted or failed-over server may have dropped) is
+        // checked again before use; a failed check opens another.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 

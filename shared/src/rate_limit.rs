@@ -1,53 +1,140 @@
 //! The per-org request rate limit, shared by every API replica through
-//! Postgres (`rate_limit_take`, a generic cell rate algorithm over one
+//! Postgres (`rate_limit_lease`, a generic cell rate algorithm over one
 //! timestamp per org): N replicas allow the limit once, not N times.
 //!
 //! A bucket holds `per_minute` requests and refills one every
 //! `60 s / per_minute`, so an idle org may burst its whole minute at once
 //! and a busy one is held to its rate.
 //!
-//! Each replica first checks a bucket of its own with the same quota
-//! (governor). It counts every request the replica checks, and the shared
-//! bucket counts those of every replica, so a request refused locally would
-//! be refused by the shared bucket too: what one replica sees beyond the
-//! quota is refused without a round trip and without queueing on the org's
-//! row. (Locally it may refuse a little early only after shared takes
-//! failed, having counted requests the shared bucket never saw.)
+//! A replica does not take one request per round trip: it leases a small
+//! batch from the org's shared bucket and lets that many requests through
+//! without asking again, so a read costs its own statement and nothing
+//! more, and the org's row is written once per batch. The batch grows
+//! (doubling) while the org uses it up within [`LEASE_TTL`] and shrinks
+//! (halving) when it lapses unused; it is at most a second's worth of the
+//! quota ([`OrgRateLimit::max_batch`]) and at least one request.
+//!
+//! Tolerance, across any number of replicas: an org is never let through
+//! more than its quota, because every request let through was first taken
+//! from the shared bucket. Leased requests a replica does not use within
+//! [`LEASE_TTL`] lapse, so an org may be refused early by at most one
+//! batch per replica (a second's quota at most). When the shared bucket
+//! says how long until a request is free, the replica refuses the org's
+//! requests until then without a round trip: no replica could be given one
+//! sooner.
+//!
+//! Requests of one org on one replica wait for one another only while a
+//! lease is being fetched (one round trip), never on the org's row.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use governor::clock::Clock as _;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sqlx::PgPool;
 use sqlx::postgres::types::PgInterval;
 use uuid::Uuid;
 
 use crate::DomainError;
 
+/// How long leased requests stay usable on the replica that leased them.
+pub const LEASE_TTL: Duration = Duration::from_secs(1);
+
 pub struct OrgRateLimit {
     /// Refill period of one request; `None` when the limit is off.
     interval: Option<Duration>,
     burst: Duration,
-    /// This replica's own bucket per org.
-    local: Option<DefaultKeyedRateLimiter<Uuid>>,
+    max_batch: u32,
+    /// This replica's lease per org.
+    leases: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<Lease>>>>,
+    round_trips: AtomicU64,
+}
+
+/// Requests leased from an org's shared bucket and not used yet.
+#[derive(Debug)]
+struct Lease {
+    left: u32,
+    /// When `left` lapses.
+    until: Instant,
+    /// The shared bucket had nothing until then.
+    refused_until: Option<Instant>,
+    /// How many the next round trip asks for.
+    batch: u32,
+}
+
+impl Lease {
+    fn new(now: Instant) -> Self {
+        Self {
+            left: 0,
+            until: now,
+            refused_until: None,
+            batch: 1,
+        }
+    }
+
+    /// Takes a leased request if one is usable: `Ok(())` to go ahead,
+    /// `Err(Some(wait))` to refuse, `Err(None)` to lease more first.
+    fn take(&mut self, now: Instant) -> Result<(), Option<Duration>> {
+        if let Some(until) = self.refused_until {
+            if now < until {
+                return Err(Some(until - now));
+            }
+            self.refused_until = None;
+        }
+        if self.left > 0 && now < self.until {
+            self.left -= 1;
+            return Ok(());
+        }
+        Err(None)
+    }
+
+    /// Sizes the next batch from how the last one went.
+    fn next_batch(&mut self, now: Instant, max_batch: u32) -> u32 {
+        if self.left == 0 && now < self.until {
+            // Used up before it lapsed: the org sends more than a batch
+            // per lease period.
+            self.batch = self.batch.saturating_mul(2);
+        } else if self.left > 0 {
+            self.batch /= 2;
+        }
+        self.batch = self.batch.clamp(1, max_batch);
+        self.batch
+    }
+
+    /// Records a round trip's answer and takes one request of it.
+    fn leased(&mut self, now: Instant, granted: u32, wait: Duration) -> Option<Duration> {
+        if granted == 0 {
+            self.left = 0;
+            self.refused_until = Some(now + wait);
+            return Some(wait);
+        }
+        self.left = granted - 1;
+        self.until = now + LEASE_TTL;
+        None
+    }
+
+    fn idle(&self, now: Instant) -> bool {
+        now >= self.until && self.refused_until.is_none_or(|t| now >= t)
+    }
 }
 
 impl OrgRateLimit {
     /// `per_minute = 0` turns the limit off.
     pub fn per_minute(per_minute: u32) -> Self {
-        let Some(n) = NonZeroU32::new(per_minute) else {
-            return Self {
-                interval: None,
-                burst: Duration::ZERO,
-                local: None,
-            };
+        let (interval, burst, max_batch) = match NonZeroU32::new(per_minute) {
+            None => (None, Duration::ZERO, 1),
+            Some(n) => {
+                let interval = Duration::from_secs(60) / n.get();
+                (Some(interval), interval * n.get(), (n.get() / 60).max(1))
+            }
         };
-        let interval = Duration::from_secs(60) / per_minute;
         Self {
-            interval: Some(interval),
-            burst: interval * per_minute,
-            local: Some(RateLimiter::keyed(Quota::per_minute(n))),
+            interval,
+            burst,
+            max_batch,
+            leases: Mutex::new(HashMap::new()),
+            round_trips: AtomicU64::new(0),
         }
     }
 
@@ -55,35 +142,63 @@ impl OrgRateLimit {
         self.interval.is_some()
     }
 
-    /// Takes one request from the org's buckets, this replica's first:
-    /// `None` when it may go ahead, else how long until it may.
+    /// The most requests one round trip leases: a second's worth of the
+    /// quota, at least one.
+    pub fn max_batch(&self) -> u32 {
+        self.max_batch
+    }
+
+    /// Round trips to the shared bucket so far.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Takes one request for the org: `None` when it may go ahead, else
+    /// how long until it may.
     pub async fn take(&self, pool: &PgPool, org_id: Uuid) -> Result<Option<Duration>, DomainError> {
-        let (Some(interval), Some(local)) = (self.interval, &self.local) else {
+        let Some(interval) = self.interval else {
             return Ok(None);
         };
-        if let Err(not_until) = local.check_key(&org_id) {
-            return Ok(Some(not_until.wait_time_from(local.clock().now())));
+        let lease = self
+            .leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(org_id)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Lease::new(Instant::now()))))
+            .clone();
+        // Held across the round trip: the org's other requests on this
+        // replica wait for this lease rather than each fetching one.
+        let mut lease = lease.lock().await;
+        match lease.take(Instant::now()) {
+            Ok(()) => return Ok(None),
+            Err(Some(wait)) => return Ok(Some(wait)),
+            Err(None) => {}
         }
-        let wait: PgInterval = sqlx::query_scalar!(
-            r#"SELECT rate_limit_take($1, $2, $3) AS "wait!""#,
+        let want = lease.next_batch(Instant::now(), self.max_batch);
+        let row = sqlx::query!(
+            r#"SELECT granted AS "granted!", wait AS "wait!" FROM rate_limit_lease($1, $2, $3, $4)"#,
             org_id,
             interval_of(interval),
             interval_of(self.burst),
+            i32::try_from(want).unwrap_or(i32::MAX),
         )
         .fetch_one(pool)
         .await?;
-        let micros = wait.microseconds
-            + i64::from(wait.days) * 86_400_000_000
-            + i64::from(wait.months) * 30 * 86_400_000_000;
-        Ok((micros > 0).then(|| Duration::from_micros(micros.unsigned_abs())))
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let granted = u32::try_from(row.granted).unwrap_or(0);
+        Ok(lease.leased(Instant::now(), granted, duration_of(&row.wait)))
     }
 
-    /// Drops this replica's buckets that are full again, so idle orgs cost
-    /// no memory. The API runs it every minute.
+    /// Drops this replica's leases that have lapsed, so idle orgs cost no
+    /// memory. The API runs it every minute.
     pub fn prune_local(&self) {
-        if let Some(local) = &self.local {
-            local.retain_recent();
-        }
+        let now = Instant::now();
+        self.leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, lease| {
+                Arc::strong_count(lease) > 1 || lease.try_lock().map_or(true, |l| !l.idle(now))
+            });
     }
 }
 
@@ -93,6 +208,13 @@ fn interval_of(d: Duration) -> PgInterval {
         days: 0,
         microseconds: i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
     }
+}
+
+fn duration_of(i: &PgInterval) -> Duration {
+    let micros = i.microseconds
+        + i64::from(i.days) * 86_400_000_000
+        + i64::from(i.months) * 30 * 86_400_000_000;
+    Duration::from_micros(micros.max(0).unsigned_abs())
 }
 
 /// Drops the rows of orgs whose bucket is full again (they would start
@@ -115,6 +237,43 @@ mod tests {
         let limit = OrgRateLimit::per_minute(1200);
         assert_eq!(limit.interval, Some(Duration::from_millis(50)));
         assert_eq!(limit.burst, Duration::from_secs(60));
+        assert_eq!(limit.max_batch(), 20);
+        assert_eq!(OrgRateLimit::per_minute(20).max_batch(), 1);
         assert!(!OrgRateLimit::per_minute(0).enabled());
+    }
+
+    #[test]
+    fn a_lease_grows_while_used_up_and_shrinks_when_it_lapses() {
+        let start = Instant::now();
+        let mut lease = Lease::new(start);
+        assert_eq!(lease.take(start), Err(None), "nothing leased yet");
+        assert_eq!(lease.next_batch(start, 16), 1);
+        assert_eq!(lease.leased(start, 1, Duration::ZERO), None);
+        // Used up within the lease period: the next batch doubles, to the cap.
+        for expected in [2, 4, 8, 16, 16] {
+            assert_eq!(lease.take(start), Err(None));
+            assert_eq!(lease.next_batch(start, 16), expected);
+            assert_eq!(lease.leased(start, expected, Duration::ZERO), None);
+            for _ in 1..expected {
+                assert_eq!(lease.take(start), Ok(()));
+            }
+        }
+        // Three left when it lapses: they are gone and the batch halves.
+        assert_eq!(lease.leased(start, 4, Duration::ZERO), None);
+        let later = start + LEASE_TTL;
+        assert_eq!(lease.take(later), Err(None));
+        assert_eq!(lease.next_batch(later, 16), 8);
+    }
+
+    #[test]
+    fn an_empty_shared_bucket_refuses_locally_until_it_refills() {
+        let start = Instant::now();
+        let mut lease = Lease::new(start);
+        let wait = Duration::from_secs(3);
+        assert_eq!(lease.leased(start, 0, wait), Some(wait));
+        let soon = start + Duration::from_secs(1);
+        assert_eq!(lease.take(soon), Err(Some(Duration::from_secs(2))));
+        assert!(!lease.idle(soon));
+        assert_eq!(lease.take(start + wait), Err(None), "asks again once due");
     }
 }

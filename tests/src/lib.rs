@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fakes;
+pub mod pgbench;
 pub mod processes;
 pub mod queue;
 pub mod tokens;

@@ -2,6 +2,7 @@
 //! rejection-to-problem wrappers around axum's own extractors.
 
 pub mod auth;
+pub mod conditional;
 pub mod idempotency;
 pub mod internal;
 pub mod pagination;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::auth::Permission;
 use shared::domain::directory::artists::{
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::conditional::IfNoneMatch;
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -96,11 +97,19 @@ async fn get_artist(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<impl IntoResponse, AppError> {
+    condition: IfNoneMatch,
+) -> Result<Response, AppError> {
     caller.require(Permission::DirectoryRead)?;
     let mut conn = state.pool.acquire().await?;
+    // A client holding the current version gets 304 from the version
+    // alone, without the genres and city read.
+    if condition.is_present()
+        && let Some(unchanged) = condition.unchanged(artists::version(&mut conn, id).await?)
+    {
+        return Ok(unchanged);
+    }
     let artist = artists::get(&mut conn, id).await?;
-    Ok((etag(artist.version), Json(artist)))
+    Ok((etag(artist.version), Json(artist)).into_response())
 }
 
 /// Edits an artist the org represents.

@@ -5,7 +5,10 @@
 //! requests/s, p50/p95/p99, errors, the API's resident memory (RSS, and its
 //! peak), the jobs/s the worker finished during the write phases, and the
 //! database round trips of one request (statements sqlx logs, measured on
-//! a second API process with statement logging on, sequentially).
+//! a second API process with statement logging on, sequentially), each
+//! beside its anchor from the same run: pgbench `-S` for reads and the
+//! TPC-B-like script for writes, on a scratch database of the same server
+//! (`kisum_tests::pgbench`), as a ratio.
 //!
 //! Run: `./deploy/bench.sh load`. Knobs: `ARTISTS` (20000),
 //! `WINDOWS_PER_ARTIST` (3), `HOLDS` (10000), `BOOKINGS` (5000),
@@ -321,6 +324,9 @@ async fn main() {
     exec(&pool, "DELETE FROM read_model_dirty").await;
     kisum_tests::queue::delete_all(&pool).await;
     exec(&pool, "VACUUM ANALYZE").await;
+    // The hardware's ceiling, on the same server with nothing else running.
+    let ceiling = kisum_tests::pgbench::ceiling(&clients, duration).await;
+    eprintln!("{ceiling}");
     let artist_rows: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, name FROM artists ORDER BY id LIMIT 5000")
             .fetch_all(&pool)
@@ -392,6 +398,23 @@ async fn main() {
             if api_cpu > 0.0 {
                 row["requests_per_api_core_s"] =
                     json!((row["rps"].as_f64().unwrap_or(0.0) * seconds / api_cpu).round());
+            }
+            let rps = row["rps"].as_f64().unwrap_or(0.0);
+            if rps > 0.0 {
+                let pg_ms = busy - (api_cpu + worker_cpu + own_cpu) / seconds;
+                row["postgres_cpu_ms_per_request"] = json!(round2(pg_ms * 1000.0 / rps));
+            }
+            // Reads against pgbench -S, writes against its TPC-B-like
+            // script, at the same client count.
+            let anchor = if path.writes() {
+                "tpcb_like"
+            } else {
+                "select_only"
+            };
+            let anchor_tps = ceiling[anchor][n.to_string()].as_f64().unwrap_or(0.0);
+            row["anchor"] = json!(format!("pgbench {anchor}"));
+            if anchor_tps > 0.0 {
+                row["ratio_to_anchor"] = json!((rps / anchor_tps * 1000.0).round() / 1000.0);
             }
             let (rss, peak) = memory_mib(api.pid());
             row["path"] = json!(path.name());
@@ -469,6 +492,7 @@ async fn main() {
             "cores": std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
             "api_rss_idle_mib": rss_idle,
             "api_peak_rss_mib": peak,
+            "pgbench": ceiling,
             "results": results,
             "statements_per_request": trips,
             "bytes_per_row": bytes_per_row,

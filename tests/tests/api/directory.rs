@@ -862,3 +862,75 @@ async fn trusted_imports_are_idempotent_on_provider_reference() {
         .unwrap();
     problem(response, 422, "validation_failed").await;
 }
+
+/// A client holding the current `ETag` re-reads nothing: `If-None-Match`
+/// with it is 304 without a body (the artist from its version alone, the
+/// profile through the shared layer); after an edit the same tag is a full
+/// 200 with the new one.
+#[tokio::test]
+async fn conditional_reads_answer_304_while_the_version_is_current() {
+    let app = TestApp::spawn().await;
+    let mgmt = Org::with_role("owner");
+    let promoter = Org::with_role("owner");
+    company(&app, &mgmt, "management", "Conditional Mgmt").await;
+    let artist = artist(&app, &mgmt, "Jon Hopkins", "GB", &["electronic"]).await;
+    let path = format!("/api/v1/artists/{}", artist["id"].as_str().unwrap());
+    let get = |org: &Org, path: &str, tag: &str| {
+        org.req(&app, Method::GET, path)
+            .header("if-none-match", tag.to_owned())
+            .send()
+    };
+    for (org, tag) in [
+        (&mgmt, "\"1\""),
+        (&promoter, "W/\"1\""),
+        (&mgmt, "\"0\", \"1\""),
+        (&mgmt, "*"),
+    ] {
+        let response = get(org, &path, tag).await.unwrap();
+        assert_eq!(response.status(), 304, "{tag}");
+        assert_eq!(response.headers()["etag"], "\"1\"");
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    let stale = get(&mgmt, &path, "\"0\"").await.unwrap();
+    assert_eq!(stale.status(), 200);
+    assert_eq!(stale.headers()["etag"], "\"1\"");
+    let edited = mgmt
+        .req(&app, Method::PATCH, &path)
+        .json(&json!({"name": "Jon Hopkins Live"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let changed = get(&mgmt, &path, "\"1\"").await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(changed.headers()["etag"], "\"2\"");
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["name"], "Jon Hopkins Live");
+    // An artist that does not exist is still 404, whatever the tag.
+    let missing = get(&mgmt, &format!("/api/v1/artists/{}", Uuid::now_v7()), "*")
+        .await
+        .unwrap();
+    problem(missing, 404, "not_found").await;
+
+    // Through the shared layer: the profile's handler runs, its answer's
+    // ETag decides.
+    let profile = format!("{path}/profile");
+    let (status, _) = mgmt.get(&app, &profile).await;
+    assert_eq!(status, 200);
+    let response = get(&promoter, &profile, "\"0\"").await.unwrap();
+    assert_eq!(response.status(), 304);
+    assert_eq!(response.headers()["etag"], "\"0\"");
+    assert_eq!(
+        get(&promoter, &profile, "\"5\"").await.unwrap().status(),
+        200
+    );
+    // Only GETs: a write with If-None-Match is not turned into a 304.
+    let put = mgmt
+        .req(&app, Method::PUT, &profile)
+        .header("if-none-match", "\"0\"")
+        .json(&json!({"bio": "Producer."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+}

@@ -353,6 +353,83 @@ async fn the_rate_limit_holds_across_replicas() {
     assert_eq!(status, 200);
 }
 
+/// A replica leases a batch of the org's quota per round trip: a stream
+/// of reads costs the rate limit a handful of statements, not one each.
+#[tokio::test]
+async fn the_rate_limit_costs_a_round_trip_per_batch_not_per_request() {
+    let app = TestApp::spawn().await;
+    // 60,000 a minute: leases of up to 1,000 requests.
+    let api = replica(
+        &app.db.url,
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "60000"),
+            ("RUST_LOG", "warn,sqlx::query=debug"),
+        ],
+    )
+    .await;
+    let org = Org::new();
+    let leases = || {
+        api.log_lines()
+            .iter()
+            .filter(|l| l["target"] == "sqlx::query" && l.to_string().contains("rate_limit_lease"))
+            .count()
+    };
+    for _ in 0..100 {
+        let (status, _) = send(&api, &org, Method::GET, "/api/v1/me", None).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = send(&api, &org, Method::GET, "/api/v1/shortlists", None).await;
+    assert_eq!(status, 200);
+    eventually(
+        Duration::from_secs(5),
+        "the statements are logged",
+        || async { (leases() > 0).then_some(()) },
+    )
+    .await;
+    // Batches of 1, 2, 4, ... 64, 128: eight round trips for 101 requests.
+    let trips = leases();
+    assert!(trips <= 10, "{trips} leases for 101 requests");
+}
+
+/// Two replicas leasing from one org's bucket at once, each with 16
+/// requests in flight: never more than the quota (plus what refilled),
+/// and at most one batch per replica short of it.
+#[tokio::test]
+async fn racing_leases_never_exceed_the_quota() {
+    let app = TestApp::spawn().await;
+    // 600 a minute: a bucket of 600, leases of up to 10.
+    let replicas = Arc::new([
+        shared::rate_limit::OrgRateLimit::per_minute(600),
+        shared::rate_limit::OrgRateLimit::per_minute(600),
+    ]);
+    let org = uuid::Uuid::now_v7();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|n| {
+            let (replicas, pool) = (replicas.clone(), app.pool.clone());
+            tokio::spawn(async move {
+                let mut allowed = 0usize;
+                for _ in 0..40 {
+                    if replicas[n % 2].take(&pool, org).await.unwrap().is_none() {
+                        allowed += 1;
+                    }
+                }
+                allowed
+            })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        allowed += task.await.unwrap();
+    }
+    // One request refills every 100 ms.
+    let refilled = usize::try_from(started.elapsed().as_millis() / 100).unwrap();
+    assert!(allowed <= 600 + refilled, "{allowed} of 1,280 let through");
+    assert!(allowed >= 600 - 2 * 10, "{allowed} of 1,280 let through");
+    let trips = replicas[0].round_trips() + replicas[1].round_trips();
+    assert!(trips < 300, "{trips} round trips for 1,280 requests");
+}
+
 /// SIGTERM while 16 writes are in flight (each waiting on a row lock the
 /// test holds, so they are surely inside the API when the signal lands):
 /// the API stops taking connections, every write in flight still gets its

@@ -231,6 +231,17 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Artist, DomainErro
         .ok_or(DomainError::NotFound)
 }
 
+/// The current version of a directory artist, for a conditional read.
+pub async fn version(conn: &mut PgConnection, id: Uuid) -> Result<i32, DomainError> {
+    sqlx::query_scalar!(
+        "SELECT version FROM artists WHERE id = $1 AND archived_at IS NULL",
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(DomainError::NotFound)
+}
+
 /// Genre ids a filter matches: the genre and its subgenres.
 async fn genre_filter(
     conn: &mut PgConnection,
