@@ -370,7 +370,7 @@ async fn a_named_statement_switches_to_a_generic_plan_that_skips_the_filter_inde
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
             .bind(None::<Uuid>)
             .bind(artist)
-            .fetch_all(Unnamed(&mut *conn))
+            .fetch_all(Unnamed(&mut conn))
             .await
             .unwrap(),
     );
