@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::unnamed::Unnamed;
 
 /// The side of a booking-linked record (request, offer, hold, booking,
 /// contract, proposal) an org stands on.
@@ -314,6 +315,7 @@ pub async fn booking_agency(
         AgencyOf::Anyone => None,
         AgencyOf::Org(org) => Some(org),
     };
+    // Generic plan: the links are found by artist_id; the optional org only filters them.
     Ok(sqlx::query_scalar!(
         r#"SELECT l.company_id
              FROM roster_links l
@@ -451,6 +453,7 @@ pub async fn tours_reached(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<TourAccess>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query!(
         r#"SELECT t.id, t.artist_id, t.company_id, r.artist_side AS "artist_side!", r.promoter_days AS "promoter_days!"
              FROM tours t
@@ -470,7 +473,7 @@ pub async fn tours_reached(
         after,
         limit,
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     Ok(rows
         .into_iter()

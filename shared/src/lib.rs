@@ -24,6 +24,7 @@ pub mod serde_util;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod unnamed;
 pub mod validate;
 pub mod webhooks;
 

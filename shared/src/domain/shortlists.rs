@@ -143,7 +143,7 @@ pub async fn list(
         Shortlist,
         "SELECT id, org_id, name, description, version, created_by, created_at, updated_at
            FROM shortlists
-          WHERE org_id = $1 AND ($2::uuid IS NULL OR id < $2)
+          WHERE org_id = $1 AND id < COALESCE($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
           ORDER BY id DESC
           LIMIT $3",
         org_id,

@@ -22,6 +22,7 @@ use crate::Code;
 use crate::DomainError;
 use crate::jobs::{QUEUES, SCHEDULES};
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 
 /// The states a job can be in, as operators see them.
 pub const STATES: &[&str] = &[
@@ -184,6 +185,7 @@ pub async fn list_jobs(
     // text search starts from the errors that match.
     let jobs = match pattern {
         Some(pattern) => {
+            // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
             sqlx::query_as!(
                 JobSummary,
                 r#"WITH matched AS (
@@ -204,10 +206,11 @@ pub async fn list_jobs(
                 page.after.as_deref(),
                 page.fetch_limit(),
             )
-            .fetch_all(&mut *conn)
+            .fetch_all(Unnamed(&mut *conn))
             .await?
         }
         None => {
+            // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
             sqlx::query_as!(
                 JobSummary,
                 r#"SELECT id, job_type AS queue, kisum_job_state(status, attempts, max_attempts, run_at) AS "state!",
@@ -223,7 +226,7 @@ pub async fn list_jobs(
                 page.after.as_deref(),
                 page.fetch_limit(),
             )
-            .fetch_all(&mut *conn)
+            .fetch_all(Unnamed(&mut *conn))
             .await?
         }
     };

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 
 /// Areas of `shared/src` from the bottom up; one rank per line.
 const LAYERS: &[&[&str]] = &[
-    &["codes", "text", "serde_util", "telemetry", "shutdown"],
+    &[
+        "codes",
+        "text",
+        "serde_util",
+        "telemetry",
+        "shutdown",
+        "unnamed",
+    ],
     &["error"],
     &["validate", "pagination", "money"],
     &["reference"],

@@ -29,6 +29,7 @@ mod openapi;
 mod ops;
 mod ops_browser;
 mod ownership;
+mod plans;
 mod queue;
 mod read_models;
 mod reference_data;

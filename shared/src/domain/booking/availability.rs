@@ -21,6 +21,7 @@ use crate::domain::claims::territory::{self, Territory, TerritoryIn};
 use crate::domain::directory::artists;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::double_option;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 /// Longest range a search or calendar covers.
@@ -455,6 +456,7 @@ pub async fn search(
     // that scans the big tables: windows come from the place index (or the
     // range index when no place is given), artists are looked up per
     // window, and blocked days are collected once for the artists found.
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query!(
         r#"WITH found AS MATERIALIZED (
                SELECT DISTINCT p.availability_id AS id, p.artist_id,
@@ -512,7 +514,7 @@ pub async fn search(
         after_id,
         page.fetch_limit(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(Unnamed(&mut *conn))
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut windows = load_many(&mut *conn, &ids).await?;

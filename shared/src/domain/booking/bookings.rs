@@ -414,7 +414,7 @@ pub async fn list_for(
              FROM bookings b
             WHERE EXISTS (SELECT 1 FROM org_companies oc
                            WHERE oc.org_id = $1 AND oc.company_id IN (b.agency_company_id, b.promoter_company_id))
-              AND ($2::uuid IS NULL OR b.id < $2)
+              AND b.id < COALESCE($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
             ORDER BY b.id DESC LIMIT $3"#,
         org_id,
         page.after,

@@ -25,6 +25,7 @@ use crate::access::{self, AgencyOf, Parties, Party};
 use crate::domain::{guarded, precondition};
 use crate::jobs::{self, HoldExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -280,6 +281,7 @@ pub async fn list_for(
     filter: &HoldFilter,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Hold>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query_as!(
         Hold,
         r#"SELECT h.id, h.artist_id, h.hold_date AS date, h.agency_company_id, h.promoter_company_id, h.offer_id, h.priority,
@@ -299,7 +301,7 @@ pub async fn list_for(
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     Ok(Page::from_rows(rows, page.limit, |h| h.id))
 }

@@ -346,7 +346,7 @@ pub async fn list_for(
                            WHERE oc.org_id = $1
                              AND ((($2 AND oc.company_id = r.agency_company_id))
                                   OR ($3 AND oc.company_id = r.promoter_company_id)))
-              AND ($4::uuid IS NULL OR r.id < $4)
+              AND r.id < COALESCE($4, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
             ORDER BY r.id DESC LIMIT $5"#,
         org_id,
         incoming,

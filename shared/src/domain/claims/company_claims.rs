@@ -144,7 +144,7 @@ pub async fn list_for_org(
         r#"SELECT id, company_id, org_id, status AS "status: RequestStatus", message, reason, requested_by,
                   decided_by, decided_at, created_at
              FROM artists_company_claims
-            WHERE org_id = $1 AND ($2::uuid IS NULL OR id < $2)
+            WHERE org_id = $1 AND id < COALESCE($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
             ORDER BY id DESC LIMIT $3"#,
         org_id,
         page.after,
@@ -220,6 +220,7 @@ pub async fn close_competitors(
 ) -> Result<(), DomainError> {
     let reason = "the company was claimed by another org";
     let reject = RequestStatus::set_transition(Decision::Reject)?;
+    // Generic plan: the claims are found by company_id; `id <> $2` is no index condition anyway.
     let losers = sqlx::query!(
         r#"UPDATE artists_company_claims c
               SET status = $3, reason = $4, decided_by = $5, decided_at = now()

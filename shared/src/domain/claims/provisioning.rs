@@ -18,6 +18,7 @@ use crate::DomainError;
 use crate::domain::directory::companies::{self, Company, CompanyIn, CompanyKind};
 use crate::domain::guarded;
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -328,6 +329,7 @@ pub async fn list(
     status: Option<RequestStatus>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<ProvisioningRequest>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT id, org_id, kind AS "kind: RequestKind", target_company_id, spec AS "spec: Json<AgencySpec>", message,
@@ -341,7 +343,7 @@ pub async fn list(
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     Ok(Page::from_rows(
         rows.into_iter().map(Row::into_request).collect(),

@@ -24,6 +24,7 @@ use crate::domain::directory::companies::CompanyKind;
 use crate::domain::guarded;
 use crate::domain::machine::Machine;
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -372,6 +373,7 @@ pub async fn links(
     company_id: Option<Uuid>,
     artist_id: Option<Uuid>,
 ) -> Result<Vec<RosterLink>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query!(
         r#"SELECT l.id, l.company_id, c.name AS company_name, l.artist_id, a.name AS artist_name,
                   l.role AS "role: RepresentationRole", l.worldwide, l.areas, l.market_ids, l.created_at, l.updated_at
@@ -384,7 +386,7 @@ pub async fn links(
         company_id,
         artist_id,
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     Ok(rows
         .into_iter()
@@ -547,6 +549,7 @@ pub async fn list_claims(
     id: Option<Uuid>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<RepresentationClaim>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query!(
         r#"SELECT id, artist_id, company_id, org_id, role AS "role: RepresentationRole", worldwide, areas, market_ids,
                   status AS "status: ClaimStatus", message, reason, requested_by, decided_by, decided_at, created_at
@@ -559,7 +562,7 @@ pub async fn list_claims(
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     let claims = rows
         .into_iter()
@@ -917,7 +920,7 @@ pub async fn disputes_for(
                 d.status AS "status: DisputeStatus", d.resolution,
                 d.resolution_note, d.resolved_by, d.resolved_at, d.created_at
            FROM representation_disputes d JOIN representation_claims c ON c.id = d.claim_id
-          WHERE (d.opened_by_org = $1 OR c.org_id = $1) AND ($2::uuid IS NULL OR d.id < $2)
+          WHERE (d.opened_by_org = $1 OR c.org_id = $1) AND d.id < COALESCE($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
           ORDER BY d.id DESC LIMIT $3"#,
         org_id,
         page.after,

@@ -26,6 +26,7 @@ use crate::domain::booking::activity::{self, Change};
 use crate::domain::booking::bookings::{self, BookingStatus};
 use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 use crate::{Code, DomainError};
 
@@ -819,6 +820,7 @@ pub async fn list_for(
     booking_id: Option<Uuid>,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<Contract>, DomainError> {
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT c.id, c.booking_id, c.artist_id, c.agency_company_id, c.promoter_company_id, c.template_id,
@@ -837,7 +839,7 @@ pub async fn list_for(
         page.after,
         page.fetch_limit(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(Unnamed(&mut *conn))
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let owned: Vec<Uuid> = access::owned_companies(&mut *conn, org_id)

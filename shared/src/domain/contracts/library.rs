@@ -324,7 +324,7 @@ pub async fn list_for_company(
                   v.body, v.variables, t.version, t.created_at, t.updated_at
              FROM contract_templates t
              JOIN contract_template_versions v ON v.template_id = t.id AND v.number = t.current_version
-            WHERE t.company_id = $1 AND ($2 OR t.status = 'active') AND ($3::uuid IS NULL OR t.id > $3)
+            WHERE t.company_id = $1 AND ($2 OR t.status = 'active') AND t.id > COALESCE($3, '00000000-0000-0000-0000-000000000000'::uuid)
             ORDER BY t.id LIMIT $4"#,
         company_id,
         include_archived,

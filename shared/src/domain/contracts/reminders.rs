@@ -39,6 +39,7 @@ pub async fn plan(
     if policy.max <= 0 {
         return Ok(Vec::new());
     }
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     Ok(sqlx::query_scalar!(
         r#"WITH turn AS (
                SELECT s.id AS signer_id, c.id AS contract_id, c.current_version,
@@ -69,6 +70,7 @@ pub async fn plan(
         seconds(policy.every).max(1.0),
         f64::from(policy.max),
     )
+    .persistent(false)
     .fetch_all(conn)
     .await?)
 }

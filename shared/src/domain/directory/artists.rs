@@ -19,6 +19,7 @@ use crate::access::{self, require_artist_editor};
 use crate::pagination::{Page, PageRequest};
 use crate::reference::Refs;
 use crate::serde_util::double_option;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -293,6 +294,7 @@ pub async fn search(
             .await?;
     }
     let ids: Vec<(Uuid, f32, String)> = match q {
+        // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
         Some(q) => sqlx::query!(
             r#"SELECT id AS "id!", score AS "score!", key AS "key!" FROM (
                  SELECT a.id, a.search_name AS key,
@@ -324,11 +326,12 @@ pub async fn search(
             after_id,
             page.fetch_limit(),
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(Unnamed(&mut *conn))
         .await?
         .into_iter()
         .map(|r| (r.id, r.score, r.key))
         .collect(),
+        // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
         None => sqlx::query!(
             r#"SELECT a.id, a.search_name AS "key!"
                  FROM artists a
@@ -351,7 +354,7 @@ pub async fn search(
             after_id,
             page.fetch_limit(),
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(Unnamed(&mut *conn))
         .await?
         .into_iter()
         .map(|r| (r.id, 0.0, r.key))

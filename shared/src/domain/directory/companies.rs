@@ -20,6 +20,7 @@ use crate::access::require_company_owner;
 use crate::pagination::{Page, PageRequest};
 use crate::reference::Refs;
 use crate::serde_util::double_option;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -255,6 +256,7 @@ pub async fn list(
         .check(&mut *conn)
         .await?;
     let (after_name, after_id) = page.after.clone().unzip();
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query!(
         r#"SELECT c.id, c.kind AS "kind: CompanyKind", c.name, c.country_code::text AS country,
                   c.city_id, ci.name AS "city_name?", c.website, c.email, c.phone, c.description,
@@ -276,7 +278,7 @@ pub async fn list(
         after_id,
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     let rows: Vec<(String, Company)> = rows
         .into_iter()

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::access;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -95,6 +96,7 @@ pub async fn list(
     if !exists {
         return Err(DomainError::NotFound);
     }
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     Ok(sqlx::query_as!(
         PlatformAccount,
         r#"SELECT id, platform AS "platform: Platform", handle, url, created_at
@@ -104,7 +106,7 @@ pub async fn list(
         artist_id,
         company_id,
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?)
 }
 
@@ -156,6 +158,7 @@ pub async fn remove(
     if let Some(artist) = artist_id {
         crate::domain::changes::mark_artist(&mut *conn, artist).await?;
     }
+    // Generic plan: the row is found by its primary key; the optional owners only filter it.
     let deleted = sqlx::query!(
         "DELETE FROM platform_accounts
           WHERE id = $1 AND ($2::uuid IS NULL OR artist_id = $2) AND ($3::uuid IS NULL OR company_id = $3)",

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::people;
 use crate::DomainError;
 use crate::access;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -169,6 +170,7 @@ pub async fn search(
 ) -> Result<Vec<ProviderReference>, DomainError> {
     let (entity_type, entity_id) = entity.map(|(t, id)| (t.as_str(), id)).unzip();
     let (provider, external_id) = external.unzip();
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     Ok(sqlx::query_as!(
         ProviderReference,
         r#"SELECT r.id, r.provider, r.external_id, r.entity_type AS "entity_type: EntityType", r.entity_id, r.created_at
@@ -187,6 +189,6 @@ pub async fn search(
         external_id,
         org_id,
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?)
 }

@@ -383,6 +383,7 @@ async fn apply(
     at: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
     let rows = match effect {
+        // Generic plan: the `IS NULL OR` tests the stored row's column, not a parameter.
         Effect::Deposit(status) => sqlx::query!(
             "INSERT INTO booking_finance AS f (booking_id, deposit_status, deposit_amount,
                     deposit_currency, deposit_due_date, deposit_changed_at)
@@ -405,6 +406,7 @@ async fn apply(
         .execute(&mut *conn)
         .await?
         .rows_affected(),
+        // Generic plan: the `IS NULL OR` tests the stored row's column, not a parameter.
         Effect::Invoice(status) => sqlx::query!(
             "INSERT INTO booking_finance AS f (booking_id, invoice_status, invoice_amount,
                     invoice_currency, invoice_reference, invoice_due_date, invoice_changed_at)

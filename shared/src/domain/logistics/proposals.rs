@@ -373,7 +373,7 @@ pub async fn list_for_booking(
                   status AS "status: LogisticsProposalStatus", supersedes_id, comment, decided_by, decided_at,
                   created_by, version, created_at, updated_at
              FROM logistics_proposals
-            WHERE booking_id = $1 AND ($2::uuid IS NULL OR id < $2)
+            WHERE booking_id = $1 AND id < COALESCE($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
             ORDER BY id DESC LIMIT $3"#,
         booking_id,
         page.after,

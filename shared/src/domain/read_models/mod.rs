@@ -84,7 +84,7 @@ pub async fn rebuild_batch(
         match model {
             Model::ArtistSearch => {
                 sqlx::query_scalar!(
-                    "SELECT id FROM artists WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
+                    "SELECT id FROM artists WHERE id > COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY id LIMIT $2",
                     after,
                     limit
                 )
@@ -92,7 +92,7 @@ pub async fn rebuild_batch(
                 .await?
             }
             Model::CompanyDashboard => sqlx::query_scalar!(
-                "SELECT id FROM companies WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
+                "SELECT id FROM companies WHERE id > COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY id LIMIT $2",
                 after,
                 limit
             )

@@ -69,7 +69,7 @@ pub async fn list(
              JOIN offers o ON o.id = b.offer_id
              LEFT JOIN cities ci ON ci.id = o.venue_city_id
             WHERE b.artist_id = $1 AND b.status IN ('completed', 'cancelled')
-              AND ($2::date IS NULL OR (b.event_date, md5(b.id::text)) < ($2, $3::text))
+              AND (b.event_date, md5(b.id::text)) < (COALESCE($2, 'infinity'::date), $3::text)
             ORDER BY b.event_date DESC, md5(b.id::text) DESC
             LIMIT $4"#,
         artist_id,

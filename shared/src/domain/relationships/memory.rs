@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::trust::{self, TrustBand, TrustFactor};
 use crate::DomainError;
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 
 /// A company's trust as the worker last computed it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -215,6 +216,7 @@ pub async fn list(
     page: &PageRequest<Cursor>,
 ) -> Result<Page<Relationship>, DomainError> {
     let after = page.after.clone();
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT x.company_id AS "company_id!", x.company_name AS "company_name!",
@@ -269,7 +271,7 @@ pub async fn list(
         after.as_ref().map(|a| a.3),
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     Ok(Page::from_rows(rows, page.limit, |r| {
         (r.key_text.clone(), r.key_n, r.counterparty_id, r.company_id)

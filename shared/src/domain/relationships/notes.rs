@@ -84,7 +84,7 @@ pub async fn notes(
     let rows = sqlx::query_as!(
         Note,
         "SELECT id, counterparty_id, body, created_by, created_at FROM relationship_notes
-          WHERE org_id = $1 AND counterparty_id = $2 AND ($3::uuid IS NULL OR id < $3)
+          WHERE org_id = $1 AND counterparty_id = $2 AND id < COALESCE($3, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
           ORDER BY id DESC LIMIT $4",
         org_id,
         counterparty_id,
@@ -218,7 +218,7 @@ pub async fn flags(
         Flag,
         r#"SELECT id, counterparty_id, kind AS "kind: FlagKind", booking_id, note, created_by, created_at
              FROM relationship_flags
-            WHERE org_id = $1 AND counterparty_id = $2 AND ($3::uuid IS NULL OR id < $3)
+            WHERE org_id = $1 AND counterparty_id = $2 AND id < COALESCE($3, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
             ORDER BY id DESC LIMIT $4"#,
         org_id,
         counterparty_id,

@@ -368,7 +368,7 @@ pub async fn sweep_batch(
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, DomainError> {
     let ids = sqlx::query_scalar!(
-        "SELECT id FROM companies WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
+        "SELECT id FROM companies WHERE id > COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid) ORDER BY id LIMIT $2",
         after,
         limit
     )

@@ -24,6 +24,7 @@ use crate::DomainError;
 use crate::access::{self, TourAccess, TourRole};
 use crate::domain::{guarded, precondition};
 use crate::pagination::{Page, PageRequest};
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 /// What an itinerary item is.
@@ -546,6 +547,7 @@ pub async fn list_for(
         Some((d, s, id)) => (Some(d), s, Some(id)),
         None => (None, None, None),
     };
+    // Unnamed: a cached statement's generic plan skips the optional filters' indexes.
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT id, tour_id, day, kind AS "kind: ItineraryKind", title, starts_local, ends_local,
@@ -569,7 +571,7 @@ pub async fn list_for(
         after_id,
         page.fetch_limit(),
     )
-    .fetch_all(conn)
+    .fetch_all(Unnamed(conn))
     .await?;
     let items = rows.into_iter().map(ItineraryItem::from).collect();
     Ok(Page::from_rows(items, page.limit, |i: &ItineraryItem| {
