@@ -493,6 +493,10 @@ impl SearchIndex {
         f: &Filters,
         tokens: &[String],
     ) -> Result<Vec<Arc<Entry>>, DomainError> {
+        if f.q.is_some() && tokens.is_empty() {
+            // Text without a word (only punctuation) matches nothing.
+            return Ok(Vec::new());
+        }
         let query = build_query(self.fields, f, tokens);
         let ids = view
             .searcher
