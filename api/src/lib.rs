@@ -364,7 +364,9 @@ pub async fn serve(
     ));
     match tokio::time::timeout(SEARCH_INDEX_WAIT, state.search_index.build(&state.pool)).await {
         Ok(Ok(artists)) => tracing::info!(artists, "marketplace index built"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "marketplace index not built yet; searching Postgres"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "marketplace index not built yet; searching Postgres")
+        }
         Err(_) => tracing::warn!("marketplace index not built in time; searching Postgres"),
     }
     let follower = tokio::spawn(state.search_index.clone().follow(state.pool.clone()));

@@ -209,17 +209,16 @@ async fn main() {
     // from a write (an open day, over HTTP) until a search finds the
     // artist open on that day.
     let _worker = WorkerProcess::spawn(&db_url, &[]);
-    let targets: Vec<(Uuid, String)> =
-        sqlx::query_as(
-            "SELECT s.artist_id, s.name FROM artist_search s
+    let targets: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT s.artist_id, s.name FROM artist_search s
               WHERE NOT EXISTS (SELECT 1 FROM holds h WHERE h.artist_id = s.artist_id)
                 AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.artist_id = s.artist_id)
               ORDER BY random() LIMIT $1",
-        )
-            .bind(i64::try_from(lag_samples * 2 + 200).unwrap())
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    )
+    .bind(i64::try_from(lag_samples * 2 + 200).unwrap())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
         let stop = stop.clone();
@@ -458,8 +457,10 @@ mod anchor {
         .fetch_all(pool)
         .await
         .unwrap();
-        let genres: Vec<(String, String)> =
-            sqlx::query_as("SELECT slug, id::text FROM genres").fetch_all(pool).await.unwrap();
+        let genres: Vec<(String, String)> = sqlx::query_as("SELECT slug, id::text FROM genres")
+            .fetch_all(pool)
+            .await
+            .unwrap();
         let genre = |slug: &str| genres.iter().find(|g| g.0 == slug).unwrap().1.clone();
         let queries: Vec<(String, String, String, i64, i64, i64)> = picks
             .iter()
@@ -544,9 +545,11 @@ mod anchor {
                                     },
                                 ));
                             }
-                            for (field, value) in
-                                [(keys, genre.as_str()), (keys, country.as_str()), (currency, "EUR")]
-                            {
+                            for (field, value) in [
+                                (keys, genre.as_str()),
+                                (keys, country.as_str()),
+                                (currency, "EUR"),
+                            ] {
                                 must.push((
                                     Occur::Must,
                                     Box::new(TermQuery::new(
@@ -583,7 +586,10 @@ mod anchor {
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
         });
         let elapsed = begun.elapsed().as_secs_f64();
         let rate = times.len() as f64 / elapsed;
