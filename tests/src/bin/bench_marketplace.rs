@@ -445,9 +445,11 @@ mod anchor {
     use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
     type Pick = (String, String, String, i64, chrono::NaiveDate);
+    /// The document's words, filter keys, lowest fee, currency, open days.
+    type Doc = (String, Vec<String>, Option<i64>, Option<String>, Vec<i32>);
 
     pub async fn run(pool: &sqlx::PgPool, picks: &[Pick], duration: Duration) -> Value {
-        let rows: Vec<(String, Vec<String>, Option<i64>, Option<String>, Vec<i32>)> = sqlx::query_as(
+        let rows: Vec<Doc> = sqlx::query_as(
             "SELECT array_to_string(tsvector_to_array(s.document), ' '), s.filter_keys, s.fee_min,
                     s.fee_currency::text,
                     ARRAY(SELECT d::date - date '2000-01-01' FROM unnest(s.open_days) r
