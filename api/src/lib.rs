@@ -22,6 +22,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
 use shared::config::{ApiConfig, CorsPolicy};
 use shared::db::DbHealth;
+use shared::domain::read_models::search::index::SearchIndex;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -48,6 +49,8 @@ pub struct AppState {
     pub rate_limit: Arc<shared::rate_limit::OrgRateLimit>,
     /// Whether the database answers; see [`shared::db::DbHealth`].
     pub db_health: DbHealth,
+    /// This process's marketplace index, following `artist_search`.
+    pub search_index: Arc<SearchIndex>,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
             access,
             config: Arc::new(config),
             db_health: DbHealth::new(),
+            search_index: Arc::new(SearchIndex::new()),
         })
     }
 }
@@ -204,6 +208,9 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 /// second), one that stops answering within about three seconds.
 const DB_PROBE_INTERVAL: Duration = Duration::from_millis(250);
 const DB_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long serving waits for the marketplace index at start; past it,
+/// searches go to Postgres until the index is built.
+const SEARCH_INDEX_WAIT: Duration = Duration::from_secs(60);
 
 /// Paths that answer without the database: the probes (`/readyz` reports
 /// the outage itself), the API documents and `/metrics` (which serves its
@@ -356,6 +363,14 @@ pub async fn serve(
         DB_PROBE_INTERVAL,
         DB_PROBE_TIMEOUT,
     ));
+    match tokio::time::timeout(SEARCH_INDEX_WAIT, state.search_index.build(&state.pool)).await {
+        Ok(Ok(artists)) => tracing::info!(artists, "marketplace index built"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "marketplace index not built yet; searching Postgres")
+        }
+        Err(_) => tracing::warn!("marketplace index not built in time; searching Postgres"),
+    }
+    let follower = tokio::spawn(state.search_index.clone().follow(state.pool.clone()));
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
     let server = axum::serve(
@@ -382,6 +397,7 @@ pub async fn serve(
     };
     probe.abort();
     pruner.abort();
+    follower.abort();
     result
 }
 

@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use shared::auth::Permission;
 use shared::domain::read_models::dashboards::{self, AgencyDashboard, PromoterDashboard};
-use shared::domain::read_models::search::{self, MarketplacePage, MarketplaceQuery};
+use shared::domain::read_models::search::{MarketplacePage, MarketplaceQuery};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -79,5 +79,5 @@ async fn marketplace(
 ) -> Result<Json<MarketplacePage>, AppError> {
     caller.require(Permission::DirectoryRead)?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(search::search(&mut conn, &query).await?))
+    Ok(Json(state.search_index.search(&mut conn, &query).await?))
 }

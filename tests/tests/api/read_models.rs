@@ -445,6 +445,146 @@ async fn the_marketplace_finds_a_misspelled_name_and_respects_every_filter() {
     problem(response, 400, "invalid_query").await;
 }
 
+/// The API serves the marketplace from its own index of `artist_search`:
+/// a change of a row reaches search results as soon as the row is
+/// rewritten, and an artist whose row is gone leaves them.
+#[tokio::test]
+async fn marketplace_results_follow_changed_and_removed_rows() {
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[]);
+    let p = kisum_tests::booking_parties(&app, "Follow Agency", "Follow Filler", &[]).await;
+    let kept = listed(
+        &app,
+        &p,
+        "Lanterna Quartet",
+        "techno",
+        "NL",
+        500_000,
+        (10, 20),
+    )
+    .await;
+    let gone = listed(&app, &p, "Lanterna Trio", "techno", "NL", 500_000, (10, 20)).await;
+    settled(&app).await;
+    let org = Org::new();
+    let search = |query: String| {
+        let (org, app) = (&org, &app);
+        async move {
+            let (status, body) = org
+                .get(app, &format!("/api/v1/marketplace/artists?{query}"))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let mut both = names(&search("q=lanterna".into()).await);
+    both.sort();
+    assert_eq!(both, ["Lanterna Quartet", "Lanterna Trio"]);
+    // A new open day: the window finds the artist once its row is rewritten.
+    let window = format!(
+        "q=lanterna&available_from={}&available_to={}",
+        day(90),
+        day(90)
+    );
+    assert_eq!(names(&search(window.clone()).await), Vec::<String>::new());
+    let body = json!({"starts_on": day(90), "ends_on": day(90), "status": "available",
+                      "territory": {"worldwide": true}, "published": true});
+    let (status, body) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/artists/{kept}/availabilities"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    settled(&app).await;
+    assert_eq!(names(&search(window).await), ["Lanterna Quartet"]);
+    // Archived: its row is removed, and so is its search result.
+    let (status, body) = p
+        .agency
+        .send(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/artists/{gone}"),
+            None,
+        )
+        .await;
+    assert!((200..300).contains(&status), "{status}: {body}");
+    settled(&app).await;
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM artist_search WHERE artist_id = $1::uuid")
+            .bind(&gone)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 0);
+    let left = search("q=lanterna".into()).await;
+    assert_eq!(names(&left), ["Lanterna Quartet"], "{left}");
+    assert_eq!(left["total"], 1);
+}
+
+/// `refreshed_at` says from when the row is current: a write that
+/// committed after the refresh's transaction began, but before the
+/// statement that computed the row, is in the row, so the row's time is
+/// not earlier than that write.
+#[tokio::test]
+async fn a_rows_refreshed_at_is_not_earlier_than_a_write_it_shows() {
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Clock Agency", "Clock Filler", &[]).await;
+    let artist = listed(
+        &app,
+        &p,
+        "Clockwork Ensemble",
+        "techno",
+        "NL",
+        500_000,
+        (10, 20),
+    )
+    .await;
+    settled_without_worker(&app).await;
+    let artist_id: uuid::Uuid = artist.parse().unwrap();
+    // The worker's refresh: its transaction begins first.
+    let mut refresh = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1")
+        .execute(&mut *refresh)
+        .await
+        .unwrap();
+    let write_began: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let body = json!({"starts_on": day(70), "ends_on": day(70), "status": "available",
+                      "territory": {"worldwide": true}, "published": true});
+    let (status, body) = p
+        .agency
+        .send(
+            &app,
+            Method::POST,
+            &format!("/api/v1/artists/{artist}/availabilities"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    shared::domain::read_models::search::refresh(&mut refresh, &[artist_id])
+        .await
+        .unwrap();
+    refresh.commit().await.unwrap();
+    let (shows, refreshed_at): (bool, chrono::DateTime<Utc>) = sqlx::query_as(
+        "SELECT open_days @> $2::date, refreshed_at FROM artist_search WHERE artist_id = $1",
+    )
+    .bind(artist_id)
+    .bind(day(70))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(shows, "the row shows the write");
+    assert!(
+        refreshed_at >= write_began,
+        "refreshed_at {refreshed_at} is before the write it shows ({write_began})"
+    );
+}
+
 /// A refresh that has drained an artist's mark holds it until it commits,
 /// and its insert into `artist_search` checks the artist row (the foreign
 /// key). A roster write of that artist meanwhile locks the artist row and

@@ -1,7 +1,14 @@
 //! The marketplace (SPEC 5.8): artist search over the `artist_search`
-//! read table, which the worker keeps. Typo-tolerant text (Postgres full
-//! text plus `pg_trgm` similarity), filters, ranking, keyset paging and
-//! facet counts, all from that one table.
+//! read table, which the worker keeps. Typo-tolerant text, filters,
+//! ranking, keyset paging and facet counts, all from that one table.
+//!
+//! Each API process serves the search from an in-memory index of the
+//! table ([`index::SearchIndex`], tantivy), built at start and following
+//! the table's changes; [`search`] is the same search in one Postgres
+//! statement (full text plus `pg_trgm` similarity), which answers until
+//! the index is built.
+
+pub mod index;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,7 +26,11 @@ pub const OPEN_DAYS_AHEAD: i32 = 365;
 
 /// Rewrites the search rows of `artists`: gone or archived artists lose
 /// theirs. Upserts, so two runs rewriting one artist at once (a drain and
-/// the nightly rebuild) both succeed.
+/// the nightly rebuild) both succeed. A row's `refreshed_at` is the start
+/// of the statement that computed it: every write committed before it is
+/// in the row (the transaction's start, `now()`, can be earlier than a
+/// write its statements still read, and then told the marketplace the row
+/// was older than what it shows).
 pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), DomainError> {
     sqlx::query!(
         "DELETE FROM artist_search WHERE artist_id = ANY ($1)",
@@ -88,7 +99,7 @@ pub async fn refresh(conn: &mut PgConnection, artists: &[Uuid]) -> Result<(), Do
                     || ARRAY(SELECT 'm:' || x FROM unnest(mk.ids) x),
                   pr.fee_min, pr.fee_max, pr.fee_currency,
                   ag.company_id, t.score, t.band,
-                  COALESCE(o.days, '{}'::datemultirange), o.first, now()
+                  COALESCE(o.days, '{}'::datemultirange), o.first, statement_timestamp()
              FROM a
              LEFT JOIN g ON g.artist_id = a.id
              LEFT JOIN al ON al.artist_id = a.id
