@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::DomainError;
 use crate::unnamed::Unnamed;
+use crate::reference::Refs;
 
 /// The side of a booking-linked record (request, offer, hold, booking,
 /// contract, proposal) an org stands on.
@@ -189,15 +190,22 @@ pub async fn promoter_company(
         org_id,
     )
     .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| DomainError::invalid(field, "is not a known company"))?;
-    if !row.kind.buys_shows() {
+    .await?;
+    buying_company(row.map(|r| (r.kind, r.owned)), field)
+}
+
+/// The rule of [`promoter_company`] over its answer: the company's kind
+/// and whether the org owns it, `None` when it does not exist.
+fn buying_company(company: Option<(CompanyKind, bool)>, field: &str) -> Result<bool, DomainError> {
+    let (kind, owned) =
+        company.ok_or_else(|| DomainError::invalid(field, "is not a known company"))?;
+    if !kind.buys_shows() {
         return Err(DomainError::invalid(
             field,
             "must be a promoter or venue company",
         ));
     }
-    Ok(row.owned)
+    Ok(owned)
 }
 
 /// Which party `org_id` is on for a record between these companies, if
@@ -311,29 +319,112 @@ pub async fn booking_agency(
     of: AgencyOf,
     city_id: Option<i64>,
 ) -> Result<Option<Uuid>, DomainError> {
-    let org_id = match of {
-        AgencyOf::Anyone => None,
-        AgencyOf::Org(org) => Some(org),
-    };
-    // Generic plan: the links are found by artist_id; the optional org only filters them.
-    Ok(sqlx::query_scalar!(
-        r#"SELECT l.company_id
-             FROM roster_links l
-             JOIN artists a ON a.id = l.artist_id AND a.archived_at IS NULL
-             LEFT JOIN cities ci ON ci.id = $3
-            WHERE l.artist_id = $1 AND l.role = 'booking'
-              AND ($2::uuid IS NULL OR EXISTS (
-                    SELECT 1 FROM org_companies oc WHERE oc.company_id = l.company_id AND oc.org_id = $2))
-            ORDER BY EXISTS (SELECT 1 FROM unnest(l.areas) area
-                              WHERE area IN (ci.country_code::text, ci.region_code)) DESC,
-                     l.worldwide DESC, l.created_at, l.company_id
-            LIMIT 1"#,
-        artist_id,
-        org_id,
-        city_id,
+    let sides = booking_sides(
+        conn,
+        BookingAsk {
+            org_id: match of {
+                AgencyOf::Anyone => None,
+                AgencyOf::Org(org) => Some(org),
+            },
+            artist_id,
+            city_id,
+            promoter_company_id: None,
+            refs: &Refs::new(),
+        },
     )
-    .fetch_optional(conn)
-    .await?)
+    .await?;
+    Ok(match of {
+        AgencyOf::Anyone => sides.agency,
+        AgencyOf::Org(_) => sides.own_agency,
+    })
+}
+
+/// What a new request, offer or hold asks before it is written.
+#[derive(Clone, Copy, Debug)]
+pub struct BookingAsk<'a> {
+    /// The org acting (`None`: no org's own agency is asked for).
+    pub org_id: Option<Uuid>,
+    pub artist_id: Uuid,
+    /// The event's city, which orders the artist's agencies.
+    pub city_id: Option<i64>,
+    /// The company named for the promoter's side.
+    pub promoter_company_id: Option<Uuid>,
+    /// The reference data the write names, checked in the same statement.
+    pub refs: &'a Refs,
+}
+
+/// The answers to a [`BookingAsk`], from one statement.
+#[derive(Clone, Debug)]
+pub struct BookingSides {
+    /// The artist exists and is not archived.
+    pub artist_known: bool,
+    /// The artist's booking agency ([`booking_agency`] for anyone).
+    pub agency: Option<Uuid>,
+    /// The artist's booking agency among the org's companies
+    /// ([`booking_agency`] for the org).
+    pub own_agency: Option<Uuid>,
+    promoter: Option<(CompanyKind, bool)>,
+    unknown_refs: Vec<i64>,
+}
+
+impl BookingSides {
+    /// [`promoter_company`]'s answer for the company asked about: whether
+    /// the org owns it, or 422 on `field`.
+    pub fn promoter_company(&self, field: &str) -> Result<bool, DomainError> {
+        buying_company(self.promoter, field)
+    }
+
+    /// 422 naming every reference value asked about that does not exist
+    /// ([`Refs::check`]'s answer).
+    pub fn references(&self, refs: &Refs) -> Result<(), DomainError> {
+        refs.refuse(&self.unknown_refs)
+    }
+}
+
+/// Answers a [`BookingAsk`] in one statement: whether the artist is known,
+/// its booking agency (for anyone and among the org's companies, by the
+/// rule of [`booking_agency`]), the promoter company's kind and owner, and
+/// which reference values are unknown. The caller applies the answers in
+/// the order its errors should come.
+pub async fn booking_sides(
+    conn: &mut PgConnection,
+    ask: BookingAsk<'_>,
+) -> Result<BookingSides, DomainError> {
+    let row = sqlx::query!(
+        r#"WITH links AS (
+               SELECT l.company_id,
+                      EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = l.company_id AND oc.org_id = $2) AS owned,
+                      row_number() OVER (
+                          ORDER BY EXISTS (SELECT 1 FROM unnest(l.areas) area
+                                            WHERE area IN (ci.country_code::text, ci.region_code)) DESC,
+                                   l.worldwide DESC, l.created_at, l.company_id) AS rank
+                 FROM roster_links l
+                 JOIN artists a ON a.id = l.artist_id AND a.archived_at IS NULL
+                 LEFT JOIN cities ci ON ci.id = $3
+                WHERE l.artist_id = $1 AND l.role = 'booking'
+           )
+           SELECT EXISTS (SELECT 1 FROM artists WHERE id = $1 AND archived_at IS NULL) AS "artist_known!",
+                  (SELECT company_id FROM links ORDER BY rank LIMIT 1) AS "agency?",
+                  (SELECT company_id FROM links WHERE owned ORDER BY rank LIMIT 1) AS "own_agency?",
+                  (SELECT c.kind FROM companies c WHERE c.id = $4) AS "promoter_kind?: CompanyKind",
+                  EXISTS (SELECT 1 FROM org_companies oc WHERE oc.company_id = $4 AND oc.org_id = $2) AS "promoter_owned!",
+                  kisum_unknown_references($5, $6) AS "unknown_refs!""#,
+        ask.artist_id,
+        ask.org_id,
+        ask.city_id,
+        ask.promoter_company_id,
+        &ask.refs.kinds() as &[&str],
+        &ask.refs.values() as &[&str],
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(BookingSides {
+        artist_known: row.artist_known,
+        agency: row.agency,
+        own_agency: row.own_agency,
+        promoter: row.promoter_kind.map(|kind| (kind, row.promoter_owned)),
+        unknown_refs: row.unknown_refs,
+    })
 }
 
 /// How an org stands to a tour.

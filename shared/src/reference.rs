@@ -379,33 +379,52 @@ impl Refs {
         }
     }
 
+    /// The kinds and values named, for the SQL function
+    /// `kisum_unknown_references`, which a statement asking more than
+    /// this may call; [`Refs::refuse`] reads its answer.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.items.iter().map(|(_, k, _)| k.as_str()).collect()
+    }
+
+    pub fn values(&self) -> Vec<&str> {
+        self.items.iter().map(|(_, _, v)| v.as_str()).collect()
+    }
+
+    /// The field errors of the 1-based positions `kisum_unknown_references`
+    /// answered.
+    fn errors(&self, missing: &[i64]) -> Vec<FieldError> {
+        missing
+            .iter()
+            .filter_map(|i| usize::try_from(i - 1).ok())
+            .filter_map(|i| self.items.get(i))
+            .map(|(field, kind, _)| FieldError::new(field.clone(), kind.message()))
+            .collect()
+    }
+
+    /// 422 `validation_failed` naming the unknown values, when
+    /// `kisum_unknown_references` answered any.
+    pub fn refuse(&self, missing: &[i64]) -> Result<(), DomainError> {
+        let errors = self.errors(missing);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Validation(errors))
+        }
+    }
+
     /// The fields naming something that does not exist, in the order given.
     pub async fn unknown(&self, conn: &mut PgConnection) -> Result<Vec<FieldError>, DomainError> {
         if self.items.is_empty() {
             return Ok(Vec::new());
         }
-        let kinds: Vec<&str> = self.items.iter().map(|(_, k, _)| k.as_str()).collect();
-        let values: Vec<&str> = self.items.iter().map(|(_, _, v)| v.as_str()).collect();
         let missing = sqlx::query_scalar!(
-            r#"SELECT r.i AS "i!" FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r (kind, value, i)
-                WHERE NOT CASE r.kind
-                    WHEN 'currency' THEN EXISTS (SELECT 1 FROM currencies WHERE code = r.value::bpchar AND length(r.value) = 3)
-                    WHEN 'country' THEN EXISTS (SELECT 1 FROM countries WHERE code = r.value::bpchar AND length(r.value) = 2)
-                    WHEN 'city' THEN EXISTS (SELECT 1 FROM cities WHERE id = r.value::bigint)
-                    ELSE EXISTS (SELECT 1 FROM markets WHERE id = r.value::uuid)
-                END
-                ORDER BY r.i"#,
-            &kinds as &[&str],
-            &values as &[&str],
+            r#"SELECT kisum_unknown_references($1, $2) AS "missing!""#,
+            &self.kinds() as &[&str],
+            &self.values() as &[&str],
         )
-        .fetch_all(conn)
+        .fetch_one(conn)
         .await?;
-        Ok(missing
-            .into_iter()
-            .filter_map(|i| usize::try_from(i - 1).ok())
-            .filter_map(|i| self.items.get(i))
-            .map(|(field, kind, _)| FieldError::new(field.clone(), kind.message()))
-            .collect())
+        Ok(self.errors(&missing))
     }
 
     /// Refuses the request (422 `validation_failed`) when anything named is unknown.

@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::jobs::{ReadModelRefresh, Schedule, TrustScore, enqueue};
+use crate::jobs::{Batch, ReadModelRefresh, Schedule, TrustScore};
 
 /// The read models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,35 +42,93 @@ pub const READ_MODEL_DEBOUNCE: chrono::Duration = chrono::Duration::milliseconds
 /// are taken in order, so two writes marking the same keys cannot
 /// deadlock; only a key not already waiting enqueues a job.
 pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Result<(), DomainError> {
-    // `DO UPDATE`, not `DO NOTHING`: an existing mark is locked until this
-    // transaction commits, so a drain (which skips locked rows) cannot take
-    // it and refresh before this write is visible.
-    let inserted = sqlx::query_scalar!(
-        r#"INSERT INTO read_model_dirty AS d (model, key)
-           SELECT $1, k FROM unnest($2::uuid[]) AS u (k) WHERE k IS NOT NULL GROUP BY k ORDER BY k
-           ON CONFLICT (model, key) DO UPDATE SET marked_at = d.marked_at
-           RETURNING (xmax = 0) AS "inserted!""#,
-        model.as_str(),
-        keys
+    let mut marks = Marks::default();
+    marks.add(model, keys);
+    let fresh = sqlx::query_scalar!(
+        r#"SELECT kisum_mark_read_models($1, $2) AS "fresh!""#,
+        marks.models() as &[&str],
+        marks.keys(),
     )
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if inserted.iter().any(|i| *i) {
-        enqueue_refresh(conn, model).await?;
+    let mut jobs = Batch::new();
+    follow_ups(&mut jobs, &fresh, None)?;
+    jobs.enqueue(conn).await?;
+    Ok(())
+}
+
+/// The read-model keys one write marks, for a statement that leaves them
+/// with its change: it passes [`Marks::models`] and [`Marks::keys`] to the
+/// SQL function `kisum_mark_read_models` (which takes them in one order and
+/// answers the models with a key not already waiting), then hands that
+/// answer to [`follow_ups`].
+#[derive(Clone, Debug, Default)]
+pub struct Marks {
+    models: Vec<&'static str>,
+    keys: Vec<Uuid>,
+}
+
+impl Marks {
+    pub fn add(&mut self, model: Model, keys: &[Uuid]) -> &mut Self {
+        for key in keys {
+            self.models.push(model.as_str());
+            self.keys.push(*key);
+        }
+        self
+    }
+
+    /// What a change of a booking-linked record marks: the dashboards of
+    /// its two companies and, for holds and bookings (which change the
+    /// artist's open dates), the artist's search row.
+    pub fn of_subject(artist_id: Uuid, subject_type: &str, companies: &[Uuid]) -> Self {
+        let mut marks = Self::default();
+        marks.add(Model::CompanyDashboard, companies);
+        if matches!(subject_type, "hold" | "booking") {
+            marks.add(Model::ArtistSearch, &[artist_id]);
+        }
+        marks
+    }
+
+    pub fn models(&self) -> &[&'static str] {
+        &self.models
+    }
+
+    pub fn keys(&self) -> &[Uuid] {
+        &self.keys
+    }
+}
+
+/// The jobs new marks call for, added to the write's batch: a refresh of
+/// each model in `fresh_models` (what `kisum_mark_read_models` answered),
+/// and a trust run woken by `fresh_trust` (what `kisum_mark_trust`
+/// answered), each a moment ahead.
+pub fn follow_ups(
+    jobs: &mut Batch,
+    fresh_models: &[String],
+    fresh_trust: Option<Uuid>,
+) -> Result<(), DomainError> {
+    for model in fresh_models {
+        jobs.push(
+            &ReadModelRefresh {
+                model: model.clone(),
+            },
+            Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
+        )?;
+    }
+    if let Some(company_id) = fresh_trust {
+        jobs.push(
+            &TrustScore { company_id },
+            Schedule::at(Utc::now() + TRUST_DEBOUNCE),
+        )?;
     }
     Ok(())
 }
 
 /// Enqueues a refresh of `model`, a moment ahead.
 pub async fn enqueue_refresh(conn: &mut PgConnection, model: Model) -> Result<(), DomainError> {
-    enqueue(
-        conn,
-        &ReadModelRefresh {
-            model: model.as_str().to_owned(),
-        },
-        Schedule::at(Utc::now() + READ_MODEL_DEBOUNCE),
-    )
-    .await?;
+    let mut jobs = Batch::new();
+    follow_ups(&mut jobs, &[model.as_str().to_owned()], None)?;
+    jobs.enqueue(conn).await?;
     Ok(())
 }
 
@@ -103,10 +161,17 @@ pub async fn mark_subject(
     )
     .fetch_all(&mut *conn)
     .await?;
-    mark(&mut *conn, Model::CompanyDashboard, &companies).await?;
-    if matches!(subject_type, "hold" | "booking") {
-        mark_artist(conn, artist_id).await?;
-    }
+    let marks = Marks::of_subject(artist_id, subject_type, &companies);
+    let fresh = sqlx::query_scalar!(
+        r#"SELECT kisum_mark_read_models($1, $2) AS "fresh!""#,
+        marks.models() as &[&str],
+        marks.keys(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut jobs = Batch::new();
+    follow_ups(&mut jobs, &fresh, None)?;
+    jobs.enqueue(conn).await?;
     Ok(())
 }
 
@@ -118,30 +183,19 @@ pub const TRUST_DEBOUNCE: chrono::Duration = chrono::Duration::seconds(2);
 /// a company not already waiting enqueues a job. Rows are taken in id
 /// order, so two writes marking the same pair cannot deadlock.
 pub async fn mark_trust(conn: &mut PgConnection, companies: &[Uuid]) -> Result<(), DomainError> {
-    // `DO UPDATE` locks an existing mark until this transaction commits,
-    // so a drain cannot take it before this write is visible.
-    let marked = sqlx::query!(
-        r#"INSERT INTO trust_dirty AS d (company_id)
-           SELECT id FROM unnest($1::uuid[]) AS u (id) GROUP BY id ORDER BY id
-           ON CONFLICT (company_id) DO UPDATE SET marked_at = d.marked_at
-           RETURNING company_id, (xmax = 0) AS "inserted!""#,
-        companies
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(first) = marked.iter().find(|m| m.inserted) {
-        enqueue_trust(conn, first.company_id).await?;
-    }
+    let fresh = sqlx::query_scalar!("SELECT kisum_mark_trust($1)", companies)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut jobs = Batch::new();
+    follow_ups(&mut jobs, &[], fresh)?;
+    jobs.enqueue(conn).await?;
     Ok(())
 }
 
 /// Enqueues a `trust_score` run, a moment ahead, woken by `company_id`.
 pub async fn enqueue_trust(conn: &mut PgConnection, company_id: Uuid) -> Result<(), DomainError> {
-    enqueue(
-        conn,
-        &TrustScore { company_id },
-        Schedule::at(Utc::now() + TRUST_DEBOUNCE),
-    )
-    .await?;
+    let mut jobs = Batch::new();
+    follow_ups(&mut jobs, &[], Some(company_id))?;
+    jobs.enqueue(conn).await?;
     Ok(())
 }

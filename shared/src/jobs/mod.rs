@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use queue::{enqueue, enqueue_many, enqueue_tick};
+pub use queue::{Batch, enqueue, enqueue_many, enqueue_tick};
 
 /// The registry: every job type, by name. `jobs` lists them all; those in
 /// `scheduled` are also enqueued by a cron schedule (they implement

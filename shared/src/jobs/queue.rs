@@ -53,6 +53,69 @@ pub async fn enqueue<J: Job>(
     Ok(inserted == 1)
 }
 
+/// Jobs of any types that one write causes, enqueued together in one
+/// statement ([`Batch::enqueue`]), each row exactly as [`enqueue`] writes
+/// it: a write that causes several jobs pays one round trip for them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ids: Vec<String>,
+    types: Vec<&'static str>,
+    payloads: Vec<Vec<u8>>,
+    max_attempts: Vec<i32>,
+    run_at: Vec<Option<DateTime<Utc>>>,
+    priorities: Vec<i32>,
+    keys: Vec<Option<String>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `job`, to be enqueued as [`enqueue`] would with `schedule`.
+    pub fn push<J: Job>(&mut self, job: &J, schedule: Schedule) -> Result<&mut Self, sqlx::Error> {
+        self.payloads.push(encode(job)?);
+        self.ids.push(ulid::Ulid::new().to_string());
+        self.types.push(J::QUEUE);
+        self.max_attempts.push(max_attempts::<J>());
+        self.run_at.push(schedule.run_at);
+        self.priorities.push(schedule.priority);
+        self.keys.push(schedule.idempotency_key);
+        Ok(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Enqueues the jobs on the caller's connection in one statement (none
+    /// when the batch is empty). A job whose idempotency key is taken is
+    /// left out, and never aborts the caller's transaction.
+    pub async fn enqueue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!(
+            "INSERT INTO apalis.jobs
+                 (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key)
+             SELECT t.id, t.job_type, t.job, 'Pending', 0, t.max_attempts, COALESCE(t.run_at, now()), t.priority, ''::hstore, t.key
+               FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int4[], $5::timestamptz[], $6::int4[], $7::text[])
+                    AS t (id, job_type, job, max_attempts, run_at, priority, key)
+             ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+            &self.ids,
+            &self.types as &[&str],
+            &self.payloads,
+            &self.max_attempts,
+            &self.run_at as &[Option<DateTime<Utc>>],
+            &self.priorities,
+            &self.keys as &[Option<String>],
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Jobs per `INSERT` of [`enqueue_many`]: keeps each request well under
 /// 16 KiB, the TLS record size, past which a request stalls about 40 ms on
 /// Nagle's algorithm (sqlx leaves it on).

@@ -820,3 +820,144 @@ async fn unanswered_offers_and_requests_expire_with_the_worker() {
         (409, Some("invalid_transition"))
     );
 }
+
+/// The statements sqlx logged while serving the request that answered
+/// with `request_id`.
+fn statements_of(api: &kisum_tests::processes::ApiProcess, request_id: &str) -> Vec<String> {
+    api.log_lines()
+        .into_iter()
+        .filter(|l| l["target"] == "sqlx::query")
+        .filter(|l| {
+            l["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&l["span"]))
+                .any(|s| s["request_id"] == request_id)
+        })
+        .map(|l| l["summary"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A hold and a sent offer are written in at most six round trips each
+/// (BEGIN and COMMIT count), counted from sqlx's statement log of a real
+/// API process with the rate limit on, and still leave everything they leave: the activity entry,
+/// the expiry job, the read-model marks and, for the offer, the trust marks.
+#[tokio::test]
+async fn a_hold_and_a_sent_offer_take_at_most_six_statements() {
+    let app = TestApp::spawn().await;
+    let p = parties(&app).await;
+    let api = kisum_tests::processes::ApiProcess::spawn(
+        &app.db.url,
+        &[
+            ("RUST_LOG", "warn,api=info,sqlx::query=debug"),
+            ("RATE_LIMIT_PER_MINUTE", "6000"),
+        ],
+    )
+    .await;
+    let send = |org: &Org, path: &str, body: Value| {
+        api.http
+            .post(api.url(path))
+            .bearer_auth(&org.token)
+            .header("x-org", org.id.to_string())
+            .json(&body)
+            .send()
+    };
+    // The first request of each kind warms the caches (effective access,
+    // prepared statements); the second is counted.
+    let mut counted = Vec::new();
+    for n in 0..2_i64 {
+        let day = event_date() + chrono::Duration::days(n);
+        let hold = send(
+            &p.agency,
+            "/api/v1/holds",
+            json!({
+                "artist_id": p.artist, "date": day, "promoter_company_id": p.promoter_company,
+                "expires_at": Utc::now() + chrono::Duration::days(2),
+            }),
+        )
+        .await
+        .unwrap();
+        let mut offer_body = offer_body(&p, versus());
+        offer_body["event_date"] = json!(day);
+        offer_body["venue"]["city_id"] = json!(2_759_794);
+        let offer = send(&p.promoter, "/api/v1/offers", offer_body)
+            .await
+            .unwrap();
+        counted.clear();
+        for (what, response) in [("hold", hold), ("offer", offer)] {
+            let request_id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(response.status(), 201);
+            let body: Value = response.json().await.unwrap();
+            counted.push((what, body, statements_of(&api, &request_id)));
+        }
+    }
+    for (what, _, statements) in &counted {
+        // sqlx sends BEGIN without logging it.
+        let trips =
+            statements.len() + usize::from(!statements.iter().any(|s| s.starts_with("BEGIN")));
+        assert!(
+            statements.iter().any(|s| s == "COMMIT") && trips <= 6,
+            "{what}: {trips} round trips: {statements:#?}"
+        );
+    }
+
+    let (_, hold, _) = &counted[0];
+    let (_, offer, _) = &counted[1];
+    assert_eq!(
+        (hold["priority"].as_i64(), hold["status"].as_str()),
+        (Some(1), Some("active"))
+    );
+    assert_eq!(offer["status"], "sent");
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT subject_type, action FROM booking_activity WHERE subject_id IN ($1::uuid, $2::uuid) ORDER BY subject_type",
+    )
+    .bind(hold["id"].as_str().unwrap())
+    .bind(offer["id"].as_str().unwrap())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            ("hold".to_owned(), "placed".to_owned()),
+            ("offer".to_owned(), "written".to_owned())
+        ]
+    );
+    for (queue, field, id) in [
+        ("hold_expiry", "hold_id", &hold["id"]),
+        ("offer_expiry", "offer_id", &offer["id"]),
+    ] {
+        let jobs = kisum_tests::queue::jobs(&app.pool, queue).await;
+        assert_eq!(
+            jobs.iter().filter(|j| j.payload[field] == *id).count(),
+            1,
+            "{queue}: {jobs:?}"
+        );
+    }
+    let marked: Vec<(String, String)> =
+        sqlx::query_as("SELECT model, key::text FROM read_model_dirty ORDER BY model, key")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for key in [&p.agency_company, &p.promoter_company] {
+        assert!(
+            marked.contains(&("company_dashboard".to_owned(), key.clone())),
+            "{marked:?}"
+        );
+    }
+    assert!(
+        marked.contains(&("artist_search".to_owned(), p.artist.clone())),
+        "{marked:?}"
+    );
+    let trust: Vec<String> = sqlx::query_scalar("SELECT company_id::text FROM trust_dirty")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    for key in [&p.agency_company, &p.promoter_company] {
+        assert!(trust.contains(key), "{trust:?}");
+    }
+}

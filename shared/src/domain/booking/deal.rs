@@ -198,11 +198,16 @@ pub async fn check_references(
     deal: Option<&Deal>,
     venue_city_id: Option<i64>,
 ) -> Result<(), DomainError> {
-    Refs::new()
-        .currency("deal.currency", deal.map(|d| d.currency.as_str()))
-        .city("venue.city_id", venue_city_id)
-        .check(conn)
-        .await
+    references(deal, venue_city_id).check(conn).await
+}
+
+/// The reference data a deal and its venue name: the deal's currency and
+/// the venue's city, on the fields that name them.
+pub fn references(deal: Option<&Deal>, venue_city_id: Option<i64>) -> Refs {
+    let mut refs = Refs::new();
+    refs.currency("deal.currency", deal.map(|d| d.currency.as_str()))
+        .city("venue.city_id", venue_city_id);
+    refs
 }
 
 /// Basis points of a percentage with at most two decimals (saturated far

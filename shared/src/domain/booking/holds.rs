@@ -21,11 +21,13 @@ use super::activity::{self, Change};
 use super::{lock_artist_date, try_lock_artist_date};
 use crate::Code;
 use crate::DomainError;
-use crate::access::{self, AgencyOf, Parties, Party};
+use crate::access::{self, BookingAsk, Parties, Party};
+use crate::domain::changes::{self, Marks};
 use crate::domain::{guarded, precondition};
 use crate::jobs::{self, HoldExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
 use crate::unnamed::Unnamed;
+use crate::reference::Refs;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -188,25 +190,25 @@ pub async fn place(
         check.add("expires_at", "must not run past the held day");
     }
     check.finish()?;
-    let known = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM artists WHERE id = $1 AND archived_at IS NULL) AS "known!""#,
-        input.artist_id
+    let refs = Refs::new();
+    let sides = access::booking_sides(
+        &mut *conn,
+        BookingAsk {
+            org_id: Some(org_id),
+            artist_id: input.artist_id,
+            city_id: None,
+            promoter_company_id: Some(input.promoter_company_id),
+            refs: &refs,
+        },
     )
-    .fetch_one(&mut *conn)
     .await?;
-    if !known {
+    if !sides.artist_known {
         return Err(DomainError::invalid("artist_id", "is not a known artist"));
     }
-    let agency = access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Org(org_id), None)
-        .await?
+    let agency = sides
+        .own_agency
         .ok_or_else(|| DomainError::Forbidden("holds are placed by the artist's booking agency"))?;
-    access::promoter_company(
-        &mut *conn,
-        org_id,
-        input.promoter_company_id,
-        "promoter_company_id",
-    )
-    .await?;
+    sides.promoter_company("promoter_company_id")?;
     if let Some(offer_id) = input.offer_id {
         let offer = match super::offers::get_for(&mut *conn, org_id, offer_id).await {
             Ok((offer, _)) => offer,
@@ -225,53 +227,72 @@ pub async fn place(
             ));
         }
     }
-    lock_artist_date(&mut *conn, input.artist_id, input.date).await?;
-    let priority = sqlx::query_scalar!(
-        r#"SELECT COALESCE(max(priority), 0) + 1 AS "next!" FROM holds
-            WHERE artist_id = $1 AND hold_date = $2 AND status IN ('active', 'challenged')"#,
-        input.artist_id,
-        input.date,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
     let id = Uuid::now_v7();
-    sqlx::query!(
-        "INSERT INTO holds (id, artist_id, hold_date, agency_company_id, promoter_company_id, offer_id, priority, status, expires_at, note, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+    let marks = Marks::of_subject(
+        input.artist_id,
+        SUBJECT,
+        &[agency, input.promoter_company_id],
+    );
+    // One statement: the priority (read under the date's lock, see
+    // `kisum_next_hold_priority`), the hold, its activity entry and its
+    // marks; the unique index on live priorities decides the rest.
+    let placed = sqlx::query!(
+        r#"WITH h AS (
+               INSERT INTO holds (id, artist_id, hold_date, agency_company_id, promoter_company_id, offer_id, priority,
+                                  status, expires_at, note, created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, kisum_next_hold_priority($2, $3), 'active', $7, $8, $9)
+               RETURNING id, artist_id, hold_date, agency_company_id, promoter_company_id, offer_id, priority, status,
+                         expires_at, note, version, created_at, updated_at
+           ), entry AS (
+               INSERT INTO booking_activity (id, artist_id, subject_type, subject_id, action, from_status, to_status, actor, details)
+               SELECT $10, h.artist_id, 'hold', h.id, 'placed', NULL, 'active', $9,
+                      $11::jsonb || jsonb_build_object('priority', h.priority)
+                 FROM h
+           )
+           SELECT h.id AS "id!", h.artist_id AS "artist_id!", h.hold_date AS "date!", h.agency_company_id AS "agency_company_id!",
+                  h.promoter_company_id AS "promoter_company_id!", h.offer_id, h.priority AS "priority!",
+                  h.status AS "status!: HoldStatus", h.expires_at AS "expires_at!", h.note, h.version AS "version!",
+                  h.created_at AS "created_at!", h.updated_at AS "updated_at!",
+                  kisum_mark_read_models($12, $13) AS "fresh!"
+             FROM h"#,
         id,
         input.artist_id,
         input.date,
         agency,
         input.promoter_company_id,
         input.offer_id,
-        priority,
         input.expires_at,
         note,
         actor,
+        Uuid::now_v7(),
+        serde_json::json!({"date": input.date, "expires_at": input.expires_at}),
+        marks.models() as &[&str],
+        marks.keys(),
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    jobs::enqueue(
-        &mut *conn,
+    let mut jobs = jobs::Batch::new();
+    jobs.push(
         &HoldExpiry { hold_id: id },
         Schedule::at(input.expires_at).dedupe(format!("{id}:{}", input.expires_at.timestamp())),
-    )
-    .await?;
-    activity::record(
-        &mut *conn,
-        Change {
-            artist_id: input.artist_id,
-            subject_type: SUBJECT,
-            subject_id: id,
-            action: "placed",
-            from: None,
-            to: Some("active"),
-            actor,
-            details: serde_json::json!({"priority": priority, "date": input.date, "expires_at": input.expires_at}),
-        },
-    )
-    .await?;
-    load(conn, id).await
+    )?;
+    changes::follow_ups(&mut jobs, &placed.fresh, None)?;
+    jobs.enqueue(conn).await?;
+    Ok(Hold {
+        id: placed.id,
+        artist_id: placed.artist_id,
+        date: placed.date,
+        agency_company_id: placed.agency_company_id,
+        promoter_company_id: placed.promoter_company_id,
+        offer_id: placed.offer_id,
+        priority: placed.priority,
+        status: placed.status,
+        expires_at: placed.expires_at,
+        note: placed.note,
+        version: placed.version,
+        created_at: placed.created_at,
+        updated_at: placed.updated_at,
+    })
 }
 
 /// Holds the org is party to, newest first.

@@ -16,23 +16,20 @@ use uuid::Uuid;
 
 use crate::DomainError;
 
-/// The advisory-lock key of one artist's date.
-fn artist_date_key(artist_id: Uuid, date: NaiveDate) -> String {
-    format!("hold:{artist_id}:{date}")
-}
-
 /// Serialises every change to one artist's date until the transaction
 /// ends: placing, promoting, expiring and challenging holds, and confirming
-/// a booking. Everything that decides who has the date takes this lock.
+/// a booking. Everything that decides who has the date takes this lock,
+/// whose key is the SQL function `kisum_artist_date_key` (placing a hold
+/// takes it inside its statement, through `kisum_next_hold_priority`).
 pub async fn lock_artist_date(
     conn: &mut PgConnection,
     artist_id: Uuid,
     date: NaiveDate,
 ) -> Result<(), DomainError> {
-    let key = artist_date_key(artist_id, date);
     sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7205))",
-        key
+        "SELECT pg_advisory_xact_lock(kisum_artist_date_key($1, $2))",
+        artist_id,
+        date
     )
     .execute(conn)
     .await?;
@@ -46,10 +43,10 @@ pub async fn try_lock_artist_date(
     artist_id: Uuid,
     date: NaiveDate,
 ) -> Result<bool, DomainError> {
-    let key = artist_date_key(artist_id, date);
     Ok(sqlx::query_scalar!(
-        r#"SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7205)) AS "locked!""#,
-        key
+        r#"SELECT pg_try_advisory_xact_lock(kisum_artist_date_key($1, $2)) AS "locked!""#,
+        artist_id,
+        date
     )
     .fetch_one(conn)
     .await?)

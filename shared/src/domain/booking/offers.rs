@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::activity::{self, Change};
 use super::deal::{Deal, StoredDeal};
 use crate::Code;
-use crate::access::{self, AgencyOf, Parties, Party};
+use crate::access::{self, BookingAsk, Parties, Party};
+use crate::domain::changes::{self, Marks};
 use crate::domain::machine::Machine;
 use crate::domain::{guarded, precondition};
 use crate::jobs::{self, OfferExpiry, Schedule};
@@ -298,29 +299,30 @@ pub async fn create(
         check.add("venue.capacity", "must be positive");
     }
     check.finish()?;
-    super::deal::check_references(&mut *conn, Some(&input.deal), input.venue.city_id).await?;
-    let promoter_owned = access::promoter_company(
+    let city = input.venue.city_id;
+    let refs = super::deal::references(Some(&input.deal), city);
+    let sides = access::booking_sides(
         &mut *conn,
-        org_id,
-        input.promoter_company_id,
-        "promoter_company_id",
+        BookingAsk {
+            org_id: Some(org_id),
+            artist_id: input.artist_id,
+            city_id: city,
+            promoter_company_id: Some(input.promoter_company_id),
+            refs: &refs,
+        },
     )
     .await?;
-    let city = input.venue.city_id;
-    let own_agency =
-        access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Org(org_id), city).await?;
-    let (party, agency) = match (own_agency, promoter_owned) {
+    sides.references(&refs)?;
+    let promoter_owned = sides.promoter_company("promoter_company_id")?;
+    let (party, agency) = match (sides.own_agency, promoter_owned) {
         (Some(agency), _) => (Party::Agency, agency),
         (None, true) => {
-            let agency =
-                access::booking_agency(&mut *conn, input.artist_id, AgencyOf::Anyone, city)
-                    .await?
-                    .ok_or_else(|| {
-                        DomainError::invalid(
-                            "artist_id",
-                            "the artist has no booking agency to make an offer to",
-                        )
-                    })?;
+            let agency = sides.agency.ok_or_else(|| {
+                DomainError::invalid(
+                    "artist_id",
+                    "the artist has no booking agency to make an offer to",
+                )
+            })?;
             (Party::Promoter, agency)
         }
         (None, false) => {
@@ -345,10 +347,34 @@ pub async fn create(
         .await?;
     }
     let id = Uuid::now_v7();
-    sqlx::query!(
-        "INSERT INTO offers (id, artist_id, promoter_company_id, agency_company_id, booking_request_id, event_date, venue,
-                             allow_same_day, status, written_by_side, expires_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    let companies = [agency, input.promoter_company_id];
+    let marks = Marks::of_subject(input.artist_id, SUBJECT, &companies);
+    // One statement: the offer, its first version, its activity entry, the
+    // marks of the parties' dashboards and (a new pair meets: their
+    // relationship memory starts) of their trust.
+    let row = sqlx::query!(
+        r#"WITH o AS (
+               INSERT INTO offers (id, artist_id, promoter_company_id, agency_company_id, booking_request_id, event_date, venue,
+                                   allow_same_day, status, written_by_side, expires_at, created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               RETURNING id, artist_id, promoter_company_id, agency_company_id, booking_request_id, event_date, venue,
+                         allow_same_day, status, current_version, written_by_side, expires_at, version, created_at, updated_at
+           ), v AS (
+               INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by)
+               VALUES ($1, 1, $13, $10, $12)
+               RETURNING deal
+           ), entry AS (
+               INSERT INTO booking_activity (id, artist_id, subject_type, subject_id, action, from_status, to_status, actor, details)
+               VALUES ($14, $2, 'offer', $1, 'written', NULL, $9, $12, $15)
+           )
+           SELECT o.id AS "id!", o.artist_id AS "artist_id!", o.promoter_company_id AS "promoter_company_id!",
+                  o.agency_company_id AS "agency_company_id!", o.booking_request_id, o.event_date AS "event_date!",
+                  o.venue AS "venue!: Json<Venue>", o.allow_same_day AS "allow_same_day!", o.status AS "status!: OfferStatus",
+                  v.deal AS "deal!: Json<StoredDeal>", o.current_version AS "current_version!",
+                  o.written_by_side AS "written_by_side!: Party", o.expires_at AS "expires_at!", o.version AS "version!",
+                  o.created_at AS "created_at!", o.updated_at AS "updated_at!",
+                  kisum_mark_read_models($16, $17) AS "fresh!", kisum_mark_trust($18) AS fresh_trust
+             FROM o, v"#,
         id,
         input.artist_id,
         input.promoter_company_id,
@@ -361,35 +387,42 @@ pub async fn create(
         party as Party,
         input.expires_at,
         actor,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO offer_versions (offer_id, number, deal, written_by_side, written_by) VALUES ($1, 1, $2, $3, $4)",
-        id,
         Json(input.deal.stored()) as _,
-        party as Party,
-        actor,
-    )
-    .execute(&mut *conn)
-    .await?;
-    record(
-        &mut *conn,
-        input.artist_id,
-        id,
-        "written",
-        None,
-        Some(status),
-        actor,
+        Uuid::now_v7(),
         serde_json::json!({"party": party, "version": 1}),
+        marks.models() as &[&str],
+        marks.keys(),
+        &companies,
     )
+    .fetch_one(&mut *conn)
     .await?;
+    let mut jobs = jobs::Batch::new();
     if status == OfferStatus::Sent {
-        schedule_expiry(&mut *conn, id, input.expires_at).await?;
+        jobs.push(
+            &OfferExpiry { offer_id: id },
+            expiry_schedule(id, input.expires_at),
+        )?;
     }
-    // A new pair meets: their relationship memory starts.
-    crate::domain::changes::mark_trust(&mut *conn, &[agency, input.promoter_company_id]).await?;
-    load(conn, id, false).await
+    changes::follow_ups(&mut jobs, &row.fresh, row.fresh_trust)?;
+    jobs.enqueue(conn).await?;
+    Ok(Offer::from(Row {
+        id: row.id,
+        artist_id: row.artist_id,
+        promoter_company_id: row.promoter_company_id,
+        agency_company_id: row.agency_company_id,
+        booking_request_id: row.booking_request_id,
+        event_date: row.event_date,
+        venue: row.venue,
+        allow_same_day: row.allow_same_day,
+        status: row.status,
+        deal: row.deal,
+        current_version: row.current_version,
+        written_by_side: row.written_by_side,
+        expires_at: row.expires_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -606,10 +639,15 @@ async fn schedule_expiry(
     jobs::enqueue(
         conn,
         &OfferExpiry { offer_id: id },
-        Schedule::at(expires_at).dedupe(format!("{id}:{}", expires_at.timestamp())),
+        expiry_schedule(id, expires_at),
     )
     .await?;
     Ok(())
+}
+
+/// When an offer's expiry runs, keyed by (offer, expiry).
+fn expiry_schedule(id: Uuid, expires_at: DateTime<Utc>) -> Schedule {
+    Schedule::at(expires_at).dedupe(format!("{id}:{}", expires_at.timestamp()))
 }
 
 /// Expires the offer if it still waits for an answer and is due; true when
