@@ -896,11 +896,19 @@ async fn a_hold_and_a_sent_offer_take_at_most_six_statements() {
         }
     }
     for (what, _, statements) in &counted {
-        // sqlx sends BEGIN without logging it.
+        // sqlx sends BEGIN without logging it. A pooled connection's first
+        // use of a custom type looks its OID up once (sqlx's type cache),
+        // which is the connection's cost, not the request's. The rate
+        // limit's lease is here when this request fetched one (once per
+        // batch of requests) and counts.
+        let statements: Vec<&String> = statements
+            .iter()
+            .filter(|s| !s.starts_with("SELECT pg_type.oid"))
+            .collect();
         let trips =
             statements.len() + usize::from(!statements.iter().any(|s| s.starts_with("BEGIN")));
         assert!(
-            statements.iter().any(|s| s == "COMMIT") && trips <= 6,
+            statements.iter().any(|s| *s == "COMMIT") && trips <= 6,
             "{what}: {trips} round trips: {statements:#?}"
         );
     }
