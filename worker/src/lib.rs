@@ -78,6 +78,7 @@ fn storage<J: Handler>(config: &WorkerConfig, state: &WorkerState) -> queue::Que
         Config::default()
             .queue(J::QUEUE)
             .batch_size(config.buffer_size)
+            .lock_tasks(false)
             .heartbeat_interval(heartbeat)
             .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
         J::concurrency(config),
