@@ -577,6 +577,10 @@ pub struct FinanceConfig {
     pub timeout: Duration,
     /// The delay before each attempt; its length is the number of attempts.
     pub retry_schedule: Vec<Duration>,
+    /// Deliveries each worker process has under way at once. A delivery
+    /// spends its time waiting for Finance's answer, not on a core, so the
+    /// queue runs more at once than `WORKER_CONCURRENCY`.
+    pub concurrency: usize,
 }
 
 /// Svix's schedule: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -618,11 +622,19 @@ impl FinanceConfig {
                 "must be between 1 and 30",
             ));
         }
+        let concurrency = env.parsed("FINANCE_CONCURRENCY", 32usize)?;
+        if !(1..=1000).contains(&concurrency) {
+            return Err(ConfigError::new(
+                "FINANCE_CONCURRENCY",
+                "must be between 1 and 1000",
+            ));
+        }
         Ok(Self {
             url,
             secrets,
             timeout,
             retry_schedule,
+            concurrency,
         })
     }
 }
@@ -843,6 +855,7 @@ mod tests {
         assert!(defaults.url.is_none());
         assert_eq!(defaults.retry_schedule.len(), 8);
         assert_eq!(defaults.retry_schedule[2], Duration::from_secs(300));
+        assert_eq!(defaults.concurrency, 32);
         let tuned = worker(&[
             ("FINANCE_BASE_URL", "https://finance.test/hooks"),
             (
@@ -850,10 +863,12 @@ mod tests {
                 "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             ),
             ("FINANCE_RETRY_SCHEDULE_SECONDS", "0,1,1"),
+            ("FINANCE_CONCURRENCY", "64"),
         ])
         .unwrap()
         .finance;
         assert_eq!(tuned.retry_schedule, [0, 1, 1].map(Duration::from_secs));
+        assert_eq!(tuned.concurrency, 64);
         for (extra, var) in [
             (
                 vec![("FINANCE_BASE_URL", "https://finance.test/hooks")],
@@ -879,6 +894,7 @@ mod tests {
                 vec![("FINANCE_TIMEOUT_SECONDS", "31")],
                 "FINANCE_TIMEOUT_SECONDS",
             ),
+            (vec![("FINANCE_CONCURRENCY", "0")], "FINANCE_CONCURRENCY"),
         ] {
             assert_eq!(worker(&extra).unwrap_err().var, var, "{extra:?}");
         }

@@ -67,7 +67,7 @@ fn boot_id() -> String {
 }
 
 /// The queue storage of job type `J`, configured for this worker.
-fn storage<J: Job>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueStorage<J> {
+fn storage<J: Handler>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueStorage<J> {
     let heartbeat = config.heartbeat;
     let missed = config
         .orphan_timeout
@@ -78,9 +78,10 @@ fn storage<J: Job>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueSt
         Config::default()
             .queue(J::QUEUE)
             .batch_size(config.buffer_size)
+            .lock_tasks(false)
             .heartbeat_interval(heartbeat)
             .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
-        config.concurrency,
+        J::concurrency(config),
         state.wakeups.count(J::QUEUE),
     )
 }
@@ -153,7 +154,7 @@ fn register_queue<J: Handler>(
         ))
         .backend(backend)
         .data(state.clone())
-        .concurrency(config.concurrency)
+        .concurrency(J::concurrency(&config))
         .retry(policy.clone())
         .enable_tracing()
         .catch_panic()

@@ -21,6 +21,10 @@
 //!   its previous batch: at least the worker's concurrency, at most the
 //!   configured batch size. Fast jobs come in large batches; slow ones are
 //!   not hoarded by one process while others idle.
+//! - A job is not written again when it starts (apalis's `Running`): the
+//!   claim already marks it `Queued` by this worker, which every reader
+//!   (operators' `running`, orphan re-run, re-enqueue on shutdown, cancel)
+//!   treats the same, so a job costs the claim and its result, two writes.
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;

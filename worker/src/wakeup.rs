@@ -1,6 +1,8 @@
-//! One `LISTEN` connection for all queues. Every insert into the job table
-//! notifies `apalis::job::insert` with the job's queue; this wakes that
-//! queue's worker to fetch at once instead of at its next interval poll.
+//! One `LISTEN` connection for all queues. Every statement that inserts due
+//! jobs notifies `apalis::job::insert` once per queue among them, with the
+//! queue's name (a statement trigger); this wakes that queue's worker to
+//! fetch at once instead of at its next interval poll. A fetch that finds
+//! jobs fetches again, so one wake-up serves a batch of any size.
 //!
 //! apalis-postgres's own `Pubsub` opens a listener per queue, each holding a
 //! pooled connection for good, so the pool shrinks as queues are added.

@@ -123,9 +123,25 @@ const ENQUEUE_CHUNK: usize = 200;
 
 /// Enqueues many jobs of one type, a few hundred per statement, on the
 /// caller's connection: for imports and backfills, where one `INSERT` per
-/// job would cost a round trip each. No idempotency keys: use [`enqueue`]
+/// job would cost a round trip each. All or none: the statements run in one
+/// transaction (a savepoint inside the caller's), which also makes one
+/// commit of them instead of one each. No idempotency keys: use [`enqueue`]
 /// for jobs that must be deduplicated. Returns how many were inserted.
 pub async fn enqueue_many<J: Job>(
+    conn: &mut PgConnection,
+    jobs: &[J],
+    run_at: Option<DateTime<Utc>>,
+) -> Result<u64, sqlx::Error> {
+    if jobs.len() > ENQUEUE_CHUNK {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let inserted = insert_chunks(&mut tx, jobs, run_at).await?;
+        tx.commit().await?;
+        return Ok(inserted);
+    }
+    insert_chunks(conn, jobs, run_at).await
+}
+
+async fn insert_chunks<J: Job>(
     conn: &mut PgConnection,
     jobs: &[J],
     run_at: Option<DateTime<Utc>>,

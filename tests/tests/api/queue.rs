@@ -264,3 +264,40 @@ async fn jobs_enqueued_in_bulk_commit_together_and_all_run() {
     .await;
     assert_eq!(done, 250, "the rolled-back batch left nothing behind");
 }
+
+/// With the interval poll a minute away, only the insert's notification can
+/// bring a job to the idle worker within seconds: a single job, then a batch
+/// of several statements, each of which notifies its queue once.
+#[tokio::test]
+async fn an_idle_worker_is_woken_by_each_enqueue() {
+    let app = TestApp::spawn().await;
+    let _worker = WorkerProcess::spawn(&app.db.url, &[("WORKER_POLL_INTERVAL_MS", "60000")]);
+    let done = |n: usize| {
+        let app = &app;
+        async move {
+            let jobs = kisum_tests::queue::jobs(&app.pool, "noop").await;
+            (jobs.iter().filter(|j| j.state == "done").count() == n).then_some(())
+        }
+    };
+    let mut conn = app.pool.acquire().await.unwrap();
+    // The first job may be taken by the worker's first fetch; the later ones
+    // arrive while it is idle.
+    for n in 0..3 {
+        shared::jobs::enqueue(
+            &mut conn,
+            &shared::jobs::Noop { n },
+            shared::jobs::Schedule::now(),
+        )
+        .await
+        .unwrap();
+        eventually(Duration::from_secs(10), "the job runs", || {
+            done(usize::try_from(n + 1).unwrap())
+        })
+        .await;
+    }
+    let batch: Vec<shared::jobs::Noop> = (3..503).map(|n| shared::jobs::Noop { n }).collect();
+    shared::jobs::enqueue_many(&mut conn, &batch, None)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(10), "the batch runs", || done(503)).await;
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::Utc;
+use shared::config::WorkerConfig;
 use shared::domain::finance::handoff::{self, AttemptRecord, Outcome};
 use shared::jobs::FinanceHandoff;
 
@@ -18,26 +19,27 @@ use crate::jobs::Handler;
 const EARLIER_WAIT_SECONDS: i64 = 5;
 
 impl Handler for FinanceHandoff {
+    /// `FINANCE_CONCURRENCY`: a delivery mostly waits for Finance.
+    fn concurrency(config: &WorkerConfig) -> usize {
+        config.finance.concurrency
+    }
+
     async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
-        let delivery = {
-            let mut conn = state.pool.acquire().await?;
-            handoff::delivery(&mut conn, self.handoff_id).await?
-        };
-        let Some(delivery) = delivery else {
+        let mut conn = state.pool.acquire().await?;
+        let Some(delivery) = handoff::delivery(&mut conn, self.handoff_id).await? else {
             return Ok(());
         };
         if !delivery.is_due(self.attempt) {
             return Ok(());
         }
         let attempt = delivery.attempts + 1;
-        let mut conn = state.pool.acquire().await?;
         let Some(url) =
             handoff::destination(&mut conn, &delivery, state.finance.url.as_ref()).await?
         else {
             return Ok(());
         };
         // A booking's changes reach Finance in order: wait for an earlier one.
-        if handoff::earlier_in_flight(&mut conn, delivery.id).await? {
+        if delivery.earlier_in_flight {
             let at = Utc::now() + chrono::Duration::seconds(EARLIER_WAIT_SECONDS);
             FinanceHandoff::enqueue_waiting(&mut conn, delivery.id, self.attempt, at).await?;
             return Ok(());
@@ -70,9 +72,9 @@ impl Handler for FinanceHandoff {
             &state.finance.retry_schedule,
             Utc::now(),
         );
-        let mut tx = state.pool.begin().await?;
+        let mut conn = state.pool.acquire().await?;
         handoff::settle(
-            &mut tx,
+            &mut conn,
             delivery.id,
             delivery.status,
             AttemptRecord {
@@ -86,7 +88,7 @@ impl Handler for FinanceHandoff {
             &outcome,
         )
         .await?;
-        tx.commit().await?;
+        drop(conn);
         match outcome {
             Outcome::Dead => Err(format!(
                 "finance handoff {} failed its last attempt ({}): {}",

@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use apalis::prelude::{BoxDynError, Data};
+use shared::config::WorkerConfig;
 use shared::jobs::Job;
 
 use crate::WorkerState;
@@ -22,6 +23,11 @@ pub mod trust;
 /// (see `shared::jobs`).
 pub trait Handler: Job {
     fn run(self, state: Data<WorkerState>) -> impl Future<Output = Result<(), BoxDynError>> + Send;
+
+    /// Jobs of this type the process runs at once.
+    fn concurrency(config: &WorkerConfig) -> usize {
+        config.concurrency
+    }
 }
 
 /// `shared::jobs::Noop`: nothing to do.

@@ -300,6 +300,10 @@ pub struct Delivery {
     pub status: HandoffStatus,
     pub attempts: i32,
     pub endpoint_disabled: bool,
+    /// An earlier handoff of the same booking is still on its way (pending
+    /// or paused): Finance hears of a booking's changes in order, so this
+    /// one waits.
+    pub earlier_in_flight: bool,
 }
 
 impl Delivery {
@@ -316,11 +320,18 @@ impl Delivery {
     }
 }
 
+/// A handoff as its delivery job needs it, in one statement: the message,
+/// where its delivery stands, the endpoint's state and whether an earlier
+/// handoff of its booking is still on its way.
 pub async fn delivery(conn: &mut PgConnection, id: Uuid) -> Result<Option<Delivery>, DomainError> {
     Ok(sqlx::query_as!(
         Delivery,
         r#"SELECT h.id, h.webhook_id, h.payload, h.status AS "status: HandoffStatus", h.attempts,
-                  (SELECT disabled_at IS NOT NULL FROM finance_endpoint) AS "endpoint_disabled!"
+                  (SELECT disabled_at IS NOT NULL FROM finance_endpoint) AS "endpoint_disabled!",
+                  EXISTS (SELECT 1 FROM finance_handoffs e
+                           WHERE e.booking_id = h.booking_id AND e.id <> h.id
+                             AND (e.created_at, e.id) < (h.created_at, h.id)
+                             AND e.status IN ('pending', 'paused')) AS "earlier_in_flight!"
              FROM finance_handoffs h WHERE h.id = $1"#,
         id
     )
@@ -394,9 +405,16 @@ impl Outcome {
 /// Times [`settle`] decides a transition again after a concurrent change.
 const SETTLE_TRIES: usize = 3;
 
-/// Records an attempt and its outcome in one transaction; for a retry the
-/// next attempt's job is enqueued with it. An attempt that finishes after
+/// Records an attempt and its outcome atomically; for a retry the next
+/// attempt's job is enqueued with it. An attempt that finishes after
 /// another one delivered the handoff is recorded and changes nothing else.
+///
+/// The usual case is one statement: the attempt's row and the transition,
+/// guarded on the state the attempt started from. A retry or a 410 has
+/// more to write with it, and a change meanwhile (another attempt
+/// delivered it, an operator paused it) is decided again from the state
+/// now stored; both run in a transaction of their own (a savepoint inside
+/// the caller's).
 pub async fn settle(
     conn: &mut PgConnection,
     id: Uuid,
@@ -404,56 +422,16 @@ pub async fn settle(
     attempt: AttemptRecord<'_>,
     outcome: &Outcome,
 ) -> Result<(), DomainError> {
-    sqlx::query!(
-        "INSERT INTO finance_handoff_attempts (handoff_id, attempt, status_code, duration_ms, error, response_excerpt, worker)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (handoff_id, attempt) DO NOTHING",
-        id,
-        attempt.attempt,
-        attempt.status_code,
-        attempt.duration_ms,
-        attempt.error,
-        attempt.excerpt,
-        attempt.worker,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let next = match outcome {
-        Outcome::Retry(at) => Some(*at),
-        _ => None,
-    };
-    // Guarded on the state the attempt started from, with no lock taken
-    // first: a change meanwhile (another attempt delivered it, an operator
-    // paused it) leaves no row, and the transition is decided again from
-    // the state now stored.
+    if matches!(outcome, Outcome::Delivered | Outcome::Dead)
+        && record_and_move(&mut *conn, id, seen, &attempt, outcome).await?
+    {
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut from = seen;
     let mut settled = false;
     for _ in 0..SETTLE_TRIES {
-        let to = match from.apply(outcome.event()) {
-            Ok(to) => to,
-            Err(_) if from == HandoffStatus::Delivered => {
-                settled = true;
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        let rows = sqlx::query!(
-            "UPDATE finance_handoffs
-                SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4,
-                    delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
-                    last_error = $5, updated_at = now()
-              WHERE id = $1 AND status = $6",
-            id,
-            to as HandoffStatus,
-            attempt.attempt,
-            next,
-            attempt.error,
-            from as HandoffStatus,
-        )
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if rows == 1 {
+        if record_and_move(&mut tx, id, from, &attempt, outcome).await? {
             settled = true;
             break;
         }
@@ -461,13 +439,13 @@ pub async fn settle(
             r#"SELECT status AS "status: HandoffStatus" FROM finance_handoffs WHERE id = $1"#,
             id
         )
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *tx)
         .await?;
     }
     guarded(u64::from(settled), None)?;
     match outcome {
         Outcome::Retry(at) => {
-            FinanceHandoff::enqueue_attempt(conn, id, attempt.attempt + 1, Some(*at)).await?;
+            FinanceHandoff::enqueue_attempt(&mut tx, id, attempt.attempt + 1, Some(*at)).await?;
         }
         Outcome::Gone => {
             sqlx::query!(
@@ -475,12 +453,66 @@ pub async fn settle(
                         disabled_reason = COALESCE(disabled_reason, $1)",
                 format!("Finance answered 410 Gone (attempt {})", attempt.attempt),
             )
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
         }
         _ => {}
     }
+    tx.commit().await?;
     Ok(())
+}
+
+/// In one statement, records the attempt (once: a repeated attempt is
+/// kept as first recorded) and moves the handoff from `from` by the
+/// outcome's event, guarded on `from`. A delivered handoff stays as it is;
+/// the attempt is still recorded. Returns whether the handoff is settled:
+/// false when it was no longer `from`.
+async fn record_and_move(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: HandoffStatus,
+    attempt: &AttemptRecord<'_>,
+    outcome: &Outcome,
+) -> Result<bool, DomainError> {
+    let to = match from.apply(outcome.event()) {
+        Ok(to) => Some(to),
+        Err(_) if from == HandoffStatus::Delivered => None,
+        Err(e) => return Err(e),
+    };
+    let next = match outcome {
+        Outcome::Retry(at) => Some(*at),
+        _ => None,
+    };
+    let moved = sqlx::query_scalar!(
+        r#"WITH attempt AS (
+               INSERT INTO finance_handoff_attempts
+                      (handoff_id, attempt, status_code, duration_ms, error, response_excerpt, worker)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (handoff_id, attempt) DO NOTHING
+           ),
+           moved AS (
+               UPDATE finance_handoffs
+                  SET status = $8::text, attempts = GREATEST(attempts, $2), next_attempt_at = $9,
+                      delivered_at = CASE WHEN $8::text = 'delivered' THEN now() ELSE delivered_at END,
+                      last_error = $5, updated_at = now()
+                WHERE id = $1 AND status = $10 AND $8::text IS NOT NULL
+                RETURNING id
+           )
+           SELECT EXISTS (SELECT 1 FROM moved) AS "moved!""#,
+        id,
+        attempt.attempt,
+        attempt.status_code,
+        attempt.duration_ms,
+        attempt.error,
+        attempt.excerpt,
+        attempt.worker,
+        to as Option<HandoffStatus>,
+        next,
+        from as HandoffStatus,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(moved || to.is_none())
 }
 
 /// Where an attempt of `delivery` goes: `url`, unless the handoff is
@@ -579,21 +611,6 @@ pub async fn stranded(
         found.push((r.id, r.attempts + 1));
     }
     Ok(found)
-}
-
-/// Whether an earlier handoff of the same booking is still on its way
-/// (pending or paused): Finance hears of a booking's changes in order, so
-/// this one waits.
-pub async fn earlier_in_flight(conn: &mut PgConnection, id: Uuid) -> Result<bool, DomainError> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (
-             SELECT 1 FROM finance_handoffs e JOIN finance_handoffs h ON h.booking_id = e.booking_id
-              WHERE h.id = $1 AND e.id <> h.id AND (e.created_at, e.id) < (h.created_at, h.id)
-                AND e.status IN ('pending', 'paused')) AS "waiting!""#,
-        id
-    )
-    .fetch_one(conn)
-    .await?)
 }
 
 /// Whether the Finance endpoint is disabled, since when and why.
@@ -834,6 +851,7 @@ mod tests {
             status,
             attempts,
             endpoint_disabled: false,
+            earlier_in_flight: false,
         };
         assert!(at(HandoffStatus::Pending, 0).is_due(1));
         assert!(!at(HandoffStatus::Pending, 1).is_due(1));
