@@ -125,7 +125,9 @@ impl OrgRateLimit {
         let (interval, burst, max_batch) = match NonZeroU32::new(per_minute) {
             None => (None, Duration::ZERO, 1),
             Some(n) => {
-                let interval = Duration::from_secs(60) / n.get();
+                // Postgres intervals count microseconds: a quota above
+                // 60,000,000 a minute is held to that.
+                let interval = (Duration::from_secs(60) / n.get()).max(Duration::from_micros(1));
                 (Some(interval), interval * n.get(), (n.get() / 60).max(1))
             }
         };
@@ -239,6 +241,11 @@ mod tests {
         assert_eq!(limit.burst, Duration::from_secs(60));
         assert_eq!(limit.max_batch(), 20);
         assert_eq!(OrgRateLimit::per_minute(20).max_batch(), 1);
+        // Never a zero interval, which the bucket would divide by.
+        assert_eq!(
+            OrgRateLimit::per_minute(100_000_000).interval,
+            Some(Duration::from_micros(1))
+        );
         assert!(!OrgRateLimit::per_minute(0).enabled());
     }
 
