@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::DomainError;
-use crate::unnamed::Unnamed;
 use crate::reference::Refs;
+use crate::unnamed::Unnamed;
 
 /// The side of a booking-linked record (request, offer, hold, booking,
 /// contract, proposal) an org stands on.

@@ -26,8 +26,8 @@ use crate::domain::changes::{self, Marks};
 use crate::domain::{guarded, precondition};
 use crate::jobs::{self, HoldExpiry, Schedule};
 use crate::pagination::{Page, PageRequest};
-use crate::unnamed::Unnamed;
 use crate::reference::Refs;
+use crate::unnamed::Unnamed;
 use crate::validate::Check;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
