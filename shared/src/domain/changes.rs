@@ -44,6 +44,12 @@ pub const READ_MODEL_DEBOUNCE: chrono::Duration = chrono::Duration::milliseconds
 pub async fn mark(conn: &mut PgConnection, model: Model, keys: &[Uuid]) -> Result<(), DomainError> {
     let mut marks = Marks::default();
     marks.add(model, keys);
+    leave(conn, &marks).await
+}
+
+/// Leaves `marks` in one statement and enqueues the refreshes the keys
+/// not already waiting need.
+async fn leave(conn: &mut PgConnection, marks: &Marks) -> Result<(), DomainError> {
     let fresh = sqlx::query_scalar!(
         r#"SELECT kisum_mark_read_models($1, $2) AS "fresh!""#,
         marks.models() as &[&str],
@@ -162,17 +168,7 @@ pub async fn mark_subject(
     .fetch_all(&mut *conn)
     .await?;
     let marks = Marks::of_subject(artist_id, subject_type, &companies);
-    let fresh = sqlx::query_scalar!(
-        r#"SELECT kisum_mark_read_models($1, $2) AS "fresh!""#,
-        marks.models() as &[&str],
-        marks.keys(),
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut jobs = Batch::new();
-    follow_ups(&mut jobs, &fresh, None)?;
-    jobs.enqueue(conn).await?;
-    Ok(())
+    leave(conn, &marks).await
 }
 
 /// How long after the first write of a burst its recomputation runs: the

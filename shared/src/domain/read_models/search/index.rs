@@ -62,10 +62,11 @@ const WRITER_HEAP: usize = 64 * 1024 * 1024;
 /// No snapshot read yet: every change is new to it.
 const NOTHING_SEEN: &str = "1:1:";
 
-/// A changed artist and its row, as the index reads it.
-#[derive(Debug)]
+/// A changed artist and its row, as the index reads it (`changed` is
+/// `None` only on the snapshot-only row when nothing changed).
+#[derive(Debug, sqlx::FromRow)]
 struct EntryRow {
-    changed: Uuid,
+    changed: Option<Uuid>,
     artist_id: Option<Uuid>,
     name: Option<String>,
     name_key: Option<String>,
@@ -359,9 +360,12 @@ impl SearchIndex {
             let w = guard.as_mut().ok_or_else(poisoned)?;
             let mut entries = (*view.entries).clone();
             for row in rows {
+                let Some(changed) = row.changed else {
+                    continue;
+                };
                 w.writer
-                    .delete_term(Term::from_field_text(fields.id, &row.changed.to_string()));
-                entries.remove(&row.changed);
+                    .delete_term(Term::from_field_text(fields.id, &changed.to_string()));
+                entries.remove(&changed);
                 if let Some(entry) = row.entry() {
                     w.writer
                         .add_document(fields.document(&entry))
@@ -530,31 +534,7 @@ async fn changes(
     struct Changed {
         snapshot: String,
         #[sqlx(flatten)]
-        row: MaybeRow,
-    }
-    #[derive(sqlx::FromRow)]
-    struct MaybeRow {
-        changed: Option<Uuid>,
-        artist_id: Option<Uuid>,
-        name: Option<String>,
-        name_key: Option<String>,
-        search_text: Option<String>,
-        words: Option<String>,
-        aliases: Option<Vec<String>>,
-        genre_slugs: Option<Vec<String>>,
-        filter_keys: Option<Vec<String>>,
-        country_code: Option<String>,
-        city_id: Option<i64>,
-        city_name: Option<String>,
-        fee_min: Option<i64>,
-        fee_max: Option<i64>,
-        fee_currency: Option<String>,
-        trust_score: Option<i16>,
-        trust_band: Option<TrustBand>,
-        open_from: Option<Vec<NaiveDate>>,
-        open_until: Option<Vec<NaiveDate>>,
-        next_open_date: Option<NaiveDate>,
-        refreshed_at: Option<DateTime<Utc>>,
+        row: EntryRow,
     }
     let found: Vec<Changed> = sqlx::query_as(CHANGES_SQL)
         .bind(seen)
@@ -567,32 +547,8 @@ async fn changes(
         .ok_or_else(|| internal(anyhow::anyhow!("no snapshot")))?;
     let rows = found
         .into_iter()
-        .filter_map(|c| {
-            let r = c.row;
-            Some(EntryRow {
-                changed: r.changed?,
-                artist_id: r.artist_id,
-                name: r.name,
-                name_key: r.name_key,
-                search_text: r.search_text,
-                words: r.words,
-                aliases: r.aliases,
-                genre_slugs: r.genre_slugs,
-                filter_keys: r.filter_keys,
-                country_code: r.country_code,
-                city_id: r.city_id,
-                city_name: r.city_name,
-                fee_min: r.fee_min,
-                fee_max: r.fee_max,
-                fee_currency: r.fee_currency,
-                trust_score: r.trust_score,
-                trust_band: r.trust_band,
-                open_from: r.open_from,
-                open_until: r.open_until,
-                next_open_date: r.next_open_date,
-                refreshed_at: r.refreshed_at,
-            })
-        })
+        .map(|c| c.row)
+        .filter(|r| r.changed.is_some())
         .collect();
     Ok((snapshot, rows))
 }
