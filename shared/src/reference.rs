@@ -392,7 +392,7 @@ impl Refs {
 
     /// The field errors of the 1-based positions `kisum_unknown_references`
     /// answered.
-    fn errors(&self, missing: &[i64]) -> Vec<FieldError> {
+    pub fn errors(&self, missing: &[i64]) -> Vec<FieldError> {
         missing
             .iter()
             .filter_map(|i| usize::try_from(i - 1).ok())

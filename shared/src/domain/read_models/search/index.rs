@@ -14,7 +14,8 @@
 //! index.
 //!
 //! A search first asks Postgres whether a change committed since that
-//! snapshot (one indexed lookup) and, if so, catches up before answering,
+//! snapshot (one indexed lookup, in the statement that checks the
+//! query's reference values) and, if so, catches up before answering,
 //! so a page reflects every refresh committed before the request, as the
 //! Postgres search did. The follower also catches up on each notification
 //! and every 200 ms, so searches rarely wait. Until the first build is
@@ -172,14 +173,6 @@ const CHANGES_SQL: &str = r#"WITH snap AS (SELECT pg_current_snapshot()::text AS
              FROM snap
              LEFT JOIN changed ch ON true
              LEFT JOIN artist_search s ON s.artist_id = ch.artist_id"#;
-
-/// Whether a change committed that `$1` did not see, and the query text
-/// folded as the table's text is.
-const FRESH_SQL: &str = r#"SELECT kisum_fold($2::text) AS q,
-           (EXISTS (SELECT 1 FROM artist_search_changes c
-                     WHERE c.change_xid >= pg_snapshot_xmax($1::text::pg_snapshot))
-            OR EXISTS (SELECT 1 FROM artist_search_changes c
-                        WHERE c.change_xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::text::pg_snapshot))))) AS stale"#;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -441,13 +434,7 @@ impl SearchIndex {
             return super::search(conn, query).await;
         };
         let page: PageRequest<Cursor> = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-        let f = super::filters(&mut *conn, query).await?;
-        let (folded, stale): (Option<String>, bool) = sqlx::query_as(FRESH_SQL)
-            .bind(&view.snapshot)
-            .bind(f.q.as_deref())
-            .persistent(false)
-            .fetch_one(&mut *conn)
-            .await?;
+        let (f, stale) = super::filters(&mut *conn, query, Some(&view.snapshot)).await?;
         let view = if stale {
             self.catch_up(conn).await?;
             self.view().unwrap_or(view)
@@ -460,7 +447,7 @@ impl SearchIndex {
         } else {
             sort
         };
-        let tokens = match &folded {
+        let tokens = match &f.folded {
             Some(q) => self.tokens(q)?,
             None => Vec::new(),
         };
@@ -470,7 +457,7 @@ impl SearchIndex {
             &found,
             &Ask {
                 filters: &f,
-                folded: folded.as_deref(),
+                folded: f.folded.as_deref(),
                 sort,
                 today,
             },

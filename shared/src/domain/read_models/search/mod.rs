@@ -16,10 +16,10 @@ use sqlx::{PgConnection, Row as _};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::DomainError;
 use crate::domain::relationships::trust::TrustBand;
 use crate::pagination::{Page, PageRequest};
 use crate::validate::Check;
+use crate::{DomainError, FieldError};
 
 /// Days ahead a search row lists open dates for.
 pub const OPEN_DAYS_AHEAD: i32 = 365;
@@ -282,6 +282,8 @@ struct Row {
 /// A checked query, as the SQL takes it.
 struct Filters {
     q: Option<String>,
+    /// `q` folded as the table's text is.
+    folded: Option<String>,
     genre: Option<Uuid>,
     country: Option<String>,
     market_id: Option<Uuid>,
@@ -291,10 +293,30 @@ struct Filters {
     to: Option<NaiveDate>,
 }
 
+/// What a search asks Postgres before it runs, in one statement: which
+/// reference values named are unknown (`kisum_unknown_references`), the
+/// genre's id, the text folded as the table's text is, and, given the
+/// snapshot an index last read under, whether a change committed that it
+/// did not see.
+const PREPARE_SQL: &str = r#"SELECT kisum_unknown_references($1::text[], $2::text[]) AS missing,
+           (SELECT g.id FROM genres g WHERE g.slug = $3::text OR g.id::text = $3::text
+             ORDER BY g.id LIMIT 1) AS genre,
+           kisum_fold($4::text) AS folded,
+           CASE WHEN $5::text IS NULL THEN false
+                ELSE EXISTS (SELECT 1 FROM artist_search_changes c
+                              WHERE c.change_xid >= pg_snapshot_xmax($5::text::pg_snapshot))
+                  OR EXISTS (SELECT 1 FROM artist_search_changes c
+                              WHERE c.change_xid = ANY (ARRAY(SELECT pg_snapshot_xip($5::text::pg_snapshot))))
+           END AS stale"#;
+
+/// The query checked: its fields, then (one round trip) the values it
+/// names. With `seen`, a `pg_snapshot` as text, also whether a change
+/// committed that the snapshot did not see.
 async fn filters(
     conn: &mut PgConnection,
     query: &MarketplaceQuery,
-) -> Result<Filters, DomainError> {
+    seen: Option<&str>,
+) -> Result<(Filters, bool), DomainError> {
     let mut check = Check::new();
     let q = query
         .q
@@ -334,28 +356,40 @@ async fn filters(
         }
     };
     check.finish()?;
-    crate::reference::Refs::new()
-        .currency("currency", currency.as_deref())
+    let mut refs = crate::reference::Refs::new();
+    refs.currency("currency", currency.as_deref())
         .country("country", country.as_deref())
-        .market("market_id", query.market_id)
-        .check(&mut *conn)
-        .await?;
-    let genre = match query.genre.as_deref() {
-        Some(g) => {
-            Some(crate::domain::directory::geo::resolve_genre(&mut *conn, "genre", g).await?)
-        }
-        None => None,
-    };
-    Ok(Filters {
-        q,
-        genre,
-        country,
-        market_id: query.market_id,
-        max_fee: query.max_fee,
-        currency,
-        from,
-        to,
-    })
+        .market("market_id", query.market_id);
+    let (missing, genre, folded, stale): (Vec<i64>, Option<Uuid>, Option<String>, bool) =
+        sqlx::query_as(PREPARE_SQL)
+            .bind(refs.kinds())
+            .bind(refs.values())
+            .bind(query.genre.as_deref())
+            .bind(q.as_deref())
+            .bind(seen)
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut errors = refs.errors(&missing);
+    if query.genre.is_some() && genre.is_none() {
+        errors.push(FieldError::new("genre", "is not a known genre"));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Validation(errors));
+    }
+    Ok((
+        Filters {
+            q,
+            folded,
+            genre,
+            country,
+            market_id: query.market_id,
+            max_fee: query.max_fee,
+            currency,
+            from,
+            to,
+        },
+        stale,
+    ))
 }
 
 /// The marketplace search: the filtered set found once gives the page,
@@ -426,7 +460,7 @@ pub async fn search(
     query: &MarketplaceQuery,
 ) -> Result<MarketplacePage, DomainError> {
     let page: PageRequest<Cursor> = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let f = filters(&mut *conn, query).await?;
+    let (f, _) = filters(&mut *conn, query, None).await?;
     let sort = query.sort.unwrap_or_default();
     let sort = if sort == Sort::Relevance && f.q.is_none() {
         Sort::Trust
