@@ -591,9 +591,8 @@ async fn a_rows_refreshed_at_is_not_earlier_than_a_write_it_shows() {
 /// then waits for the mark: it must not hold the row so that the refresh
 /// waits for it back (a deadlock, which Postgres ends by failing the
 /// roster write with 409 `concurrent_update`). The test plays the worker:
-/// it drains the artist's marks in all eight shards (so the write's shard
-/// is among them), waits until the roster write is blocked on its
-/// transaction, then refreshes and commits.
+/// it drains, waits until the roster write is blocked on its transaction,
+/// then refreshes and commits.
 #[tokio::test]
 async fn a_roster_write_during_a_refresh_waits_for_it_instead_of_deadlocking() {
     use shared::domain::read_models::{self, Model};
@@ -615,14 +614,6 @@ async fn a_roster_write_during_a_refresh_waits_for_it_instead_of_deadlocking() {
         .fetch_one(&mut *drain)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO read_model_dirty (model, key, shard)
-         SELECT 'artist_search', $1, s FROM generate_series(0, 7) s ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
     let keys = read_models::drain(&mut drain, Model::ArtistSearch, 200)
         .await
         .unwrap();
@@ -778,93 +769,4 @@ async fn shortlist_items_are_private_ordered_and_annotated() {
     let (_, after) = promoter.get(&app, &path).await;
     assert_eq!(after["items"][0]["position"], 1, "{after}");
     assert_eq!(after["items"].as_array().unwrap().len(), 1);
-}
-
-/// A write's mark, with marks of the same key already waiting in the
-/// other shards: `(write's transaction, its shard)`, the others committed.
-async fn marked_in_other_shards(
-    app: &TestApp,
-    key: uuid::Uuid,
-) -> (sqlx::Transaction<'static, sqlx::Postgres>, i16) {
-    let mut write = app.pool.begin().await.unwrap();
-    let shard: i16 = sqlx::query_scalar("SELECT kisum_mark_shard()")
-        .fetch_one(&mut *write)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO read_model_dirty (model, key, shard)
-         SELECT 'artist_search', $1, s FROM generate_series(0, 7) s WHERE s <> $2",
-    )
-    .bind(key)
-    .bind(shard)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    (write, shard)
-}
-
-/// Marks of one key are spread over shards, and a write needs a refresh
-/// job of its own only when no other shard's mark will outlive it: a
-/// waiting mark no drain holds is locked by the write (so no drain takes
-/// it before the write commits, and the drain's job runs again while it
-/// remains), while marks a drain holds are gone when it commits.
-#[tokio::test]
-async fn a_write_marking_a_key_other_shards_hold_is_refreshed_after_it_commits() {
-    use shared::domain::changes;
-    use shared::domain::read_models::{self, Model};
-
-    let app = TestApp::spawn().await;
-    let refresh_jobs = || async {
-        kisum_tests::queue::jobs(&app.pool, "read_model_refresh")
-            .await
-            .len()
-    };
-
-    // Waiting marks no drain holds: no job, and a drain meanwhile skips them.
-    let key = uuid::Uuid::new_v4();
-    let (mut write, _) = marked_in_other_shards(&app, key).await;
-    changes::mark(&mut write, Model::ArtistSearch, &[key])
-        .await
-        .unwrap();
-    let mut drain = app.pool.begin().await.unwrap();
-    let drained = read_models::drain(&mut drain, Model::ArtistSearch, 200)
-        .await
-        .unwrap();
-    assert!(!drained.contains(&key), "{drained:?}");
-    drain.commit().await.unwrap();
-    write.commit().await.unwrap();
-    assert_eq!(refresh_jobs().await, 0, "the waiting marks' jobs cover it");
-    let mut conn = app.pool.acquire().await.unwrap();
-    assert!(
-        read_models::pending(&mut conn, Model::ArtistSearch)
-            .await
-            .unwrap()
-    );
-    let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM read_model_dirty WHERE key = $1")
-        .bind(key)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(marks, 8);
-
-    // Marks a drain holds: the write enqueues its own job.
-    let key = uuid::Uuid::new_v4();
-    let (mut write, shard) = marked_in_other_shards(&app, key).await;
-    let mut drain = app.pool.begin().await.unwrap();
-    let drained = read_models::drain(&mut drain, Model::ArtistSearch, 200)
-        .await
-        .unwrap();
-    assert!(drained.contains(&key), "{drained:?}");
-    changes::mark(&mut write, Model::ArtistSearch, &[key])
-        .await
-        .unwrap();
-    drain.commit().await.unwrap();
-    write.commit().await.unwrap();
-    assert_eq!(refresh_jobs().await, 1, "the write's own job");
-    let left: Vec<i16> = sqlx::query_scalar("SELECT shard FROM read_model_dirty WHERE key = $1")
-        .bind(key)
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(left, [shard]);
 }

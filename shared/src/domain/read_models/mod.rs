@@ -32,9 +32,8 @@ pub async fn pending(conn: &mut PgConnection, model: Model) -> Result<bool, Doma
     .await?)
 }
 
-/// Takes up to `limit` dirty marks of `model` off the set, in the
-/// caller's transaction, and answers their keys (a key is marked in up to
-/// eight shards); marks other runs or writers hold are skipped, and a
+/// Takes up to `limit` dirty keys of `model` off the set, in the caller's
+/// transaction; keys other runs or writers hold are skipped, and a
 /// rollback puts them back. A writer marking one of them meanwhile waits
 /// for this transaction, whose [`refresh`] takes `FOR KEY SHARE` on the
 /// artists and companies it writes rows for (foreign keys): a writer that
@@ -46,12 +45,10 @@ pub async fn drain(
     limit: i64,
 ) -> Result<Vec<Uuid>, DomainError> {
     Ok(sqlx::query_scalar!(
-        r#"WITH taken AS (
-               DELETE FROM read_model_dirty WHERE (model, key, shard) IN (
-                   SELECT model, key, shard FROM read_model_dirty WHERE model = $1 ORDER BY marked_at
-                    LIMIT $2 FOR UPDATE SKIP LOCKED)
-               RETURNING key)
-           SELECT DISTINCT key AS "key!" FROM taken"#,
+        "DELETE FROM read_model_dirty WHERE (model, key) IN (
+             SELECT model, key FROM read_model_dirty WHERE model = $1 ORDER BY marked_at
+              LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING key",
         model.as_str(),
         limit
     )

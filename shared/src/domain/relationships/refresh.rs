@@ -32,12 +32,10 @@ pub async fn requeue_if_pending(conn: &mut PgConnection) -> Result<(), DomainErr
 /// back with the rollback.
 pub async fn drain(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, DomainError> {
     Ok(sqlx::query_scalar!(
-        r#"WITH taken AS (
-               DELETE FROM trust_dirty WHERE (company_id, shard) IN (
-                   SELECT company_id, shard FROM trust_dirty ORDER BY marked_at
-                    LIMIT $1 FOR UPDATE SKIP LOCKED)
-               RETURNING company_id)
-           SELECT DISTINCT company_id AS "company_id!" FROM taken"#,
+        "DELETE FROM trust_dirty WHERE company_id IN (
+             SELECT company_id FROM trust_dirty ORDER BY marked_at
+              LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING company_id",
         limit
     )
     .fetch_all(conn)
