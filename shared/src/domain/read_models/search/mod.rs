@@ -367,6 +367,9 @@ async fn filters(
             .bind(query.genre.as_deref())
             .bind(q.as_deref())
             .bind(seen)
+            // Unnamed, planned with this call's snapshot: a generic plan
+            // of `change_xid >= <unknown>` reads every artist's row.
+            .persistent(false)
             .fetch_one(&mut *conn)
             .await?;
     let mut errors = refs.errors(&missing);
