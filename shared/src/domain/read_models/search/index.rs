@@ -160,8 +160,11 @@ const CHANGES_SQL: &str = r#"WITH snap AS (SELECT pg_current_snapshot()::text AS
                SELECT c.artist_id FROM artist_search_changes c
                 WHERE c.change_xid >= pg_snapshot_xmax($1::text::pg_snapshot)
                UNION
-               SELECT c.artist_id FROM artist_search_changes c
-                WHERE c.change_xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::text::pg_snapshot)))
+               -- One index probe per transaction in progress at the
+               -- snapshot (`= ANY (array)` was planned as a scan of every row).
+               SELECT c.artist_id FROM pg_snapshot_xip($1::text::pg_snapshot) x
+                 JOIN LATERAL (SELECT c.artist_id FROM artist_search_changes c
+                                WHERE c.change_xid = x OFFSET 0) c ON true
            )
            SELECT snap.snapshot, ch.artist_id AS changed, s.artist_id, s.name, kisum_fold(s.name) AS name_key,
                   s.search_text, array_to_string(tsvector_to_array(s.document), ' ') AS words, s.aliases,

@@ -297,7 +297,8 @@ struct Filters {
 /// reference values named are unknown (`kisum_unknown_references`), the
 /// genre's id, the text folded as the table's text is, and, given the
 /// snapshot an index last read under, whether a change committed that it
-/// did not see.
+/// did not see (index probes only: one range, one lookup per transaction
+/// the snapshot saw in progress).
 const PREPARE_SQL: &str = r#"SELECT kisum_unknown_references($1::text[], $2::text[]) AS missing,
            (SELECT g.id FROM genres g WHERE g.slug = $3::text OR g.id::text = $3::text
              ORDER BY g.id LIMIT 1) AS genre,
@@ -305,8 +306,9 @@ const PREPARE_SQL: &str = r#"SELECT kisum_unknown_references($1::text[], $2::tex
            CASE WHEN $5::text IS NULL THEN false
                 ELSE EXISTS (SELECT 1 FROM artist_search_changes c
                               WHERE c.change_xid >= pg_snapshot_xmax($5::text::pg_snapshot))
-                  OR EXISTS (SELECT 1 FROM artist_search_changes c
-                              WHERE c.change_xid = ANY (ARRAY(SELECT pg_snapshot_xip($5::text::pg_snapshot))))
+                  OR EXISTS (SELECT 1 FROM pg_snapshot_xip($5::text::pg_snapshot) x
+                               CROSS JOIN LATERAL (SELECT 1 FROM artist_search_changes c
+                                                    WHERE c.change_xid = x LIMIT 1) c)
            END AS stale"#;
 
 /// The query checked: its fields, then (one round trip) the values it
