@@ -3,8 +3,9 @@
     check_manifests.py validate [--kubernetes-version V] [--json-dir DIR] NAME=RENDERED.yaml...
         Validates every resource: Kubernetes kinds with kubernetes-validate
         against that version's OpenAPI schemas in strict mode (unknown
-        fields rejected), CloudNativePG kinds against the CRD schemas in
-        schemas/ (unknown fields rejected too). A kind with no schema fails.
+        fields rejected), custom kinds (CloudNativePG's, the Barman Cloud
+        plugin's) against the CRD schemas in schemas/ (unknown fields
+        rejected too). A kind with no schema fails.
         Prints one line per resource and a summary per NAME; with
         --json-dir, writes NAME.json (the list of resources). Exits 1 on any
         failure.
@@ -27,6 +28,18 @@ import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 SCHEMAS = HERE / "schemas"
+
+
+class KubernetesLoader(yaml.SafeLoader):
+    """YAML as the API server reads it: a timestamp-like scalar (a CNPG
+    recoveryTarget.targetTime, which kustomize writes without quotes) stays
+    a string."""
+
+
+KubernetesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def crd_schema_path(group, version, kind):
@@ -98,7 +111,7 @@ def cmd_validate(args):
     failed = 0
     for spec in args.rendered:
         name, _, file = spec.partition("=")
-        docs = [d for d in yaml.safe_load_all(pathlib.Path(file).read_text()) if d]
+        docs = [d for d in yaml.load_all(pathlib.Path(file).read_text(), Loader=KubernetesLoader) if d]
         if args.json_dir:
             (pathlib.Path(args.json_dir) / f"{name}.json").write_text(json.dumps(docs, indent=1))
         seen = set()

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Offline check of deploy/k8s: renders the base and the production overlay
-# with kustomize (the one built into kubectl) and validates every rendered
+# Offline check of deploy/k8s: renders the base, the production overlay and
+# the restored overlay (production after a point-in-time recovery) with
+# kustomize (the one built into kubectl) and validates every rendered
 # resource, without a cluster:
 #   - Kubernetes kinds against the Kubernetes $KUBERNETES_VERSION (default
 #     1.33.0) OpenAPI schemas, strict: an unknown field fails
 #     (kubernetes-validate);
-#   - the CloudNativePG Cluster against its CRD's schema in schemas/, strict;
+#   - the CloudNativePG Cluster and ScheduledBackup, and the Barman Cloud
+#     plugin's ObjectStore, against their CRDs' schemas in schemas/, strict;
 #   - any other kind fails: nothing is skipped.
 # One line per resource, a summary per overlay; exit 0 only when all passed.
 #
 #   deploy/k8s/validate.sh [OUT_DIR]
 #
 # OUT_DIR (or $K8S_RENDER_DIR) keeps NAME.yaml and NAME.json (the rendered
-# resources) for base and production; without it they go to a temporary
+# resources) for base, production and restored; without it they go to a temporary
 # directory, removed at exit.
 # Tools: deploy/k8s/requirements.txt, in the venv $K8S_VENV (default
 # .dev/k8s-venv, which ./deploy/dev.sh test makes).
@@ -40,7 +42,7 @@ mkdir -p "$OUT"
 
 status=0
 rendered=()
-for overlay in base overlays/production; do
+for overlay in base overlays/production overlays/restored; do
   name=$(basename "$overlay")
   if "$VENV/bin/kubectl" kustomize "$HERE/$overlay" >"$OUT/$name.yaml" 2>"$OUT/$name.err"; then
     rendered+=("$name=$OUT/$name.yaml")
@@ -58,7 +60,7 @@ if [ ${#rendered[@]} -gt 0 ]; then
 fi
 
 if [ "$status" = 0 ]; then
-  echo "deploy/k8s: every resource of base and production is valid (Kubernetes $KUBERNETES_VERSION)"
+  echo "deploy/k8s: every resource of base, production and restored is valid (Kubernetes $KUBERNETES_VERSION)"
 else
   echo "deploy/k8s: validation failed"
 fi

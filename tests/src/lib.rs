@@ -34,11 +34,16 @@ fn server_url() -> String {
     let url = std::env::var("TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    server_of(&url)
+}
+
+/// The server part of a database URL (without the database name).
+fn server_of(url: &str) -> String {
     match url.rsplit_once('/') {
         Some((server, _db)) if server.contains("://") && !server.ends_with('/') => {
             server.to_owned()
         }
-        _ => url,
+        _ => url.to_owned(),
     }
 }
 
@@ -137,6 +142,19 @@ impl TestDb {
         Self::create(None).await
     }
 
+    /// A database that already exists at `url`, on a server of the test's
+    /// own (a [`processes::PgServer`]), for a [`TestApp`] to serve from.
+    /// Dropped like the others, on that server.
+    pub fn existing(url: &str) -> Self {
+        let (_, name) = url
+            .rsplit_once('/')
+            .expect("a database URL names its database");
+        Self {
+            name: name.to_owned(),
+            url: url.to_owned(),
+        }
+    }
+
     async fn create(template: Option<&str>) -> Self {
         let name = format!("kisum_test_{}", Uuid::new_v4().simple());
         let mut conn = admin().await;
@@ -169,13 +187,14 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let admin = format!("{}/postgres", server_of(&self.url));
         let dropper = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&db_url("postgres")).await {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let _ = conn
                         .execute(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

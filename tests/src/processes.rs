@@ -1,6 +1,7 @@
 //! Real processes beside the tests: the `kisum-api` binary on its own port
 //! (for signals and for replicas that share nothing but the database), and
-//! a private Postgres server a test may stop and start again.
+//! a private Postgres server a test may stop and start again, back up with
+//! `pg_basebackup` and restore to a point in time.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -113,7 +114,8 @@ pub fn signal(pid: u32, signal: &str) {
 }
 
 /// A Postgres server of the test's own (`initdb` in a temporary
-/// directory, on a free port) that it may stop and start. Removed on drop.
+/// directory, on a free port) that it may stop and start. Stopped and
+/// removed on drop, also when the test fails.
 pub struct PgServer {
     pub port: u16,
     bindir: PathBuf,
@@ -148,9 +150,79 @@ fn pg_bindir() -> PathBuf {
             .unwrap_or(0)
     });
     dirs.pop().expect(
-        "PostgreSQL's server binaries (initdb, pg_ctl) are installed \
+        "PostgreSQL's server binaries (initdb, pg_ctl, pg_basebackup) are installed \
          (./deploy/dev.sh installs them when missing)",
     )
+}
+
+/// `program args`, as the user Postgres runs as: `postgres` when the tests
+/// run as root (initdb and postgres refuse root), else the current user.
+fn as_owner(program: &Path, args: &[&str]) -> std::io::Result<std::process::Output> {
+    let mut command = if is_root() {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        std::process::Command::new(program)
+    };
+    command.args(args).output()
+}
+
+/// Hands `path` to the user Postgres runs as.
+fn give_to_owner(path: &Path) {
+    if is_root() {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "postgres", path.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown -R postgres {}", path.display());
+    }
+}
+
+/// `key = 'value'` lines for a Postgres configuration file.
+fn settings_lines(settings: &[(&str, &str)]) -> String {
+    settings
+        .iter()
+        .map(|(key, value)| format!("{key} = '{}'\n", value.replace('\'', "''")))
+        .collect()
+}
+
+fn append(file: &Path, text: &str) {
+    use std::io::Write;
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .open(file)
+        .unwrap_or_else(|e| panic!("{} opens: {e}", file.display()));
+    out.write_all(text.as_bytes()).unwrap();
+}
+
+/// A directory of the test's own that the user Postgres runs as may write
+/// (a WAL archive, a base backup); removed on drop, also when the test fails.
+pub struct ScratchDir {
+    pub path: PathBuf,
+}
+
+impl ScratchDir {
+    pub fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        give_to_owner(&path);
+        Self { path }
+    }
+
+    /// A new directory inside, owned like this one.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        let dir = self.path.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        give_to_owner(&dir);
+        dir
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 fn is_root() -> bool {
@@ -163,22 +235,27 @@ fn is_root() -> bool {
 impl PgServer {
     /// Makes and starts a fresh server (trust auth, user `postgres`).
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A server of a new directory on a free port; nothing started yet.
+    fn fresh() -> Self {
         let bindir = pg_bindir();
         let dir = std::env::temp_dir().join(format!("kisum-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let server = Self {
+        // initdb and postgres refuse to run as root.
+        give_to_owner(&dir);
+        Self {
             port: free_port(),
             bindir,
             dir,
-        };
-        if is_root() {
-            // initdb and postgres refuse to run as root.
-            let status = std::process::Command::new("chown")
-                .args(["-R", "postgres", server.dir.to_str().unwrap()])
-                .status()
-                .unwrap();
-            assert!(status.success(), "chown to postgres");
         }
+    }
+
+    /// Makes and starts a fresh server with `settings` added to its
+    /// `postgresql.conf` (so a base backup carries them too).
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        let server = Self::fresh();
         let data = server.dir.join("data");
         server.run(
             "initdb",
@@ -194,26 +271,82 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        append(&data.join("postgresql.conf"), &settings_lines(settings));
         server.start_again().await;
         server
     }
 
+    /// A server made from a tar-format base backup (`base.tar` in
+    /// `backup`, as [`PgServer::base_backup`] writes it), recovering with
+    /// `settings` (`restore_command`, a recovery target, ...) written to its
+    /// `postgresql.auto.conf` and a `recovery.signal`, started on a free port
+    /// of its own. It accepts connections once consistent; it may still be
+    /// in recovery (`pg_is_in_recovery()`).
+    pub async fn restore(backup: &Path, settings: &[(&str, &str)]) -> Self {
+        let server = Self::fresh();
+        let data = server.dir.join("data");
+        let data_arg = data.to_str().unwrap();
+        let tar = backup.join("base.tar");
+        let signal = data.join("recovery.signal");
+        for (program, args) in [
+            ("mkdir", vec!["-m", "0700", data_arg]),
+            ("tar", vec!["-xf", tar.to_str().unwrap(), "-C", data_arg]),
+            ("touch", vec![signal.to_str().unwrap()]),
+        ] {
+            let output = as_owner(Path::new(program), &args).unwrap();
+            assert!(
+                output.status.success(),
+                "{program} {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        append(
+            &data.join("postgresql.auto.conf"),
+            &settings_lines(settings),
+        );
+        server.start_again().await;
+        server
+    }
+
+    /// A base backup of the whole server into `to` (a new directory):
+    /// `pg_basebackup` in tar format with the WAL the backup needs
+    /// (`base.tar`, `backup_manifest`), after an immediate checkpoint.
+    pub fn base_backup(&self, to: &Path) {
+        self.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                to.to_str().unwrap(),
+                "--format=tar",
+                "--wal-method=fetch",
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
+        );
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+    }
+
     fn run(&self, tool: &str, args: &[&str]) {
         let tool = self.bindir.join(tool);
-        let mut command = if is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&tool);
-            c
-        } else {
-            std::process::Command::new(&tool)
-        };
-        let output = command.args(args).output().unwrap();
+        let output =
+            as_owner(&tool, args).unwrap_or_else(|e| panic!("{} runs: {e}", tool.display()));
         assert!(
             output.status.success(),
-            "{} {args:?}: {}{}",
+            "{} {args:?}: {}{}\n--- server log\n{}",
             tool.display(),
             String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
         );
     }
 
@@ -278,25 +411,16 @@ impl PgServer {
 impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.dir.join("data");
-        let tool = self.bindir.join("pg_ctl");
-        let mut command = if is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&tool);
-            c
-        } else {
-            std::process::Command::new(&tool)
-        };
-        let _ = command
-            .args([
+        let _ = as_owner(
+            &self.bindir.join("pg_ctl"),
+            &[
                 "-D",
                 data.to_str().unwrap_or_default(),
                 "-m",
                 "immediate",
                 "stop",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+            ],
+        );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

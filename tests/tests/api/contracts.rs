@@ -25,7 +25,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Two parties and a confirmed booking between them.
-async fn booked(app: &TestApp, name: &str) -> (BookingParties, String) {
+pub(crate) async fn booked(app: &TestApp, name: &str) -> (BookingParties, String) {
     let p = kisum_tests::booking_parties(app, &format!("{name} Agency"), name, &[]).await;
     let offer = json!({
         "artist_id": p.artist, "promoter_company_id": p.promoter_company,
@@ -80,7 +80,7 @@ fn signers() -> Value {
 }
 
 /// A contract of the booking, sent for signature.
-async fn sent_contract(app: &TestApp, p: &BookingParties, booking: &str) -> Value {
+pub(crate) async fn sent_contract(app: &TestApp, p: &BookingParties, booking: &str) -> Value {
     let template = starter_template(app, p).await;
     let path = format!("/api/v1/bookings/{booking}/contracts");
     let body = json!({"template_id": template, "title": "Paradiso show", "signers": signers()});
@@ -117,7 +117,8 @@ fn sign_body(contract: &Value, name: &str) -> Value {
     })
 }
 
-async fn sign(app: &TestApp, org: &Org, contract: &Value, party: &str) -> (u16, Value) {
+/// `party`'s signer signs `contract` as `org`: the status and the contract.
+pub(crate) async fn sign(app: &TestApp, org: &Org, contract: &Value, party: &str) -> (u16, Value) {
     let path = format!(
         "/api/v1/contracts/{}/signers/{}/sign",
         contract["id"].as_str().unwrap(),

@@ -1,12 +1,15 @@
 //! The deployment manifests (`deploy/k8s`) stay valid and keep what running
-//! the binaries needs. `deploy/k8s/validate.sh` renders the base and the
-//! production overlay with kustomize (kubectl's) and validates every
+//! the binaries needs. `deploy/k8s/validate.sh` renders the base, the
+//! production overlay and the restored overlay (production after a
+//! point-in-time recovery) with kustomize (kubectl's) and validates every
 //! resource offline and strictly: Kubernetes kinds against Kubernetes 1.33's
-//! schemas (kubernetes-validate), the `CloudNativePG` `Cluster` against its
-//! CRD's schema in `deploy/k8s/schemas/`. The rendered production overlay is
-//! then read here: hardened pods, shutdown grace, probes, and the database
-//! reached through the CNPG cluster's primary service with the operator's
-//! credentials. The tools are pinned in `deploy/k8s/requirements.txt`;
+//! schemas (kubernetes-validate), the `CloudNativePG` `Cluster` and
+//! `ScheduledBackup` and the Barman Cloud plugin's `ObjectStore` against
+//! their CRDs' schemas in `deploy/k8s/schemas/`. The rendered production
+//! overlay is then read here: hardened pods, shutdown grace, probes, the
+//! database reached through the CNPG cluster's primary service with the
+//! operator's credentials, and continuous backup; and the restored overlay:
+//! a cluster recovered from that backup, with the app moved onto it. The tools are pinned in `deploy/k8s/requirements.txt`;
 //! `./deploy/dev.sh test` makes their venv (`K8S_VENV`). Without it this
 //! test fails rather than passing unseen.
 
@@ -19,6 +22,12 @@ use serde_json::{Value, json};
 /// The CNPG cluster every binary connects to; the operator names its
 /// services and Secrets after it (`-rw`, `-app`, `-ca`).
 const CLUSTER: &str = "kisum-db";
+
+/// The cluster the restored overlay recovers from `CLUSTER`'s backups.
+const RESTORED: &str = "kisum-db-restored";
+
+/// The Barman Cloud plugin (CNPG-I), which archives WAL and takes base backups.
+const BARMAN_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -130,7 +139,7 @@ fn deploy_manifests_render_and_validate_strictly_offline() {
         !stdout.contains("FAIL") && !stdout.to_lowercase().contains("skip"),
         "every resource is validated, none skipped:\n{stdout}"
     );
-    for overlay in ["base", "production"] {
+    for overlay in ["base", "production", "restored"] {
         let resources = rendered(&dir, overlay);
         assert!(resources.len() >= 10, "{overlay}: {resources:?}");
         assert!(
@@ -150,10 +159,10 @@ fn deploy_manifests_render_and_validate_strictly_offline() {
             let Some(verdict) = stdout.lines().find(|l| l.starts_with(&line)) else {
                 panic!("no verdict for {line}…:\n{stdout}");
             };
-            let expected = if resource["apiVersion"] == "postgresql.cnpg.io/v1" {
-                "(CRD schema of cloudnative-pg "
-            } else {
-                "(Kubernetes 1.33 schema, strict)"
+            let expected = match str_of(&resource["apiVersion"], "apiVersion") {
+                "postgresql.cnpg.io/v1" => "(CRD schema of cloudnative-pg ",
+                "barmancloud.cnpg.io/v1" => "(CRD schema of plugin-barman-cloud ",
+                _ => "(Kubernetes 1.33 schema, strict)",
             };
             assert!(verdict.contains(expected), "{verdict}");
         }
@@ -178,6 +187,8 @@ fn deploy_manifests_render_and_validate_strictly_offline() {
         "autoscaling/v2 HorizontalPodAutoscaler",
         "policy/v1 PodDisruptionBudget",
         "postgresql.cnpg.io/v1 Cluster",
+        "postgresql.cnpg.io/v1 ScheduledBackup",
+        "barmancloud.cnpg.io/v1 ObjectStore",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -234,7 +245,7 @@ fn production_overlay_runs_hardened_pods_against_the_cnpg_primary() {
     let migrate = find(&resources, "Job", "kisum-migrate");
     let config_name = str_of(&config["metadata"]["name"], "ConfigMap name");
     for workload in [api, worker, migrate] {
-        check_pod(workload, config_name, database);
+        check_pod(workload, config_name, CLUSTER, database);
     }
     check_api(&resources, api, shutdown_grace);
     check_worker(worker, shutdown_grace);
@@ -259,11 +270,160 @@ fn production_overlay_runs_hardened_pods_against_the_cnpg_primary() {
     assert!(int_of(&spec["ttlSecondsAfterFinished"], "ttlSecondsAfterFinished") > 0);
 }
 
+/// The Barman Cloud plugin's entry of a cluster's `plugins` (the WAL
+/// archiver) or of an external cluster: its parameters.
+fn barman_parameters<'a>(entry: &'a Value, what: &str) -> &'a Value {
+    assert_eq!(entry["name"], BARMAN_PLUGIN, "{what}: {entry}");
+    &entry["parameters"]
+}
+
+/// The cluster's WAL archiver: the Barman Cloud plugin, with the object store
+/// and the folder (`serverName`) it writes to.
+fn wal_archiver<'a>(cluster: &'a Value, what: &str) -> &'a Value {
+    let archivers: Vec<&Value> = items(&cluster["spec"]["plugins"], "plugins")
+        .iter()
+        .filter(|p| p["isWALArchiver"] == true)
+        .collect();
+    assert_eq!(
+        archivers.len(),
+        1,
+        "{what}: one WAL archiver: {archivers:?}"
+    );
+    barman_parameters(archivers[0], what)
+}
+
+/// A nightly base backup of `cluster` through the plugin.
+fn check_scheduled_backup(resources: &[Value], cluster: &str) {
+    let backups: Vec<&Value> = resources
+        .iter()
+        .filter(|r| r["kind"] == "ScheduledBackup")
+        .collect();
+    assert_eq!(backups.len(), 1, "one ScheduledBackup: {backups:?}");
+    let spec = &backups[0]["spec"];
+    assert_eq!(spec["cluster"]["name"], cluster, "{spec}");
+    assert_eq!(spec["method"], "plugin", "{spec}");
+    assert_eq!(spec["pluginConfiguration"]["name"], BARMAN_PLUGIN, "{spec}");
+    assert_eq!(
+        str_of(&spec["schedule"], "schedule").split(' ').count(),
+        6,
+        "CNPG's schedule has six fields, seconds first: {spec}"
+    );
+}
+
+#[test]
+fn production_backs_up_continuously_and_the_restored_overlay_recovers_to_a_point_in_time() {
+    let (_, dir) = validate("backups");
+    let production = rendered(&dir, "production");
+
+    // WAL archiving and base backups into one object store, through the
+    // plugin (the in-tree barmanObjectStore leaves the operator in 1.31).
+    let cluster = find(&production, "Cluster", CLUSTER);
+    assert!(
+        cluster["spec"]["backup"].is_null(),
+        "no in-tree backup section: {}",
+        cluster["spec"]["backup"]
+    );
+    let archive = wal_archiver(cluster, CLUSTER);
+    let store_name = str_of(&archive["barmanObjectName"], "barmanObjectName");
+    assert_eq!(archive["serverName"], CLUSTER);
+    let store = find(&production, "ObjectStore", store_name);
+    assert_eq!(store["spec"]["retentionPolicy"], "30d");
+    let configuration = &store["spec"]["configuration"];
+    assert!(
+        str_of(&configuration["destinationPath"], "destinationPath").starts_with("s3://"),
+        "{configuration}"
+    );
+    assert!(
+        configuration["serverName"].is_null(),
+        "the folder is the Cluster's plugin parameter, not the store's"
+    );
+    // Credentials from a Secret the operator creates (none is rendered).
+    for key in ["accessKeyId", "secretAccessKey"] {
+        let reference = &configuration["s3Credentials"][key];
+        assert_eq!(reference["name"], "kisum-db-backup-s3", "{key}");
+        assert!(reference["key"].is_string(), "{key}");
+    }
+    check_scheduled_backup(&production, CLUSTER);
+
+    // The restored overlay: a new cluster recovered from that store up to a
+    // target time, archiving to a folder of its own.
+    let restored = rendered(&dir, "restored");
+    assert_eq!(
+        find(&restored, "Cluster", CLUSTER)["spec"],
+        cluster["spec"],
+        "the damaged cluster is left as it is"
+    );
+    let recovered = find(&restored, "Cluster", RESTORED);
+    assert_eq!(recovered["metadata"]["namespace"], "kisum");
+    assert_eq!(
+        recovered["metadata"]["labels"]["app.kubernetes.io/component"], "restored-database",
+        "the runbook applies the cluster alone by this label"
+    );
+    let recovery = &recovered["spec"]["bootstrap"]["recovery"];
+    assert_eq!(recovery["database"], "kisum");
+    assert_eq!(recovery["owner"], "kisum");
+    let target = str_of(&recovery["recoveryTarget"]["targetTime"], "targetTime");
+    assert!(
+        chrono::DateTime::parse_from_str(target, "%Y-%m-%d %H:%M:%S%.f%#z").is_ok(),
+        "a time with its offset: {target}"
+    );
+    let source = str_of(&recovery["source"], "recovery.source");
+    let external = items(&recovered["spec"]["externalClusters"], "externalClusters")
+        .iter()
+        .find(|c| c["name"] == source)
+        .unwrap_or_else(|| panic!("the recovery source {source} is an external cluster"));
+    let from = barman_parameters(&external["plugin"], "the recovery source");
+    assert_eq!(from["barmanObjectName"], store_name);
+    assert_eq!(
+        from["serverName"], archive["serverName"],
+        "kisum-db's folder"
+    );
+    let own = wal_archiver(recovered, RESTORED);
+    assert_eq!(own["barmanObjectName"], store_name);
+    assert_ne!(
+        own["serverName"], archive["serverName"],
+        "the restored cluster never archives into the source's folder"
+    );
+    for key in [
+        "instances",
+        "storage",
+        "resources",
+        "postgresql",
+        "imageName",
+    ] {
+        assert_eq!(recovered["spec"][key], cluster["spec"][key], "{key}");
+    }
+    check_scheduled_backup(&restored, RESTORED);
+
+    // The app moves onto the restored cluster, everything else as in production.
+    let config = restored
+        .iter()
+        .find(|r| r["kind"] == "ConfigMap")
+        .expect("the generated ConfigMap");
+    let config_name = str_of(&config["metadata"]["name"], "ConfigMap name");
+    for (kind, name) in [
+        ("Deployment", "kisum-api"),
+        ("Deployment", "kisum-worker"),
+        ("Job", "kisum-migrate"),
+    ] {
+        let workload = find(&restored, kind, name);
+        check_pod(workload, config_name, RESTORED, "kisum");
+        let mut before = find(&production, kind, name).clone();
+        let mut after = workload.clone();
+        for pod in [&mut before, &mut after] {
+            let spec = &mut pod["spec"]["template"]["spec"];
+            spec["containers"][0]["env"] = Value::Null;
+            spec["volumes"] = Value::Null;
+        }
+        assert_eq!(after, before, "{name}: only its database changes");
+    }
+}
+
 /// A workload's pod: non-root, read-only, no privilege, bounded resources,
 /// a pinned released image, settings from the generated `ConfigMap`, and the
 /// database through the CNPG primary's service with the operator's
 /// credentials, its certificate checked against the cluster's CA.
-fn check_pod(workload: &Value, config_name: &str, database: &str) {
+fn check_pod(workload: &Value, config_name: &str, cluster: &str, database: &str) {
     let name = str_of(&workload["metadata"]["name"], "name");
     let pod = &workload["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
@@ -310,21 +470,21 @@ fn check_pod(workload: &Value, config_name: &str, database: &str) {
                 .any(|f| f["configMapRef"]["name"] == config_name),
             "{name}: {from:?}"
         );
-        check_database_url(name, pod, container, database);
+        check_database_url(name, pod, container, cluster, database);
     }
 }
 
 /// `DATABASE_URL` names the CNPG cluster's `-rw` service and database, with
 /// the user and password of its `-app` Secret, over TLS verified against
 /// the CA of its `-ca` Secret.
-fn check_database_url(name: &str, pod: &Value, container: &Value, database: &str) {
+fn check_database_url(name: &str, pod: &Value, container: &Value, cluster: &str, database: &str) {
     let (url_at, url) = env_entry(container, "DATABASE_URL");
     let url = str_of(&url["value"], "DATABASE_URL");
     let rest = url
         .strip_prefix("postgres://$(DB_USER):$(DB_PASSWORD)@")
         .unwrap_or_else(|| panic!("{name}: DATABASE_URL with the app credentials: {url}"));
     let (target, query) = rest.split_once('?').unwrap_or((rest, ""));
-    assert_eq!(target, format!("{CLUSTER}-rw:5432/{database}"), "{name}");
+    assert_eq!(target, format!("{cluster}-rw:5432/{database}"), "{name}");
     assert!(
         query.split('&').any(|p| p == "sslmode=verify-full"),
         "{name}: {url}"
@@ -336,7 +496,7 @@ fn check_database_url(name: &str, pod: &Value, container: &Value, database: &str
             "{name}: {var} is defined before DATABASE_URL expands it"
         );
         let secret = &entry["valueFrom"]["secretKeyRef"];
-        assert_eq!(secret["name"], format!("{CLUSTER}-app"), "{name}: {var}");
+        assert_eq!(secret["name"], format!("{cluster}-app"), "{name}: {var}");
         assert_eq!(secret["key"], key, "{name}: {var}");
     }
     let root_cert = query
@@ -356,7 +516,7 @@ fn check_database_url(name: &str, pod: &Value, container: &Value, database: &str
         .unwrap_or_else(|| panic!("{name}: volume {}", mount["name"]));
     assert_eq!(
         volume["secret"]["secretName"],
-        format!("{CLUSTER}-ca"),
+        format!("{cluster}-ca"),
         "{name}"
     );
     let projected = items(&volume["secret"]["items"], "secret items");

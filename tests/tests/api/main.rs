@@ -35,6 +35,7 @@ mod read_models;
 mod reference_data;
 mod relationships;
 mod representation;
+mod restore;
 mod scale_out;
 mod schemathesis;
 mod shortlists;
