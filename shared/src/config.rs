@@ -560,6 +560,10 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// Done jobs older than this are pruned by the maintenance job.
     pub job_retention: Duration,
+    /// History partitions this many months past their end are detached
+    /// into the `archive` schema by the maintenance job; `None` (unset):
+    /// never (`HISTORY_DETACH_AFTER_MONTHS`, see [`crate::history`]).
+    pub history_detach_after_months: Option<u32>,
     /// When contract signers are reminded (`CONTRACT_REMINDER_*`).
     pub contract_reminders: ReminderPolicy,
     pub notifications: NotificationsConfig,
@@ -712,6 +716,18 @@ impl WorkerConfig {
                     ));
                 }
                 Duration::from_secs(hours * 3600)
+            },
+            history_detach_after_months: match env.get("HISTORY_DETACH_AFTER_MONTHS") {
+                None => None,
+                Some(_) => match env.parsed("HISTORY_DETACH_AFTER_MONTHS", 0u32)? {
+                    0 => {
+                        return Err(ConfigError::new(
+                            "HISTORY_DETACH_AFTER_MONTHS",
+                            "must be at least 1 (unset: never detach)",
+                        ));
+                    }
+                    months => Some(months),
+                },
             },
             contract_reminders: {
                 let every = env.hours("CONTRACT_REMINDER_EVERY_HOURS", 48.0)?;
@@ -897,6 +913,37 @@ mod tests {
             (vec![("FINANCE_CONCURRENCY", "0")], "FINANCE_CONCURRENCY"),
         ] {
             assert_eq!(worker(&extra).unwrap_err().var, var, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn history_is_never_detached_unless_configured() {
+        let worker = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base();
+            vars.extend_from_slice(extra);
+            WorkerConfig::from_env(&Env::from_map(vars))
+        };
+        assert_eq!(worker(&[]).unwrap().history_detach_after_months, None);
+        assert_eq!(
+            worker(&[("HISTORY_DETACH_AFTER_MONTHS", " ")])
+                .unwrap()
+                .history_detach_after_months,
+            None
+        );
+        assert_eq!(
+            worker(&[("HISTORY_DETACH_AFTER_MONTHS", "36")])
+                .unwrap()
+                .history_detach_after_months,
+            Some(36)
+        );
+        for bad in ["0", "-1", "two years"] {
+            assert_eq!(
+                worker(&[("HISTORY_DETACH_AFTER_MONTHS", bad)])
+                    .unwrap_err()
+                    .var,
+                "HISTORY_DETACH_AFTER_MONTHS",
+                "{bad}"
+            );
         }
     }
 

@@ -67,7 +67,8 @@ pub async fn create_database_if_missing(config: &DatabaseConfig) -> anyhow::Resu
 }
 
 /// Applies the job queue's migrations, then ours (which index the queue's
-/// tables), and loads the shipped reference data.
+/// tables), loads the shipped reference data and adds the history tables'
+/// partitions of the coming months ([`crate::history`]).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     // The queue's tables first: ours index them.
     crate::jobs::queue::migrator()
@@ -76,6 +77,12 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .context("setting up the job queue tables")?;
     MIGRATOR.run(pool).await.context("applying migrations")?;
     crate::reference::load(pool).await?;
+    // Not a reason to refuse to start: the maintenance job tries again
+    // within 15 minutes, months before a partition is needed.
+    let mut conn = pool.acquire().await?;
+    if let Err(error) = crate::history::ensure_partitions(&mut conn, chrono::Utc::now()).await {
+        tracing::warn!(%error, "adding the history tables' partitions failed");
+    }
     Ok(())
 }
 

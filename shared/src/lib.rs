@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod history;
 pub mod idempotency;
 pub mod jobs;
 pub mod money;

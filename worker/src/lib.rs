@@ -31,6 +31,8 @@ pub struct WorkerState {
     pub boot: String,
     /// How long done jobs are kept.
     pub job_retention: Duration,
+    /// `HISTORY_DETACH_AFTER_MONTHS`: unset, history is never detached.
+    pub history_detach_after_months: Option<u32>,
     pub contract_reminders: shared::domain::contracts::reminders::ReminderPolicy,
     pub notifications: shared::config::NotificationsConfig,
     /// Signs outbound notifications.
@@ -260,6 +262,7 @@ impl WorkerState {
             instance: instance_name(),
             boot: boot_id(),
             job_retention: config.job_retention,
+            history_detach_after_months: config.history_detach_after_months,
             contract_reminders: config.contract_reminders,
             notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
             notifications: config.notifications.clone(),

@@ -144,7 +144,9 @@ impl Job for Noop {
     const MAX_ATTEMPTS: u32 = 1;
 }
 
-/// Housekeeping run on a schedule: prunes expired idempotency records.
+/// Housekeeping run on a schedule: adds the history tables' coming
+/// partitions, prunes expired idempotency records, and more (see its
+/// handler).
 /// `tick` is the scheduled time (Unix seconds) it runs for; every worker
 /// replica enqueues it at each tick, and the tick's idempotency key keeps
 /// exactly one.

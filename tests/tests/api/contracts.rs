@@ -628,6 +628,94 @@ async fn an_unknown_template_variable_is_422_naming_it_and_saves_nothing() {
     );
 }
 
+/// The audit is partitioned by month of `at`: a chain whose entries sit in
+/// several months' partitions is read in `seq` order and verifies, and the
+/// next entry links to the head wherever it is stored.
+#[tokio::test]
+async fn the_audit_chain_verifies_across_monthly_partitions() {
+    use shared::domain::contracts::audit::entry_hash;
+
+    let app = TestApp::spawn().await;
+    let (p, booking) = booked(&app, "Partitioned").await;
+    let contract = sent_contract(&app, &p, &booking).await;
+    let id: uuid::Uuid = contract["id"].as_str().unwrap().parse().unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    shared::history::ensure_partitions(&mut conn, Utc::now())
+        .await
+        .unwrap();
+
+    // Entries 3 and 4, written as the API would but dated in the next two
+    // months, so that they land in partitions of their own.
+    let (mut prev, next_month): (String, chrono::DateTime<Utc>) = sqlx::query_as(
+        "SELECT (SELECT hash FROM contract_audit WHERE contract_id = $1 AND seq = 2),
+                (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month 1 day 2 hours') AT TIME ZONE 'UTC'",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    for (seq, at) in [(3, next_month), (4, next_month + chrono::Months::new(1))] {
+        let details = json!({"note": format!("entry {seq}")});
+        let hash = entry_hash(
+            id,
+            seq,
+            at,
+            "system:archive",
+            None,
+            "noted",
+            None,
+            None,
+            &details,
+            &prev,
+        );
+        sqlx::query(
+            "INSERT INTO contract_audit (contract_id, seq, at, actor, org_id, action, from_status, to_status,
+                                         details, prev_hash, hash)
+             VALUES ($1, $2, $3, 'system:archive', NULL, 'noted', NULL, NULL, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(seq)
+        .bind(at)
+        .bind(&details)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        prev = hash;
+    }
+
+    // Signing appends entries 5 and 6, dated now: before entry 4 in time,
+    // after it in the chain.
+    assert_eq!(sign(&app, &p.promoter, &contract, "promoter").await.0, 200);
+    assert_eq!(sign(&app, &p.agency, &contract, "agency").await.0, 200);
+    let partitions: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT seq, tableoid::regclass::text FROM contract_audit WHERE contract_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let distinct: std::collections::BTreeSet<&str> =
+        partitions.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(distinct.len(), 3, "{partitions:?}");
+    assert_ne!(partitions[3].1, partitions[4].1, "{partitions:?}");
+
+    let (status, audit) = p
+        .agency
+        .get(&app, &format!("/api/v1/contracts/{id}/audit"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(audit["chain"]["valid"], true, "{audit}");
+    assert_eq!(audit["verified"], true, "{audit}");
+    let entries = audit["entries"].as_array().unwrap();
+    let seqs: Vec<i64> = entries.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(entries[4]["prev_hash"], entries[3]["hash"], "{audit}");
+    assert_eq!(entries[4]["action"], "signed");
+    assert_eq!(audit["seal"]["audit_head"], entries[5]["hash"]);
+}
+
 #[tokio::test]
 async fn a_tampered_audit_entry_fails_verification() {
     let app = TestApp::spawn().await;

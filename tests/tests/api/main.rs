@@ -19,6 +19,7 @@ mod docs;
 mod finance;
 mod finance_handoff;
 mod health;
+mod history;
 mod holds;
 mod http;
 mod itinerary;

@@ -13,13 +13,19 @@ const PRUNE_BATCH: i64 = 5000;
 /// Most stranded Finance handoffs one run resumes.
 const STRANDED_BATCH: i64 = 1000;
 
-/// Once per tick across replicas: prune expired idempotency records, done
+/// Once per tick across replicas: add the history tables' partitions of the
+/// coming months and, when configured, archive old ones
+/// ([`shared::history`]); prune expired idempotency records, done
 /// jobs past the retention period, expired dashboard sessions, full rate
 /// limit buckets and the rows of worker processes long gone, and
 /// resume Finance handoffs, trust recomputations and read-model refreshes
 /// no job would move.
 impl Handler for Maintenance {
     async fn run(self, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+        let partitions_created = {
+            let mut conn = state.pool.acquire().await?;
+            shared::history::ensure_partitions(&mut conn, chrono::Utc::now()).await?
+        };
         let pruned = shared::idempotency::prune_expired(&state.pool).await?;
         let retention = chrono::Duration::from_std(state.job_retention)?;
         let mut jobs_pruned = 0;
@@ -52,7 +58,16 @@ impl Handler for Maintenance {
             let mut conn = state.pool.acquire().await?;
             shared::domain::read_models::resume_stranded(&mut conn).await?
         };
+        // Last: a detach waits for the transactions already using its table.
+        let partitions_archived = match state.history_detach_after_months {
+            Some(months) => shared::history::archive_older(&state.pool, months, chrono::Utc::now())
+                .await?
+                .len(),
+            None => 0,
+        };
         tracing::info!(
+            partitions_created,
+            partitions_archived,
             read_models_resumed,
             rate_limits_pruned,
             workers_pruned,

@@ -1,5 +1,6 @@
 //! The booking activity trail: append-only (a trigger refuses updates and
-//! deletes), one row per state change, with actor and time.
+//! deletes), one row per state change, with actor and time. Stored in
+//! monthly partitions of `at` ([`crate::history`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -10,6 +10,9 @@
 //! breaks its own hash and every later link; recomputing the whole chain
 //! is caught by the platform's seal over the head (see [`super::seal`]).
 //! Writers hold the contract's row lock, so sequence numbers never race.
+//! Entries are stored in monthly partitions of `at` ([`crate::history`]),
+//! and read by `seq`, never in storage order, so a chain spanning months
+//! verifies like any other.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
