@@ -41,7 +41,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain::read_models"],
     &["domain::shortlists"],
     &["domain::consequences"],
-    &["config", "webhooks", "idempotency", "rate_limit"],
+    &["config", "webhooks", "idempotency", "rate_limit", "replica"],
     &["db", "auth"],
     &["ops"],
     &["demo"],

@@ -34,6 +34,7 @@ mod queue;
 mod read_models;
 mod reference_data;
 mod relationships;
+mod replicas;
 mod representation;
 mod scale_out;
 mod schemathesis;
