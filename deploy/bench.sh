@@ -19,6 +19,8 @@
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
+#   ./deploy/bench.sh retention   1,000,000 done jobs: the queue table's size never pruned, after pruning to
+#                                 JOB_RETENTION_HOURS (rows/s, batches) and after a second round (space reused)
 #   ./deploy/bench.sh load        the release API process (and a worker) on 20,000 artists: bookings list,
 #                                 marketplace search, artist detail, hold and offer creation at 16 and 64
 #                                 clients: req/s, p50/p95/p99, API RSS and CPU, jobs/s, statements per request
@@ -46,9 +48,10 @@ case "${1:-}" in
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
+  retention) exec cargo run --release -q -p kisum-tests --bin bench_retention ;;
   load)
     # The API and the worker run as their release binaries.
     cargo build --release -q -p kisum-api -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_load ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|load" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|retention|load" >&2; exit 2 ;;
 esac

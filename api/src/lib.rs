@@ -23,6 +23,7 @@ use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
 use shared::config::{ApiConfig, CorsPolicy};
 use shared::db::DbHealth;
 use shared::domain::read_models::search::index::SearchIndex;
+use shared::replica::Reads;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -51,6 +52,9 @@ pub struct AppState {
     pub db_health: DbHealth,
     /// This process's marketplace index, following `artist_search`.
     pub search_index: Arc<SearchIndex>,
+    /// Where reads that tolerate lag go: the replica when it can answer,
+    /// else the primary ([`shared::replica`]).
+    pub reads: Reads,
 }
 
 impl AppState {
@@ -70,8 +74,10 @@ impl AppState {
             ),
             None => AccessResolver::Claims,
         };
+        let reads = shared::db::reads(&config.database, pool.clone())?;
         Ok(Self {
             pool,
+            reads,
             internal_keys: InternalKeys::new(&config.internal_api_keys),
             rate_limit: Arc::new(shared::rate_limit::OrgRateLimit::per_minute(
                 config.rate_limit_per_minute,
@@ -155,6 +161,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes)
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .merge(ops::router())
+        .layer(from_fn_with_state(
+            state.clone(),
+            extract::consistency::token_after_write,
+        ))
         .layer(from_fn_with_state(state.clone(), database_gate))
         .layer(from_fn(extract::conditional::not_modified))
         .with_state(state)
@@ -277,6 +287,8 @@ fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static(shared::replica::HEADER),
             HeaderName::from_static("x-org"),
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
@@ -287,6 +299,7 @@ fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
             header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static(shared::replica::HEADER),
         ])
         .max_age(Duration::from_secs(600));
     match policy {
@@ -371,6 +384,7 @@ pub async fn serve(
         Err(_) => tracing::warn!("marketplace index not built in time; searching Postgres"),
     }
     let follower = tokio::spawn(state.search_index.clone().follow(state.pool.clone()));
+    let replica = tokio::spawn(state.reads.clone().monitor());
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
     let server = axum::serve(
@@ -398,6 +412,7 @@ pub async fn serve(
     probe.abort();
     pruner.abort();
     follower.abort();
+    replica.abort();
     result
 }
 

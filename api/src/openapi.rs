@@ -536,6 +536,25 @@ pub fn finish(doc: &mut OpenApi) {
         if method == "get" && etag_on_success(op) {
             conditional_read(op);
         }
+        // Reads on the replica (SPEC 5.11): the route declares the header;
+        // a value that is not a token is 400.
+        if has_param(op, "Consistency-Token", ParameterIn::Header) {
+            header_param(
+                op,
+                "Consistency-Token",
+                "The `Consistency-Token` a write answered: the read sees that write (a \
+                 replica serves it only once it has replayed past it).",
+            );
+            answers(op, &["400"]);
+        }
+        if !matches!(method, "get" | "head" | "options") {
+            success_header(
+                op,
+                "Consistency-Token",
+                "The primary's WAL position after this write: send it back on a read to \
+                 see the write.",
+            );
+        }
         answers(op, &["503"]);
         for (status, response) in &mut op.responses.responses {
             let RefOr::T(response) = response else {

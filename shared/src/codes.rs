@@ -54,6 +54,7 @@ codes! {
     CsrfHeaderRequired => "csrf_header_required", 403, "an ops write with the session cookie lacks the `x-ops-csrf` header";
     MissingOrgHeader => "missing_org_header", 400, "a tenant route called without `x-org`";
     InvalidOrgHeader => "invalid_org_header", 400, "`x-org` is not a UUID";
+    InvalidConsistencyToken => "invalid_consistency_token", 400, "`Consistency-Token` is not a token a write answered";
     BadRequest => "bad_request", 400, "the request is malformed";
     InvalidJson => "invalid_json", 400, "the body is not JSON";
     InvalidBody => "invalid_body", 422, "the JSON does not fit the request schema (wrong type, unknown field or enum value)";

@@ -164,6 +164,13 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// `DATABASE_READ_URL`: the read replicas (one address, as the
+    /// operator's read-only service gives); unset, every read goes to the
+    /// primary. The API reads on it what tolerates lag (SPEC 5.11).
+    pub read_url: Option<SecretString>,
+    /// `REPLICA_MAX_LAG_MS`: the most lag a read without a consistency
+    /// token accepts from the replica.
+    pub replica_max_lag: Duration,
 }
 
 impl DatabaseConfig {
@@ -185,10 +192,30 @@ impl DatabaseConfig {
                 "must be at least 1",
             ));
         }
+        let read_url = env
+            .get("DATABASE_READ_URL")
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| SecretString::from(u.trim().to_owned()));
+        if read_url.as_ref().is_some_and(|u| {
+            !["postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| u.expose_secret().starts_with(scheme))
+        }) {
+            return Err(ConfigError::new(
+                "DATABASE_READ_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        let replica_max_lag = env.millis("REPLICA_MAX_LAG_MS", 1000)?;
+        if replica_max_lag.is_zero() {
+            return Err(ConfigError::new("REPLICA_MAX_LAG_MS", "must be positive"));
+        }
         Ok(Self {
             url,
             max_connections,
             acquire_timeout: env.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5)?,
+            read_url,
+            replica_max_lag,
         })
     }
 }
@@ -708,7 +735,7 @@ impl WorkerConfig {
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
             job_retention: {
-                let hours = env.parsed("JOB_RETENTION_HOURS", 168u64)?;
+                let hours = env.parsed("JOB_RETENTION_HOURS", 24u64)?;
                 if hours == 0 {
                     return Err(ConfigError::new(
                         "JOB_RETENTION_HOURS",

@@ -25,13 +25,55 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
         .expose_secret()
         .parse()
         .context("DATABASE_URL is not a valid Postgres URL")?;
-    let options = options.application_name("kisum").log_slow_statements(
+    Ok(lazy_pool(
+        options,
+        "kisum",
+        config.max_connections,
+        config.acquire_timeout,
+    ))
+}
+
+/// How long a read waits for a replica connection before it reads on the
+/// primary instead: a replica that is down or saturated is skipped, not
+/// waited for.
+const REPLICA_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The reads' pools: the replica's from `DATABASE_READ_URL` beside the
+/// primary's, or the primary alone ([`crate::replica`]).
+pub fn reads(config: &DatabaseConfig, primary: PgPool) -> anyhow::Result<crate::replica::Reads> {
+    let Some(url) = &config.read_url else {
+        return Ok(crate::replica::Reads::primary_only(primary));
+    };
+    let options: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_READ_URL is not a valid Postgres URL")?;
+    let replica = lazy_pool(
+        options,
+        "kisum-read",
+        config.max_connections,
+        REPLICA_ACQUIRE_TIMEOUT.min(config.acquire_timeout),
+    );
+    Ok(crate::replica::Reads::with_replica(
+        primary,
+        replica,
+        config.replica_max_lag,
+    ))
+}
+
+fn lazy_pool(
+    options: PgConnectOptions,
+    name: &str,
+    max_connections: u32,
+    acquire_timeout: std::time::Duration,
+) -> PgPool {
+    let options = options.application_name(name).log_slow_statements(
         tracing::log::LevelFilter::Warn,
         std::time::Duration::from_millis(500),
     );
-    Ok(PgPoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(config.acquire_timeout)
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
         // sqlx checks every connection it hands out with a round trip of
         // its own (and again when it takes one back): one more round trip
         // per request than the statement. A connection in steady use has
@@ -47,7 +89,7 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
                 Ok(true)
             })
         })
-        .connect_lazy_with(options))
+        .connect_lazy_with(options)
 }
 
 /// Creates the database named by `DATABASE_URL` when the server lacks it.

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod pagination;
 pub mod rate_limit;
 pub mod reference;
+pub mod replica;
 pub mod serde_util;
 pub mod shutdown;
 pub mod telemetry;

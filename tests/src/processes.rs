@@ -308,6 +308,37 @@ impl PgServer {
         server
     }
 
+    /// A hot standby of `primary`, streaming from it: a base backup
+    /// (`pg_basebackup -R`, which writes the connection to the primary and
+    /// `standby.signal`) started on a free port. Replay can be paused with
+    /// `pg_wal_replay_pause()`.
+    pub async fn standby_of(primary: &PgServer) -> Self {
+        let server = Self::fresh();
+        let data = server.dir.join("data");
+        let port = primary.port.to_string();
+        server.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                // Not a spread checkpoint: that waits minutes.
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
+        );
+        server.start_again().await;
+        server
+    }
+
     /// A base backup of the whole server into `to` (a new directory):
     /// `pg_basebackup` in tar format with the WAL the backup needs
     /// (`base.tar`, `backup_manifest`), after an immediate checkpoint.
@@ -422,5 +453,79 @@ impl Drop for PgServer {
             ],
         );
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A primary with a migrated database and a hot standby streaming it, both
+/// servers of the test's own: the deployment's read replica in small.
+pub struct ReplicaPair {
+    pub primary: PgServer,
+    pub standby: PgServer,
+    /// The database's name, the same on both.
+    pub name: String,
+}
+
+impl ReplicaPair {
+    pub async fn start() -> Self {
+        let primary = PgServer::start().await;
+        let name = format!("kisum_test_{}", uuid::Uuid::new_v4().simple());
+        primary.migrated_database(&name).await;
+        let standby = PgServer::standby_of(&primary).await;
+        Self {
+            primary,
+            standby,
+            name,
+        }
+    }
+
+    pub fn primary_url(&self) -> String {
+        self.primary.url(&self.name)
+    }
+
+    pub fn standby_url(&self) -> String {
+        self.standby.url(&self.name)
+    }
+
+    /// The primary's database, for [`crate::AppBuilder::database`] (its
+    /// drop leaves this server alone: the server goes with the pair).
+    pub fn database(&self) -> crate::TestDb {
+        crate::TestDb {
+            name: self.name.clone(),
+            url: self.primary_url(),
+        }
+    }
+
+    /// Pauses the standby's replay and waits until it says it is paused.
+    pub async fn pause(&self) {
+        self.on_standby("SELECT pg_wal_replay_pause()").await;
+        let url = self.standby_url();
+        crate::eventually(
+            std::time::Duration::from_secs(30),
+            "replay paused",
+            || async {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                    .await
+                    .ok()?;
+                let state: String = sqlx::query_scalar("SELECT pg_get_wal_replay_pause_state()")
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()?;
+                (state == "paused").then_some(())
+            },
+        )
+        .await;
+    }
+
+    pub async fn resume(&self) {
+        self.on_standby("SELECT pg_wal_replay_resume()").await;
+    }
+
+    async fn on_standby(&self, sql: &str) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.standby_url())
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql.to_owned()))
+            .await
+            .unwrap();
     }
 }

@@ -157,6 +157,34 @@ pub async fn footprint(pool: &PgPool) -> (String, i64, i64) {
     .unwrap()
 }
 
+/// The job table's size: rows, then bytes of the table, its indexes, and
+/// the rest (TOAST and maps).
+pub async fn table_sizes(conn: &mut sqlx::PgConnection) -> (i64, i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM apalis.jobs), pg_relation_size('apalis.jobs'),
+                pg_indexes_size('apalis.jobs'),
+                pg_total_relation_size('apalis.jobs') - pg_relation_size('apalis.jobs')
+                    - pg_indexes_size('apalis.jobs')",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// Marks every pending job done, at times spread evenly over the last
+/// `days` days, as if workers had run them then.
+pub async fn finish_pending_over(conn: &mut sqlx::PgConnection, days: f64) {
+    sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Done', attempts = 1, lock_at = NULL, lock_by = NULL,
+                done_at = now() - make_interval(secs => random() * $1 * 86400)
+          WHERE status = 'Pending'",
+    )
+    .bind(days)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
 /// How a job of a test's scenario ended, as if a worker had run it.
 #[derive(Clone, Copy, Debug)]
 pub struct Ending<'a> {

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod conditional;
+pub mod consistency;
 pub mod idempotency;
 pub mod internal;
 pub mod pagination;

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_job))
         .routes(routes!(retry_job))
         .routes(routes!(cancel_job))
+        .routes(routes!(purge_job))
         .routes(routes!(list_schedules))
         .routes(routes!(list_workers))
         .routes(routes!(get_throughput))
@@ -154,6 +155,22 @@ async fn cancel_job(
     Path(id): Path<String>,
 ) -> Result<Json<JobDetail>, AppError> {
     act(&state, caller, &id, Action::Cancel).await
+}
+
+/// Deletes a failed, dead or killed job for good, with its errors (done
+/// jobs go by retention). Audited.
+#[utoipa::path(post, path = "/internal/ops/jobs/{id}/purge", tag = "ops",
+    security(("internal_key" = [])),
+    responses((status = 204, description = "Purged"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn purge_job(
+    State(state): State<AppState>,
+    caller: InternalCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.pool.begin().await?;
+    ops::purge(&mut tx, job_id(&id)?, caller.actor).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn act(

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::extract::auth::Caller;
 use crate::extract::conditional::IfNoneMatch;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -47,12 +48,13 @@ pub struct ArtistQuery {
 
 /// Searches the artist directory.
 #[utoipa::path(get, path = "/api/v1/artists", tag = "directory",
-    security(("bearer" = [], "org" = [])), params(ArtistQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), ArtistQuery),
     responses((status = 200, body = Page<Artist>)))]
 async fn search_artists(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ArtistQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Artist>>, AppError> {
     caller.require(Permission::DirectoryRead)?;
     let page = PageParams {
@@ -67,10 +69,13 @@ async fn search_artists(
         city_id: query.city_id,
         market_id: query.market_id,
     };
-    let mut tx = state.pool.begin().await?;
-    let page = artists::search(&mut tx, &filter, &page).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    let found = replica_read!(state.reads, token, |conn| {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let found = artists::search(&mut tx, &filter, &page).await?;
+        tx.commit().await?;
+        Ok(found)
+    })?;
+    Ok(Json(found))
 }
 
 /// Creates an artist through an agency or management company the org owns.
@@ -92,24 +97,28 @@ async fn create_artist(
 
 #[utoipa::path(get, path = "/api/v1/artists/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
+    params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write")),
     responses((status = 200, body = Artist, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_artist(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
     condition: IfNoneMatch,
+    Consistency(token): Consistency,
 ) -> Result<Response, AppError> {
     caller.require(Permission::DirectoryRead)?;
-    let mut conn = state.pool.acquire().await?;
     // A client holding the current version gets 304 from the version
     // alone, without the genres and city read.
-    if condition.is_present()
-        && let Some(unchanged) = condition.unchanged(artists::version(&mut conn, id).await?)
-    {
-        return Ok(unchanged);
-    }
-    let artist = artists::get(&mut conn, id).await?;
-    Ok((etag(artist.version), Json(artist)).into_response())
+    replica_read!(state.reads, token, |conn| {
+        if condition.is_present()
+            && let Some(unchanged) = condition.unchanged(artists::version(&mut *conn, id).await?)
+        {
+            return Ok(unchanged);
+        }
+        let artist = artists::get(&mut *conn, id).await?;
+        Ok((etag(artist.version), Json(artist)).into_response())
+    })
+    .map_err(AppError::from)
 }
 
 /// Edits an artist the org represents.

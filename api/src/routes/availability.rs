@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -50,20 +51,23 @@ impl RangeQuery {
 
 /// The artist's availability windows: all for its agency, published ones for others.
 #[utoipa::path(get, path = "/api/v1/artists/{id}/availabilities", tag = "availability",
-    security(("bearer" = [], "org" = [])), params(RangeQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), RangeQuery),
     responses((status = 200, body = Vec<Availability>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_availabilities(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
     Query(query): Query<RangeQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Vec<Availability>>, AppError> {
     caller.require(Permission::AvailabilityRead)?;
     let (from, to) = query.range();
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        availability::of_artist(&mut conn, caller.org_id(), id, from, to).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            availability::of_artist(&mut *conn, caller.org_id(), id, from, to).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Adds a window (the artist's booking agency only).
@@ -139,12 +143,13 @@ pub struct AvailsParams {
 /// Published windows overlapping the range, with their dates still open
 /// (not booked, not under a first hold).
 #[utoipa::path(get, path = "/api/v1/avails/search", tag = "availability",
-    security(("bearer" = [], "org" = [])), params(AvailsParams),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), AvailsParams),
     responses((status = 200, body = Page<Avail>)))]
 async fn search_avails(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<AvailsParams>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Avail>>, AppError> {
     caller.require(Permission::AvailabilityRead)?;
     let page = PageParams {
@@ -162,27 +167,33 @@ async fn search_avails(
         currency: params.currency,
         q: params.q,
     };
-    let mut tx = state.pool.begin().await?;
-    let page = availability::search(&mut tx, &query, &page).await?;
-    tx.commit().await?;
-    Ok(Json(page))
+    let found = replica_read!(state.reads, token, |conn| {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let found = availability::search(&mut tx, &query, &page).await?;
+        tx.commit().await?;
+        Ok(found)
+    })?;
+    Ok(Json(found))
 }
 
 /// Availabilities, holds and bookings merged; other parties' holds and
 /// bookings show as `busy`.
 #[utoipa::path(get, path = "/api/v1/artists/{id}/calendar", tag = "availability",
-    security(("bearer" = [], "org" = [])), params(RangeQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), RangeQuery),
     responses((status = 200, body = Vec<CalendarEntry>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn artist_calendar(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
     Query(query): Query<RangeQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Vec<CalendarEntry>>, AppError> {
     caller.require(Permission::AvailabilityRead)?;
     let (from, to) = query.range();
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        availability::calendar(&mut conn, caller.org_id(), id, from, to).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            availability::calendar(&mut *conn, caller.org_id(), id, from, to).await?,
+        ))
+    })?;
+    Ok(found)
 }

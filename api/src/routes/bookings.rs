@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, OptionalJson, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -28,19 +29,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Bookings my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/bookings", tag = "booking",
-    security(("bearer" = [], "org" = [])), params(PageParams),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), PageParams),
     responses((status = 200, body = Page<Booking>)))]
 async fn list_bookings(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<PageParams>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Booking>>, AppError> {
     caller.require(Permission::BookingRead)?;
     let page = params.request()?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        bookings::list_for(&mut conn, caller.org_id(), &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            bookings::list_for(&mut *conn, caller.org_id(), &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Confirms an accepted offer: converts its hold and releases the other

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -45,12 +46,13 @@ pub struct CompanyQuery {
 
 /// Lists companies by name.
 #[utoipa::path(get, path = "/api/v1/artists-companies", tag = "directory",
-    security(("bearer" = [], "org" = [])), params(CompanyQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), CompanyQuery),
     responses((status = 200, body = Page<Company>)))]
 async fn list_companies(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<CompanyQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Company>>, AppError> {
     caller.require(Permission::DirectoryRead)?;
     let page = PageParams {
@@ -64,8 +66,10 @@ async fn list_companies(
         country: query.country.map(|c| c.trim().to_ascii_uppercase()),
         claimed: query.claimed,
     };
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(companies::list(&mut conn, &filter, &page).await?))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(companies::list(&mut *conn, &filter, &page).await?))
+    })?;
+    Ok(found)
 }
 
 /// Creates a promoter, venue, management, label or other company owned by
@@ -88,16 +92,20 @@ async fn create_company(
 
 #[utoipa::path(get, path = "/api/v1/artists-companies/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
+    params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write")),
     responses((status = 200, body = Company, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_company(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
+    Consistency(token): Consistency,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::DirectoryRead)?;
-    let mut conn = state.pool.acquire().await?;
-    let company = companies::get(&mut conn, id).await?;
-    Ok((etag(company.version), Json(company)))
+    let found = replica_read!(state.reads, token, |conn| {
+        let company = companies::get(&mut *conn, id).await?;
+        Ok((etag(company.version), Json(company)))
+    })?;
+    Ok(found)
 }
 
 /// Edits a company the org owns.

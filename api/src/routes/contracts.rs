@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, OptionalJson, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -252,12 +253,13 @@ pub struct ContractListParams {
 
 /// Contracts my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/contracts", tag = "contracts",
-    security(("bearer" = [], "org" = [])), params(ContractListParams),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), ContractListParams),
     responses((status = 200, body = Page<Contract>)))]
 async fn list_contracts(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<ContractListParams>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Contract>>, AppError> {
     caller.require(Permission::ContractsRead)?;
     let page = PageParams {
@@ -265,10 +267,12 @@ async fn list_contracts(
         cursor: params.cursor,
     }
     .request()?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        contracts::list_for(&mut conn, caller.org_id(), params.booking_id, &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            contracts::list_for(&mut *conn, caller.org_id(), params.booking_id, &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 #[utoipa::path(get, path = "/api/v1/contracts/{id}", tag = "contracts",

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -60,12 +61,13 @@ pub struct HoldQuery {
 
 /// Holds my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/holds", tag = "booking",
-    security(("bearer" = [], "org" = [])), params(HoldQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), HoldQuery),
     responses((status = 200, body = Page<Hold>)))]
 async fn list_holds(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<HoldQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Hold>>, AppError> {
     caller.require(Permission::BookingRead)?;
     let page = PageParams {
@@ -78,10 +80,12 @@ async fn list_holds(
         date: query.date,
         status: query.status,
     };
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        holds::list_for(&mut conn, caller.org_id(), &filter, &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            holds::list_for(&mut *conn, caller.org_id(), &filter, &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Places a hold; it gets the next free priority on that date and expires

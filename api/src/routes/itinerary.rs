@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -198,18 +199,22 @@ fn ics(body: String) -> impl IntoResponse {
 /// per item, times in UTC, stable UIDs, `SEQUENCE` rising on every change.
 #[utoipa::path(get, path = "/api/v1/tours/{id}/itinerary.ics", tag = "touring",
     security(("bearer" = [], "org" = [])),
+    params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write")),
     responses((status = 200, description = "The calendar", content((String = "text/calendar"))),
         (status = 404, body = Problem)))]
 async fn tour_calendar(
     State(state): State<AppState>,
     caller: Caller,
     Path(tour_id): Path<Uuid>,
+    Consistency(token): Consistency,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::TouringRead)?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(ics(
-        calendar::feed(&mut conn, caller.org_id(), tour_id).await?
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(ics(
+            calendar::feed(&mut *conn, caller.org_id(), tour_id).await?
+        ))
+    })?;
+    Ok(found)
 }
 
 /// The org's live calendar subscription to the tour (its token is never
@@ -270,13 +275,16 @@ async fn delete_calendar_subscription(
 /// subscribing org sees it now. An unknown or revoked token, or an org that
 /// lost its access to the tour, is 404.
 #[utoipa::path(get, path = "/api/v1/tour-feeds/{token}/itinerary.ics", tag = "touring",
-    params(("token" = String, Path, description = "The subscription's secret token")),
+    params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), ("token" = String, Path, description = "The subscription's secret token")),
     responses((status = 200, description = "The calendar", content((String = "text/calendar"))),
         (status = 404, body = Problem)))]
 async fn tour_feed(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    Consistency(consistency): Consistency,
 ) -> Result<impl IntoResponse, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    Ok(ics(subscriptions::feed_by_token(&mut conn, &token).await?))
+    let found = replica_read!(state.reads, consistency, |conn| {
+        Ok(ics(subscriptions::feed_by_token(&mut *conn, &token).await?))
+    })?;
+    Ok(found)
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -44,12 +45,13 @@ pub struct OfferQuery {
 
 /// Offers my org is party to, newest first.
 #[utoipa::path(get, path = "/api/v1/offers", tag = "booking",
-    security(("bearer" = [], "org" = [])), params(OfferQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), OfferQuery),
     responses((status = 200, body = Page<Offer>)))]
 async fn list_offers(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<OfferQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Offer>>, AppError> {
     caller.require(Permission::BookingRead)?;
     let page = PageParams {
@@ -57,10 +59,12 @@ async fn list_offers(
         cursor: query.cursor.clone(),
     }
     .request()?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        offers::list_for(&mut conn, caller.org_id(), query.status, &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            offers::list_for(&mut *conn, caller.org_id(), query.status, &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Writes an offer (a promoter's bid or the agency's quote), as a draft or sent.

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -36,12 +37,13 @@ pub struct PeopleQuery {
 
 /// People my org may see: its companies' contacts and network-visible ones.
 #[utoipa::path(get, path = "/api/v1/people", tag = "directory",
-    security(("bearer" = [], "org" = [])), params(PeopleQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), PeopleQuery),
     responses((status = 200, body = Page<Person>)))]
 async fn list_people(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<PeopleQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<Person>>, AppError> {
     caller.require(Permission::DirectoryRead)?;
     let page = PageParams {
@@ -50,10 +52,12 @@ async fn list_people(
     }
     .request()?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        people::list(&mut conn, caller.org_id(), query.company_id, q, &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            people::list(&mut *conn, caller.org_id(), query.company_id, q, &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Adds a contact to a company the org owns.
@@ -75,16 +79,20 @@ async fn create_person(
 
 #[utoipa::path(get, path = "/api/v1/people/{id}", tag = "directory",
     security(("bearer" = [], "org" = [])),
+    params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write")),
     responses((status = 200, body = Person, headers(("ETag" = String, description = "Version of the record, for If-Match"))), (status = 404, body = Problem)))]
 async fn get_person(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
+    Consistency(token): Consistency,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::DirectoryRead)?;
-    let mut conn = state.pool.acquire().await?;
-    let person = people::get(&mut conn, caller.org_id(), id).await?;
-    Ok((etag(person.version), Json(person)))
+    let found = replica_read!(state.reads, token, |conn| {
+        let person = people::get(&mut *conn, caller.org_id(), id).await?;
+        Ok((etag(person.version), Json(person)))
+    })?;
+    Ok(found)
 }
 
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "directory",

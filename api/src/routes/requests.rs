@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{Json, Path, Query, etag};
 use crate::problem::{AppError, Problem};
@@ -40,12 +41,13 @@ pub struct RequestQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/booking-requests", tag = "booking",
-    security(("bearer" = [], "org" = [])), params(RequestQuery),
+    security(("bearer" = [], "org" = [])), params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), RequestQuery),
     responses((status = 200, body = Page<BookingRequest>)))]
 async fn list_booking_requests(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<RequestQuery>,
+    Consistency(token): Consistency,
 ) -> Result<Json<Page<BookingRequest>>, AppError> {
     caller.require(Permission::BookingRead)?;
     let page = PageParams {
@@ -53,10 +55,12 @@ async fn list_booking_requests(
         cursor: query.cursor.clone(),
     }
     .request()?;
-    let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        requests::list_for(&mut conn, caller.org_id(), query.role, &page).await?,
-    ))
+    let found = replica_read!(state.reads, token, |conn| {
+        Ok(Json(
+            requests::list_for(&mut *conn, caller.org_id(), query.role, &page).await?,
+        ))
+    })?;
+    Ok(found)
 }
 
 /// Sends an inquiry from a promoter company the org owns.

@@ -418,6 +418,46 @@ pub async fn act(
     job(conn, id).await
 }
 
+/// Deletes a failed, dead or killed job for good, with its attempts'
+/// errors, and audits it (`purge`, to `purged`), in the caller's
+/// transaction. Other jobs are refused (409): pending and scheduled ones
+/// are cancelled first, a running one is its worker's, and done ones go by
+/// retention (`JOB_RETENTION_HOURS`).
+pub async fn purge(conn: &mut PgConnection, id: &str, actor: &str) -> Result<(), DomainError> {
+    let before = sqlx::query!(
+        r#"SELECT job_type, kisum_job_state(status, attempts, max_attempts, run_at) AS "state!"
+             FROM apalis.jobs WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    if !matches!(before.state.as_str(), "failed" | "dead" | "killed") {
+        return Err(DomainError::conflict(
+            Code::InvalidTransition,
+            format!("a {} job cannot be purged", before.state),
+        ));
+    }
+    sqlx::query!("DELETE FROM apalis.jobs WHERE id = $1", id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("DELETE FROM job_errors WHERE job_id = $1", id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "INSERT INTO ops_audit (job_id, queue, action, from_status, to_status, actor)
+         VALUES ($1, $2, 'purge', $3, 'purged', $4)",
+        id,
+        before.job_type,
+        before.state,
+        actor,
+    )
+    .execute(&mut *conn)
+    .await?;
+    tracing::info!(job = id, queue = %before.job_type, action = "purge", actor, "job action");
+    Ok(())
+}
+
 /// Wakes `queue`'s workers the way an insert does (delivered at commit):
 /// a job made pending again by an update fires no insert trigger.
 pub(crate) async fn wake(

@@ -843,6 +843,7 @@ fn statements_of(api: &kisum_tests::processes::ApiProcess, request_id: &str) -> 
 /// (BEGIN and COMMIT count), counted from sqlx's statement log of a real
 /// API process with the rate limit on, and still leave everything they leave: the activity entry,
 /// the expiry job, the read-model marks and, for the offer, the trust marks.
+/// Then one more statement reads the answer's consistency token.
 #[tokio::test]
 async fn a_hold_and_a_sent_offer_take_at_most_six_statements() {
     let app = TestApp::spawn().await;
@@ -901,8 +902,21 @@ async fn a_hold_and_a_sent_offer_take_at_most_six_statements() {
         // which is the connection's cost, not the request's. The rate
         // limit's lease is here when this request fetched one (once per
         // batch of requests) and counts.
+        //
+        // After the COMMIT, the consistency token (SPEC 5.11) is read: one
+        // statement outside the write's transaction, counted apart.
+        let commit = statements.iter().position(|s| s == "COMMIT");
+        let token: Vec<&String> = statements
+            .iter()
+            .skip(commit.map_or(statements.len(), |c| c + 1))
+            .collect();
+        assert!(
+            token.len() == 1 && token[0].contains("pg_current_wal_lsn"),
+            "{what}: after COMMIT {token:#?}"
+        );
         let statements: Vec<&String> = statements
             .iter()
+            .take(commit.map_or(statements.len(), |c| c + 1))
             .filter(|s| !s.starts_with("SELECT pg_type.oid"))
             .collect();
         let trips =

@@ -41,7 +41,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain::read_models"],
     &["domain::shortlists"],
     &["domain::consequences"],
-    &["config", "webhooks", "idempotency", "rate_limit", "history"],
+    &["config", "webhooks", "idempotency", "rate_limit", "history", "replica"],
     &["db", "auth"],
     &["ops"],
     &["demo"],

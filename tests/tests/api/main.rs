@@ -35,6 +35,7 @@ mod queue;
 mod read_models;
 mod reference_data;
 mod relationships;
+mod replicas;
 mod representation;
 mod restore;
 mod scale_out;

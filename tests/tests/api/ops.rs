@@ -427,6 +427,95 @@ async fn maintenance_prunes_old_done_jobs_and_keeps_dead_ones() {
     assert_eq!(left, vec!["done".to_owned(), "dead".to_owned()]);
 }
 
+/// Failed, dead and killed jobs stay until an operator purges them: the
+/// job and its errors go, the purge is audited; done jobs (retention's)
+/// and waiting ones are refused.
+#[tokio::test]
+async fn a_dead_job_is_purged_with_its_errors_and_audited() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    for n in 0..3 {
+        shared::jobs::enqueue(
+            &mut conn,
+            &shared::jobs::Noop { n },
+            shared::jobs::Schedule::now(),
+        )
+        .await
+        .unwrap();
+    }
+    kisum_tests::queue::end_jobs(
+        &app.pool,
+        "noop",
+        &[Ending::dead(Duration::ZERO), Ending::done(Duration::ZERO)],
+    )
+    .await;
+    let jobs = kisum_tests::queue::jobs(&app.pool, "noop").await;
+    let id_in = |state: &str| {
+        jobs.iter()
+            .find(|j| j.state == state)
+            .map(|j| j.id.clone())
+            .unwrap_or_else(|| panic!("a {state} job in {jobs:?}"))
+    };
+    let (dead, done, pending) = (id_in("dead"), id_in("done"), id_in("pending"));
+    sqlx::query(
+        "INSERT INTO job_errors (job_id, queue, attempt, error, worker) VALUES ($1, 'noop', 1, 'boom', 'w')",
+    )
+    .bind(&dead)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    for (id, status) in [
+        (&done, 409),
+        (&pending, 409),
+        (&"no-such-job".to_owned(), 404),
+    ] {
+        let (got, body) = call(
+            &app,
+            Method::POST,
+            &format!("/internal/ops/jobs/{id}/purge"),
+        )
+        .await;
+        assert_eq!(got, status, "{id}: {body}");
+    }
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/internal/ops/jobs/{dead}/purge"),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let left: Vec<String> = kisum_tests::queue::jobs(&app.pool, "noop")
+        .await
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert!(!left.contains(&dead) && left.len() == 2, "{left:?}");
+    let errors: i64 = sqlx::query_scalar("SELECT count(*) FROM job_errors WHERE job_id = $1")
+        .bind(&dead)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(errors, 0);
+    let audit: (String, String, String) =
+        sqlx::query_as("SELECT action, from_status, to_status FROM ops_audit WHERE job_id = $1")
+            .bind(&dead)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audit,
+        ("purge".to_owned(), "dead".to_owned(), "purged".to_owned())
+    );
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/internal/ops/jobs/{dead}/purge"),
+    )
+    .await;
+    assert_eq!(status, 404, "purged once");
+}
+
 /// What operators of many replicas see: the worker processes with their
 /// heartbeats (long-gone ones pruned unless a job still names them),
 /// per-minute throughput, a bulk retry of a queue's dead jobs (audited),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kisum_tests::fakes::{Answer, FakeWebhooks};
-use kisum_tests::processes::{ApiProcess, PgServer};
+use kisum_tests::processes::{ApiProcess, PgServer, ReplicaPair};
 use kisum_tests::{BookingParties, Org, TestApp, WorkerProcess, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -93,7 +93,8 @@ async fn accepted_offer(app: &TestApp, p: &BookingParties, date: chrono::NaiveDa
     id
 }
 
-/// Two API and two worker processes on one database: 1,000 hold and
+/// Two API and two worker processes on one primary, the APIs reading from
+/// its streaming replica: 1,000 hold and
 /// confirm requests at once, spread over both APIs, on five dates of one
 /// artist. Afterwards every invariant holds: one confirmed booking per
 /// date, live holds numbered 1..n per date with one per 201, only 201 or
@@ -101,7 +102,14 @@ async fn accepted_offer(app: &TestApp, p: &BookingParties, date: chrono::NaiveDa
 /// once; both worker processes visible to ops.
 #[tokio::test]
 async fn two_apis_and_two_workers_keep_every_invariant_under_1000_racing_requests() {
-    let app = TestApp::spawn().await;
+    // The deployment's shape: a primary and a streaming read replica.
+    let pair = ReplicaPair::start().await;
+    let standby = pair.standby_url();
+    let app = TestApp::builder()
+        .database(pair.database())
+        .env("DATABASE_READ_URL", &standby)
+        .spawn()
+        .await;
     let db = app.db.url.clone();
     let (fake, finance_url) = FakeWebhooks::start().await;
     let mut env = finance_env(&finance_url);
@@ -112,8 +120,8 @@ async fn two_apis_and_two_workers_keep_every_invariant_under_1000_racing_request
     let started = Utc::now();
     let _w1 = worker(&db, &env);
     let _w2 = worker(&db, &env);
-    let a = replica(&db, &[]).await;
-    let b = replica(&db, &[]).await;
+    let a = replica(&db, &[("DATABASE_READ_URL", standby.as_str())]).await;
+    let b = replica(&db, &[("DATABASE_READ_URL", standby.as_str())]).await;
     let p = kisum_tests::booking_parties(&app, "Replica Agency", "Replica Artist", &[]).await;
 
     let dates: Vec<chrono::NaiveDate> = (40..45).map(day).collect();

@@ -17,6 +17,7 @@ async function api(path, options = {}) {
     window.location.assign("/ops");
     throw new Error("signed out");
   }
+  if (response.status === 204) return null;
   const body = await response.json();
   if (!response.ok) throw new Error(body.detail || body.title || response.statusText);
   return body;
@@ -207,6 +208,7 @@ async function showJob(id) {
   $("#d-attempts").textContent = `${job.attempts} of ${job.max_attempts}`;
   $("#retry").hidden = !["failed", "dead", "killed"].includes(job.state);
   $("#cancel").hidden = !["pending", "scheduled", "failed"].includes(job.state);
+  $("#purge").hidden = !["failed", "dead", "killed"].includes(job.state);
   const times = $("#d-times");
   times.replaceChildren();
   for (const [label, value] of [["Run at", job.run_at], ["Locked at", job.locked_at], ["Locked by", job.locked_by], ["Done at", job.done_at]]) {
@@ -244,6 +246,19 @@ async function act(action) {
   await refresh();
 }
 
+async function purge() {
+  if (!selected) return;
+  try {
+    await api(`/internal/ops/jobs/${encodeURIComponent(selected)}/purge`, { method: "POST" });
+    $("#action-result").textContent = `purged ${selected}`;
+    selected = null;
+    $("#detail").hidden = true;
+  } catch (e) {
+    $("#action-result").textContent = `purge refused: ${e.message}`;
+  }
+  await refresh();
+}
+
 async function refresh() {
   try {
     await Promise.all([loadQueues(), loadSchedules(), loadFinance(), loadJobs(), loadWorkers(), loadThroughput()]);
@@ -270,6 +285,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#retry").addEventListener("click", () => act("retry"));
   $("#cancel").addEventListener("click", () => act("cancel"));
+  $("#purge").addEventListener("click", purge);
   $("#fe-enable").addEventListener("click", enableFinance);
   refresh();
   setInterval(refresh, 3000);

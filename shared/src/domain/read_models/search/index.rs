@@ -427,10 +427,14 @@ impl SearchIndex {
     }
 
     /// The marketplace search (SPEC 5.8), from the index once it is built
-    /// and current, else from Postgres.
+    /// and current, else from Postgres. `conn` may be a replica's: it only
+    /// checks the query and whether a change the view has not seen is
+    /// there; the index catches up from the `primary`, so its snapshot
+    /// never goes back.
     pub async fn search(
         &self,
         conn: &mut PgConnection,
+        primary: &PgPool,
         query: &MarketplaceQuery,
     ) -> Result<MarketplacePage, DomainError> {
         let Some(view) = self.view() else {
@@ -439,7 +443,7 @@ impl SearchIndex {
         let page: PageRequest<Cursor> = PageRequest::parse(query.limit, query.cursor.as_deref())?;
         let (f, stale) = super::filters(&mut *conn, query, Some(&view.snapshot)).await?;
         let view = if stale {
-            self.catch_up(conn).await?;
+            self.catch_up(&mut *primary.acquire().await?).await?;
             self.view().unwrap_or(view)
         } else {
             view
