@@ -1678,6 +1678,11 @@ fn routes(w: &World) -> Routes {
         machine(format!("/internal/ops/jobs/{}/cancel", id("job")), None),
     );
     add(
+        "POST",
+        "/internal/ops/jobs/{id}/purge",
+        machine(format!("/internal/ops/jobs/{}/purge", id("job")), None),
+    );
+    add(
         "GET",
         "/internal/ops/queues",
         machine("/internal/ops/queues".into(), None),
