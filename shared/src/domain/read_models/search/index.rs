@@ -448,12 +448,7 @@ impl SearchIndex {
         } else {
             view
         };
-        let sort = query.sort.unwrap_or_default();
-        let sort = if sort == Sort::Relevance && f.q.is_none() {
-            Sort::Trust
-        } else {
-            sort
-        };
+        let sort = f.sort(query.sort);
         let tokens = match &f.folded {
             Some(q) => self.tokens(q)?,
             None => Vec::new(),
@@ -572,17 +567,7 @@ fn build_query(fields: Fields, f: &Filters, tokens: &[String]) -> Box<dyn Query>
         };
         must.push((Occur::Must, q));
     }
-    let mut keys = Vec::new();
-    if let Some(c) = &f.country {
-        keys.push(format!("c:{c}"));
-    }
-    if let Some(g) = f.genre {
-        keys.push(format!("g:{g}"));
-    }
-    if let Some(m) = f.market_id {
-        keys.push(format!("m:{m}"));
-    }
-    for key in keys {
+    for key in f.keys() {
         must.push((
             Occur::Must,
             Box::new(TermQuery::new(

@@ -293,6 +293,31 @@ struct Filters {
     to: Option<NaiveDate>,
 }
 
+impl Filters {
+    /// The equality filters as keys of `filter_keys`.
+    fn keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(c) = &self.country {
+            keys.push(format!("c:{c}"));
+        }
+        if let Some(g) = self.genre {
+            keys.push(format!("g:{g}"));
+        }
+        if let Some(m) = self.market_id {
+            keys.push(format!("m:{m}"));
+        }
+        keys
+    }
+
+    /// The order asked for; relevance without text is trust.
+    fn sort(&self, asked: Option<Sort>) -> Sort {
+        match asked.unwrap_or_default() {
+            Sort::Relevance if self.q.is_none() => Sort::Trust,
+            sort => sort,
+        }
+    }
+}
+
 /// What a search asks Postgres before it runs, in one statement: which
 /// reference values named are unknown (`kisum_unknown_references`), the
 /// genre's id, the text folded as the table's text is, and, given the
@@ -466,24 +491,9 @@ pub async fn search(
 ) -> Result<MarketplacePage, DomainError> {
     let page: PageRequest<Cursor> = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let (f, _) = filters(&mut *conn, query, None).await?;
-    let sort = query.sort.unwrap_or_default();
-    let sort = if sort == Sort::Relevance && f.q.is_none() {
-        Sort::Trust
-    } else {
-        sort
-    };
+    let sort = f.sort(query.sort);
     let after = page.after.clone();
-    // The equality filters as keys of `filter_keys`.
-    let mut wanted = Vec::new();
-    if let Some(c) = &f.country {
-        wanted.push(format!("c:{c}"));
-    }
-    if let Some(g) = f.genre {
-        wanted.push(format!("g:{g}"));
-    }
-    if let Some(m) = f.market_id {
-        wanted.push(format!("m:{m}"));
-    }
+    let wanted = f.keys();
     let keys = (!wanted.is_empty()).then_some(wanted);
     // One statement: the filtered set is found once and gives the page,
     // the total and the facets. An unnamed statement, planned with this call's values: as a named
