@@ -24,6 +24,8 @@
 #   ./deploy/bench.sh load        the release API process (and a worker) on 20,000 artists: bookings list,
 #                                 marketplace search, artist detail, hold and offer creation at 16 and 64
 #                                 clients: req/s, p50/p95/p99, API RSS and CPU, jobs/s, statements per request
+#   ./deploy/bench.sh load-replica the same on a durable primary and a hot standby of its own, the API reading
+#                                 from the standby: CPU of each server per stage, statements per request on each
 #
 # Postgres: TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432. Each
 # benchmark makes and drops its own database and prints one JSON line.
@@ -53,5 +55,8 @@ case "${1:-}" in
     # The API and the worker run as their release binaries.
     cargo build --release -q -p kisum-api -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_load ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|retention|load" >&2; exit 2 ;;
+  load-replica)
+    cargo build --release -q -p kisum-api -p kisum-worker
+    REPLICA=1 exec cargo run --release -q -p kisum-tests --bin bench_load ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|retention|load|load-replica" >&2; exit 2 ;;
 esac

@@ -20,9 +20,15 @@ pub const SCALE: u32 = 16;
 /// `{"scale": 16, "select_only": {"16": tps, ...}, "tpcb_like": {...}}`.
 pub async fn ceiling(clients: &[usize], duration: Duration) -> Value {
     let db = TestDb::empty().await;
+    ceiling_in(&db.url, clients, duration)
+}
+
+/// [`ceiling`] in the empty database at `url` (on a server of the
+/// benchmark's own, say).
+pub fn ceiling_in(url: &str, clients: &[usize], duration: Duration) -> Value {
     let pgbench = pgbench_binary();
     let status = Command::new(&pgbench)
-        .args(["-i", "-q", "-s", &SCALE.to_string(), &db.url])
+        .args(["-i", "-q", "-s", &SCALE.to_string(), url])
         .output()
         .expect("pgbench runs");
     assert!(
@@ -33,14 +39,8 @@ pub async fn ceiling(clients: &[usize], duration: Duration) -> Value {
     let mut select_only = serde_json::Map::new();
     let mut tpcb_like = serde_json::Map::new();
     for &n in clients {
-        select_only.insert(
-            n.to_string(),
-            json!(run(&pgbench, &db.url, n, duration, true)),
-        );
-        tpcb_like.insert(
-            n.to_string(),
-            json!(run(&pgbench, &db.url, n, duration, false)),
-        );
+        select_only.insert(n.to_string(), json!(run(&pgbench, url, n, duration, true)));
+        tpcb_like.insert(n.to_string(), json!(run(&pgbench, url, n, duration, false)));
     }
     json!({"scale": SCALE, "select_only": select_only, "tpcb_like": tpcb_like})
 }

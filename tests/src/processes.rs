@@ -120,6 +120,9 @@ pub struct PgServer {
     pub port: u16,
     bindir: PathBuf,
     dir: PathBuf,
+    /// Whether commits reach the disk (`fsync`); off for tests, whose
+    /// servers need not survive a crash of the machine.
+    durable: bool,
 }
 
 /// The directory of `initdb` and `pg_ctl`: `pg_config --bindir`, else the
@@ -249,13 +252,15 @@ impl PgServer {
             port: free_port(),
             bindir,
             dir,
+            durable: false,
         }
     }
 
     /// Makes and starts a fresh server with `settings` added to its
     /// `postgresql.conf` (so a base backup carries them too).
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
-        let server = Self::fresh();
+        let mut server = Self::fresh();
+        server.durable = settings.contains(&("fsync", "on"));
         let data = server.dir.join("data");
         server.run(
             "initdb",
@@ -313,7 +318,8 @@ impl PgServer {
     /// `standby.signal`) started on a free port. Replay can be paused with
     /// `pg_wal_replay_pause()`.
     pub async fn standby_of(primary: &PgServer) -> Self {
-        let server = Self::fresh();
+        let mut server = Self::fresh();
+        server.durable = primary.durable;
         let data = server.dir.join("data");
         let port = primary.port.to_string();
         server.run(
@@ -362,6 +368,17 @@ impl PgServer {
         );
     }
 
+    /// The postmaster's process id, while the server runs.
+    pub fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
@@ -386,9 +403,10 @@ impl PgServer {
         let data = self.dir.join("data");
         let log = self.dir.join("postgres.log");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.durable { "on" } else { "off" }
         );
         self.run(
             "pg_ctl",
@@ -467,7 +485,14 @@ pub struct ReplicaPair {
 
 impl ReplicaPair {
     pub async fn start() -> Self {
-        let primary = PgServer::start().await;
+        Self::start_with(&[]).await
+    }
+
+    /// A pair whose primary (and so the standby, from its base backup) has
+    /// `settings` in its `postgresql.conf`; `("fsync", "on")` makes both
+    /// durable.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        let primary = PgServer::start_with(settings).await;
         let name = format!("kisum_test_{}", uuid::Uuid::new_v4().simple());
         primary.migrated_database(&name).await;
         let standby = PgServer::standby_of(&primary).await;
@@ -511,6 +536,36 @@ impl ReplicaPair {
                     .await
                     .ok()?;
                 (state == "paused").then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Waits until the standby has replayed everything the primary had
+    /// written when called.
+    pub async fn caught_up(&self) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.primary_url())
+            .await
+            .unwrap();
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let url = self.standby_url();
+        crate::eventually(
+            std::time::Duration::from_secs(600),
+            "the standby replays the primary's writes",
+            || async {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                    .await
+                    .ok()?;
+                let past: bool =
+                    sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn")
+                        .bind(&written)
+                        .fetch_one(&mut conn)
+                        .await
+                        .ok()?;
+                past.then_some(())
             },
         )
         .await;

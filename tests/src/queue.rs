@@ -84,6 +84,23 @@ pub async fn count_done_since(pool: &PgPool, since: DateTime<Utc>) -> i64 {
         .unwrap()
 }
 
+/// Jobs finished since `since`, by queue: `{queue: count}`.
+pub async fn done_by_queue_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> std::collections::BTreeMap<String, i64> {
+    sqlx::query_as(
+        "SELECT job_type, count(*) FROM apalis.jobs
+          WHERE status = 'Done' AND done_at >= $1 GROUP BY job_type",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
 /// The id of some job, of any queue: for a route that takes one.
 pub async fn some_job_id(pool: &PgPool) -> String {
     sqlx::query_scalar("SELECT id::text FROM apalis.jobs LIMIT 1")

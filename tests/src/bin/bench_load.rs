@@ -10,24 +10,36 @@
 //! TPC-B-like script for writes, on a scratch database of the same server
 //! (`kisum_tests::pgbench`), as a ratio.
 //!
-//! Run: `./deploy/bench.sh load`. Knobs: `ARTISTS` (20000),
-//! `WINDOWS_PER_ARTIST` (3), `HOLDS` (10000), `BOOKINGS` (5000),
-//! `DURATION_S` (10), `CLIENTS` ("16,64"), `DATABASE_MAX_CONNECTIONS` (20).
+//! With `REPLICA=1` the run has servers of its own: a durable primary and
+//! a hot standby streaming from it (`pg_basebackup -R`), the API reading
+//! from the standby through `DATABASE_READ_URL` as in Kubernetes. Each
+//! stage then also reports the CPU of each server's processes, and the
+//! statements of one request are counted on each server from
+//! `pg_stat_statements` (loaded on both): the statements the API's
+//! background tasks run meanwhile (the replica monitor, the index
+//! follower, the health probe), measured while idle, are taken off.
+//!
+//! Run: `./deploy/bench.sh load` (`./deploy/bench.sh load-replica` for
+//! `REPLICA=1`). Knobs: `ARTISTS` (20000), `WINDOWS_PER_ARTIST` (3),
+//! `HOLDS` (10000), `BOOKINGS` (5000), `DURATION_S` (10), `CLIENTS`
+//! ("16,64"), `DATABASE_MAX_CONNECTIONS` (20), `REPLICA` (0).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kisum_tests::processes::ApiProcess;
+use kisum_tests::processes::{ApiProcess, ReplicaPair};
 use kisum_tests::world::{
     AGENCY, AGENCY_ORG, PROMOTER, PROMOTER_ORG, booking_world, exec, rebuild_read_model,
 };
 use kisum_tests::{TestDb, Token, WorkerProcess};
 use serde_json::{Value, json};
 use shared::domain::read_models::Model;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// Per org and minute, when statements are counted: on, and far above
@@ -73,6 +85,23 @@ fn cpu_seconds(pid: u32) -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds a Postgres server has used so far: its postmaster and the
+/// processes it started (backends, WAL sender and receiver, startup).
+fn server_cpu(postmaster: u32) -> f64 {
+    let children = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The parent's pid is the second field after the command.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            rest.split_whitespace().nth(1) == Some(&postmaster.to_string())
+        });
+    cpu_seconds(postmaster) + children.map(cpu_seconds).sum::<f64>()
 }
 
 /// Busy and total CPU seconds of the whole machine so far.
@@ -283,6 +312,152 @@ fn summary(mut times: Vec<Duration>, errors: usize, seconds: f64) -> Value {
     })
 }
 
+/// Calls of each statement a server has run in the benchmark's database,
+/// by `pg_stat_statements` query id; transaction control (which sqlx does
+/// not log either) and this sampling itself left out.
+async fn statement_calls(conn: &mut PgConnection) -> Calls {
+    sqlx::query_as::<_, (i64, i64, String)>(
+        "SELECT queryid, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 90)
+           FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)'
+            AND query NOT LIKE '%pg_stat_statements%'",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(id, calls, query)| (id, (calls, query)))
+    .collect()
+}
+
+/// Calls of each statement by query id, with the statement's start.
+type Calls = HashMap<i64, (i64, String)>;
+
+/// Calls per statement between two samples.
+fn calls_between(before: &Calls, after: &Calls) -> HashMap<i64, f64> {
+    #[allow(clippy::cast_precision_loss)]
+    after
+        .iter()
+        .map(|(id, (calls, _))| (*id, (calls - before.get(id).map_or(0, |b| b.0)) as f64))
+        .filter(|(_, n)| *n > 0.0)
+        .collect()
+}
+
+/// Counts the statements one request costs on the primary and on the
+/// standby. The API's background statements, measured per second while
+/// it is idle, are taken off each count for the time the requests took.
+struct ServerStatements {
+    primary: PgConnection,
+    standby: PgConnection,
+    /// Calls per second of each statement while the API is idle.
+    idle: [HashMap<i64, f64>; 2],
+}
+
+impl ServerStatements {
+    async fn connect(pair: &ReplicaPair) -> Self {
+        Self {
+            primary: PgConnection::connect(&pair.primary_url()).await.unwrap(),
+            standby: PgConnection::connect(&pair.standby_url()).await.unwrap(),
+            idle: [HashMap::new(), HashMap::new()],
+        }
+    }
+
+    async fn sample(&mut self) -> [Calls; 2] {
+        [
+            statement_calls(&mut self.primary).await,
+            statement_calls(&mut self.standby).await,
+        ]
+    }
+
+    /// Measures the background rates over `window` with no requests.
+    async fn measure_idle(&mut self, window: Duration) {
+        let before = self.sample().await;
+        let begun = Instant::now();
+        tokio::time::sleep(window).await;
+        let after = self.sample().await;
+        let seconds = begun.elapsed().as_secs_f64();
+        for (i, rates) in self.idle.iter_mut().enumerate() {
+            *rates = calls_between(&before[i], &after[i])
+                .into_iter()
+                .map(|(id, n)| (id, n / seconds))
+                .collect();
+        }
+    }
+
+    /// Statements per request on each server, over `requests` requests
+    /// that took `seconds` between `before` and `after`: the total and
+    /// each statement's share (`{"total", "statements": {start: calls}}`).
+    fn per_request(
+        &self,
+        before: &[Calls; 2],
+        after: &[Calls; 2],
+        seconds: f64,
+        requests: u64,
+    ) -> [Value; 2] {
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        std::array::from_fn(|i| {
+            #[allow(clippy::cast_precision_loss)]
+            let each: Vec<(String, f64)> = calls_between(&before[i], &after[i])
+                .into_iter()
+                .map(|(id, n)| {
+                    let background = self.idle[i].get(&id).copied().unwrap_or(0.0) * seconds;
+                    let text = after[i].get(&id).map(|c| c.1.clone()).unwrap_or_default();
+                    (text, (n - background).max(0.0) / requests as f64)
+                })
+                .collect();
+            let total: f64 = each.iter().map(|(_, per)| per).sum();
+            // Each statement's share, leaving out what rounds to nothing.
+            let statements: serde_json::Map<String, Value> = each
+                .into_iter()
+                .filter(|(_, per)| *per >= 0.05)
+                .map(|(text, per)| (text, json!(round(per))))
+                .collect();
+            json!({"total": round(total), "statements": statements})
+        })
+    }
+}
+
+/// What the database is running `after` from now, other than this query:
+/// `{"<backend type>: <query's start>": count}`, to tell what else loads
+/// the server during a stage.
+async fn active_after(pool: sqlx::PgPool, after: Duration) -> Value {
+    tokio::time::sleep(after).await;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT backend_type || ': ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70), count(*)
+           FROM pg_stat_activity
+          WHERE state = 'active' AND pid <> pg_backend_pid()
+          GROUP BY 1 ORDER BY 2 DESC LIMIT 8",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    json!(
+        rows.into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect::<serde_json::Map<String, Value>>()
+    )
+}
+
+/// Waits until the work earlier writes caused is done: no read-model or
+/// trust mark waiting, no job due. Each stage starts from there, so it is
+/// not charged for the stage before.
+async fn settle(pool: &sqlx::PgPool) {
+    kisum_tests::eventually(Duration::from_secs(300), "the marks drain", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM read_model_dirty) + (SELECT count(*) FROM trust_dirty)",
+        )
+        .fetch_one(pool)
+        .await
+        .ok()?;
+        (waiting == 0).then_some(())
+    })
+    .await;
+    for queue in shared::jobs::QUEUES {
+        kisum_tests::wait_queue_drained(pool, queue).await;
+    }
+}
+
 /// Rows of the queue and of the activity trail, to count what a write adds.
 async fn growth_counts(pool: &sqlx::PgPool) -> (i64, i64) {
     let jobs = kisum_tests::queue::count_all(pool).await;
@@ -294,8 +469,17 @@ async fn growth_counts(pool: &sqlx::PgPool) -> (i64, i64) {
 }
 
 /// Statements sqlx logs per request of `path`, over `samples` sequential
-/// requests on an API process logging every statement.
-async fn round_trips(api: &ApiProcess, world: &Arc<World>, path: Path, samples: u64) -> f64 {
+/// requests (numbered from `first`: the artist and the date) on an API
+/// process logging every statement; with `servers`,
+/// also those each server ran (`{"logged", "primary", "standby"}`).
+async fn round_trips(
+    api: &ApiProcess,
+    world: &Arc<World>,
+    path: Path,
+    samples: u64,
+    first: u64,
+    servers: Option<&mut ServerStatements>,
+) -> Value {
     let http = reqwest::Client::new();
     let count = || {
         api.log_lines()
@@ -304,17 +488,37 @@ async fn round_trips(api: &ApiProcess, world: &Arc<World>, path: Path, samples: 
             .count()
     };
     let before = count();
+    let mut servers = servers;
+    let mut on_servers = None;
+    if let Some(s) = servers.as_deref_mut() {
+        on_servers = Some(s.sample().await);
+    }
+    let begun = Instant::now();
     for n in 0..samples {
-        let r = request(&http, &api.base, world, path, 1_000_000 + n)
+        let r = request(&http, &api.base, world, path, first + n)
             .send()
             .await
             .unwrap();
         assert!(answered(path, r.status()), "{}", r.text().await.unwrap());
     }
+    let seconds = begun.elapsed().as_secs_f64();
+    let split = match (servers, on_servers) {
+        (Some(s), Some(first)) => {
+            let last = s.sample().await;
+            Some(s.per_request(&first, &last, seconds, samples))
+        }
+        _ => None,
+    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     #[allow(clippy::cast_precision_loss)]
     let per = (count() - before) as f64 / samples as f64;
-    (per * 10.0).round() / 10.0
+    let logged = (per * 10.0).round() / 10.0;
+    match split {
+        Some([primary, standby]) => {
+            json!({"logged": logged, "primary": primary, "standby": standby})
+        }
+        None => json!(logged),
+    }
 }
 
 #[tokio::main]
@@ -330,9 +534,28 @@ async fn main() {
         .filter_map(|c| c.trim().parse().ok())
         .collect();
     let max_connections = env_num("DATABASE_MAX_CONNECTIONS", 20).to_string();
+    let replica = env_num("REPLICA", 0) == 1;
 
-    let db = TestDb::migrated().await;
+    // Declared before the database, so dropped after it.
+    let pair = if replica {
+        Some(
+            ReplicaPair::start_with(&[
+                ("fsync", "on"),
+                ("shared_preload_libraries", "pg_stat_statements"),
+            ])
+            .await,
+        )
+    } else {
+        None
+    };
+    let db = match &pair {
+        Some(pair) => pair.database(),
+        None => TestDb::migrated().await,
+    };
     let pool = db.pool().await;
+    if pair.is_some() {
+        exec(&pool, "CREATE EXTENSION pg_stat_statements").await;
+    }
     booking_world(&pool, artists, windows, holds, bookings).await;
     for model in Model::ALL {
         rebuild_read_model(&pool, model).await;
@@ -341,7 +564,25 @@ async fn main() {
     kisum_tests::queue::delete_all(&pool).await;
     exec(&pool, "VACUUM ANALYZE").await;
     // The hardware's ceiling, on the same server with nothing else running.
-    let ceiling = kisum_tests::pgbench::ceiling(&clients, duration).await;
+    let ceiling = match &pair {
+        Some(pair) => {
+            let url = pair.primary.url("pgbench_ceiling");
+            let mut admin = PgConnection::connect(&pair.primary.url("postgres"))
+                .await
+                .unwrap();
+            sqlx::Executor::execute(&mut admin, "CREATE DATABASE pgbench_ceiling")
+                .await
+                .unwrap();
+            let ceiling = kisum_tests::pgbench::ceiling_in(&url, &clients, duration);
+            sqlx::Executor::execute(&mut admin, "DROP DATABASE pgbench_ceiling")
+                .await
+                .unwrap();
+            // The standby starts the load with everything replayed.
+            pair.caught_up().await;
+            ceiling
+        }
+        None => kisum_tests::pgbench::ceiling(&clients, duration).await,
+    };
     eprintln!("{ceiling}");
     let artist_rows: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, name FROM artists ORDER BY id LIMIT 5000")
@@ -365,15 +606,26 @@ async fn main() {
     // shared bucket row would serialise them all (in production an org is
     // held to RATE_LIMIT_PER_MINUTE, 20 a second by default). Its cost, one
     // statement per tenant request, is in the statement counts below.
-    let api = ApiProcess::spawn(
-        &db.url,
-        &[
-            ("DATABASE_MAX_CONNECTIONS", max_connections.as_str()),
-            ("RUST_LOG", "warn"),
-            ("RATE_LIMIT_PER_MINUTE", "0"),
-        ],
-    )
-    .await;
+    let standby_url = pair.as_ref().map(ReplicaPair::standby_url);
+    let with_reads = |mut vars: Vec<(&'static str, String)>| {
+        if let Some(url) = &standby_url {
+            vars.push(("DATABASE_READ_URL", url.clone()));
+        }
+        vars
+    };
+    let vars = with_reads(vec![
+        ("DATABASE_MAX_CONNECTIONS", max_connections.clone()),
+        ("RUST_LOG", "warn".into()),
+        ("RATE_LIMIT_PER_MINUTE", "0".into()),
+    ]);
+    let vars_ref: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let api = ApiProcess::spawn(&db.url, &vars_ref).await;
+    let postmasters = pair.as_ref().map(|p| {
+        (
+            p.primary.pid().expect("the primary runs"),
+            p.standby.pid().expect("the standby runs"),
+        )
+    });
     let worker = WorkerProcess::spawn(&db.url, &[]);
     let worker_pid = worker.pid();
     let (rss_idle, _) = memory_mib(api.pid());
@@ -385,6 +637,7 @@ async fn main() {
     }
     for &n in &clients {
         for path in Path::ALL {
+            settle(&pool).await;
             let since = Utc::now();
             let rows_before = growth_counts(&pool).await;
             let begun = Instant::now();
@@ -395,6 +648,8 @@ async fn main() {
                 cpu_seconds(me),
                 machine_cpu(),
             );
+            let servers_cpu = postmasters.map(|(p, s)| (server_cpu(p), server_cpu(s)));
+            let midway = tokio::spawn(active_after(pool.clone(), duration / 2));
             let (times, errors, sample) = drive(&api, &world, path, n, duration, &counter).await;
             let seconds = begun.elapsed().as_secs_f64();
             let api_cpu = cpu_seconds(api.pid()) - api_cpu;
@@ -408,6 +663,10 @@ async fn main() {
             let busy = (machine_after.0 - machine.0) / seconds;
             row["machine_busy_cores"] = json!(round2(busy));
             row["load_generator_cores"] = json!(round2(own_cpu / seconds));
+            if let (Some((p, s)), Some((before_p, before_s))) = (postmasters, servers_cpu) {
+                row["primary_cores"] = json!(round2((server_cpu(p) - before_p) / seconds));
+                row["standby_cores"] = json!(round2((server_cpu(s) - before_s) / seconds));
+            }
             // Postgres and whatever else runs: the rest of the busy time.
             row["postgres_cores"] =
                 json!(round2(busy - (api_cpu + worker_cpu + own_cpu) / seconds));
@@ -433,6 +692,10 @@ async fn main() {
                 row["ratio_to_anchor"] = json!((rps / anchor_tps * 1000.0).round() / 1000.0);
             }
             let (rss, peak) = memory_mib(api.pid());
+            // What else the primary did: jobs the worker finished, and what
+            // ran on the primary halfway through the stage.
+            row["jobs_done"] = json!(kisum_tests::queue::done_by_queue_since(&pool, since).await);
+            row["primary_active_midway"] = midway.await.unwrap();
             row["path"] = json!(path.name());
             row["clients"] = json!(n);
             row["api_rss_mib"] = json!(rss);
@@ -466,9 +729,12 @@ async fn main() {
     }
     let (_, peak) = memory_mib(api.pid());
     drop(api);
-    // Bytes per row (table, indexes and TOAST) of what grows with writes.
+    // Bytes per row (table, indexes and TOAST) of what grows with writes;
+    // the activity trail is partitioned by month: its partitions' sizes.
     let tables: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT t, n, pg_total_relation_size(t::regclass) FROM (VALUES
+        "SELECT t, n, COALESCE((SELECT sum(pg_total_relation_size(relid))::bigint
+                                  FROM pg_partition_tree(t::regclass)),
+                               pg_total_relation_size(t::regclass)) FROM (VALUES
              ('booking_activity', (SELECT count(*) FROM booking_activity)),
              ('holds', (SELECT count(*) FROM holds)),
              ('offers', (SELECT count(*) FROM offers))) v(t, n)",
@@ -481,21 +747,34 @@ async fn main() {
         .map(|(t, n, bytes)| (t, json!(if n > 0 { bytes / n } else { 0 })))
         .collect();
 
-    // Round trips per request, on a process logging every statement.
-    let logged = ApiProcess::spawn(
-        &db.url,
-        &[
-            ("RUST_LOG", "warn,sqlx::query=debug"),
-            ("DATABASE_MAX_CONNECTIONS", "4"),
-            ("RATE_LIMIT_PER_MINUTE", RATE_LIMIT),
-        ],
-    )
-    .await;
+    // Round trips per request, on a process logging every statement, with
+    // the worker stopped: on the servers, what is counted is the API's.
+    drop(worker);
+    let vars = with_reads(vec![
+        ("RUST_LOG", "warn,sqlx::query=debug".into()),
+        ("DATABASE_MAX_CONNECTIONS", "4".into()),
+        ("RATE_LIMIT_PER_MINUTE", RATE_LIMIT.into()),
+    ]);
+    let vars_ref: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let logged = ApiProcess::spawn(&db.url, &vars_ref).await;
+    let mut servers = match &pair {
+        Some(pair) => {
+            // Warm: prepared statements, connections, the replica measured.
+            for path in Path::ALL {
+                round_trips(&logged, &world, path, 20, 2_000_000, None).await;
+            }
+            let mut servers = ServerStatements::connect(pair).await;
+            servers.measure_idle(Duration::from_secs(3)).await;
+            Some(servers)
+        }
+        None => None,
+    };
+    let samples = if servers.is_some() { 200 } else { 50 };
     let mut trips = serde_json::Map::new();
     for path in Path::ALL {
         trips.insert(
             path.name().to_owned(),
-            json!(round_trips(&logged, &world, path, 50).await),
+            round_trips(&logged, &world, path, samples, 1_000_000, servers.as_mut()).await,
         );
     }
     println!(
@@ -506,6 +785,7 @@ async fn main() {
             "duration_s": duration.as_secs(),
             "database_max_connections": max_connections,
             "cores": std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1),
+            "replica": replica,
             "api_rss_idle_mib": rss_idle,
             "api_peak_rss_mib": peak,
             "pgbench": ceiling,
