@@ -186,11 +186,21 @@ impl Persistence for QueuePersistence {
     async fn heartbeat(&mut self, worker: &WorkerContext) -> Result<(), Error> {
         self.acks.check()?;
         let queue = self.config.queue.as_ref();
-        let mut tx = self.pool.begin().await?;
-        queries::keep_alive(&mut *tx, queue, worker).await?;
-        queries::reenqueue_orphaned(&mut *tx, queue, self.orphaned_after_secs()).await?;
-        tx.commit().await?;
-        Ok(())
+        let beat = async {
+            let mut tx = self.pool.begin().await.map_err(Error::from)?;
+            queries::keep_alive(&mut *tx, queue, worker).await?;
+            queries::reenqueue_orphaned(&mut *tx, queue, self.orphaned_after_secs()).await?;
+            tx.commit().await.map_err(Error::from)
+        };
+        match beat.await {
+            // The next beat tries again; a worker whose beats fail past the
+            // orphan timeout has its jobs re-run elsewhere, as if it died.
+            Err(error) if unavailable(&error) => {
+                tracing::warn!(%error, worker = worker.name(), "heartbeat not written; the database is out of reach");
+                Ok(())
+            }
+            result => result,
+        }
     }
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<PgTask>, Error> {
@@ -199,7 +209,14 @@ impl Persistence for QueuePersistence {
         let size = self.fetch_size.next(started);
         loop {
             let seen = self.wakeups.load(Ordering::Acquire);
-            let tasks = fetch(&self.pool, &self.config, worker.name(), size).await?;
+            let tasks = match fetch(&self.pool, &self.config, worker.name(), size).await {
+                // Nothing claimed: the next poll (or wake-up) fetches again.
+                Err(error) if unavailable(&error) => {
+                    tracing::warn!(%error, worker = worker.name(), "fetch failed; the database is out of reach");
+                    return Ok(Vec::new());
+                }
+                result => result?,
+            };
             if !tasks.is_empty() || self.wakeups.load(Ordering::Acquire) == seen {
                 self.fetch_size.fetched(started, tasks.len());
                 return Ok(tasks);
@@ -462,7 +479,27 @@ impl Acks {
     }
 }
 
-/// Writes everything sent since its last write in one transaction.
+/// Whether `error` is the database out of reach for a while (a terminated
+/// backend, a restart, a failover) rather than a wrong statement. The queue
+/// then waits and tries again instead of stopping the worker: a worker that
+/// stops is restarted under a new name, and the jobs its old name had
+/// claimed would wait for the orphan timeout.
+fn unavailable(error: &Error) -> bool {
+    matches!(error, Error::Database(e)
+        if shared::error::is_unavailable(e) && !matches!(e, sqlx::Error::PoolClosed))
+}
+
+/// How long the writer waits before writing acknowledgements again after
+/// the database was out of reach: doubling from the first to the last.
+const ACK_RETRY_FIRST: Duration = Duration::from_millis(50);
+const ACK_RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// Writes everything sent since its last write in one transaction. While
+/// the database is out of reach it tries again, for as long as it takes:
+/// the writes are guarded by the worker's claim, so one that did commit
+/// before its connection dropped changes nothing the second time, and
+/// meanwhile the room for unwritten events fills and the worker stops
+/// fetching.
 async fn write_acks(
     pool: PgPool,
     mut receiver: mpsc::UnboundedReceiver<AckRequest>,
@@ -488,7 +525,7 @@ async fn write_acks(
         }
         if !events.is_empty()
             && failure.get().is_none()
-            && let Err(error) = write_events(&pool, &worker, events).await
+            && let Err(error) = write_events_until_reached(&pool, &worker, &events).await
         {
             tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
             let _ = failure.set(error.to_string());
@@ -496,6 +533,24 @@ async fn write_acks(
         room.add_permits(permits);
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+}
+
+async fn write_events_until_reached(
+    pool: &PgPool,
+    worker: &str,
+    events: &[TaskEvent<Value>],
+) -> Result<(), Error> {
+    let mut wait = ACK_RETRY_FIRST;
+    loop {
+        match write_events(pool, worker, events).await {
+            Err(error) if unavailable(&error) => {
+                tracing::warn!(%error, worker, "acknowledgements not written; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(ACK_RETRY_MAX);
+            }
+            result => return result,
         }
     }
 }
@@ -512,7 +567,7 @@ const ACK_CHUNK: usize = 128;
 async fn write_events(
     pool: &PgPool,
     worker: &str,
-    events: Vec<TaskEvent<Value>>,
+    events: &[TaskEvent<Value>],
 ) -> Result<(), Error> {
     let results: Vec<&TaskResult<Value>> = events
         .iter()

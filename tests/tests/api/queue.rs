@@ -301,3 +301,62 @@ async fn an_idle_worker_is_woken_by_each_enqueue() {
         .unwrap();
     eventually(Duration::from_secs(10), "the batch runs", || done(503)).await;
 }
+
+/// Postgres terminating the worker's connections again and again (an
+/// operator's `pg_terminate_backend`, a failover's cut) costs retries, not
+/// jobs: with the orphan timeout an hour away, every job still finishes
+/// soon after the terminations stop, so none was left claimed by a worker
+/// that gave up on it.
+#[tokio::test]
+async fn terminated_backends_leave_no_job_waiting_for_the_orphan_timeout() {
+    let db = kisum_tests::TestDb::migrated().await;
+    let pool = db.pool().await;
+    let _worker = WorkerProcess::spawn(
+        &db.url,
+        &[
+            ("WORKER_ORPHAN_TIMEOUT_SECONDS", "3600"),
+            ("WORKER_POLL_INTERVAL_MS", "100"),
+        ],
+    );
+    let jobs = 3_000;
+    let mut conn = pool.acquire().await.unwrap();
+    let mut terminated = 0_i64;
+    for start in (0..jobs).step_by(100) {
+        let batch: Vec<shared::jobs::Noop> = (start..start + 100)
+            .map(|n| shared::jobs::Noop { n })
+            .collect();
+        shared::jobs::enqueue_many(&mut conn, &batch, None)
+            .await
+            .unwrap();
+        // Every connection of the worker, whatever it was doing: fetching,
+        // acknowledging, heartbeating or listening.
+        terminated += sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+               FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'kisum'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        // Let the worker reconnect and take some of the batch first.
+        eventually(Duration::from_secs(10), "the worker reconnects", || async {
+            let back: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND application_name = 'kisum'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (back > 0).then_some(())
+        })
+        .await;
+    }
+    assert!(terminated >= 30, "terminated {terminated} connections");
+    let done = eventually(Duration::from_secs(60), "every job finishes", || async {
+        let jobs = kisum_tests::queue::jobs(&pool, "noop").await;
+        let done = jobs.iter().filter(|j| j.state == "done").count();
+        (done == jobs.len()).then_some(done)
+    })
+    .await;
+    assert_eq!(done, 3_000);
+}
