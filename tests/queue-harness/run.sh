@@ -102,6 +102,9 @@ awa_from_crates_io() {
     -e "s|^(awa-worker) = \\{ path = \"../../awa/awa-worker\" \\}|\\1 = \"$AWA_VERSION\"|" \
     -e "s|^(awa-macros) = \\{ path = \"../../awa/awa-macros\" \\}|\\1 = \"$AWA_VERSION\"|" \
     "$toml"
+  # awa 0.6.x renamed QueueCounts::completed (which counted every terminal
+  # state) to `terminal`; only awa-bench's standalone scenarios read it.
+  sed -i 's/counts\.completed/counts.terminal/g' "$HARNESS/awa-bench/src/main.rs"
   # Its own workspace, not a member of one above it.
   grep -q '^\[workspace\]' "$toml" || printf '\n[workspace]\n' >>"$toml"
   # The lock pins the path crates at 0.6.0-alpha.9; resolve afresh.
