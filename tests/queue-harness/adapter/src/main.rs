@@ -502,7 +502,11 @@ async fn emit_samples(settings: Arc<Settings>, stats: Arc<Stats>, stop: Arc<Atom
     let next = (now.as_secs() / every + 1) * every;
     let wait = Duration::from_secs(next).saturating_sub(now);
     tokio::time::sleep(wait).await;
-    let mut ticker = tokio::time::interval(Duration::from_secs(every));
+    // The first tick one period on: `interval`'s own first tick is at once.
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(every),
+        Duration::from_secs(every),
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = (
         stats.enqueued.load(Ordering::Relaxed),
