@@ -12,7 +12,7 @@
 #
 # Environment:
 #   QH_CACHE        cache directory              (<repo>/target/queue-harness)
-#   QH_MIRROR       a git directory of the harness to use instead of cloning
+#   QH_MIRROR       a git directory of the harness, used when fetching it fails
 #   QH_PG_PORT      port of the private cluster  (15555 if free, else a free one)
 #   QH_PG_BIN       PostgreSQL binaries          (/usr/lib/postgresql/15/bin)
 #   QH_AWA_VERSION  awa crates for awa-bench     (=0.6.9)
@@ -64,20 +64,24 @@ fetch_harness() {
   local tmp=$CACHE/harness.part
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  if [[ -n ${QH_MIRROR:-} ]]; then
-    log "harness $HARNESS_COMMIT from $QH_MIRROR"
+  log "harness $HARNESS_COMMIT from $HARNESS_REPO"
+  if git -C "$tmp" init -q &&
+    git -C "$tmp" remote add origin "$HARNESS_REPO" &&
+    timeout 300 git -C "$tmp" fetch -q --depth 1 origin "$HARNESS_COMMIT" &&
+    git -C "$tmp" checkout -q FETCH_HEAD; then
+    rm -rf "$tmp/.git" "$tmp/results"
+  elif [[ -n ${QH_MIRROR:-} ]]; then
+    log "fetch failed; harness $HARNESS_COMMIT from the mirror $QH_MIRROR"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     # results/ (published runs, with large files) is left out.
     local paths
     paths=$(git -C "$QH_MIRROR" ls-tree --name-only "$HARNESS_COMMIT" | grep -vx results)
     # shellcheck disable=SC2086
     git -C "$QH_MIRROR" archive "$HARNESS_COMMIT" -- $paths | tar -x -C "$tmp"
   else
-    log "harness $HARNESS_COMMIT from $HARNESS_REPO"
-    git -C "$tmp" init -q
-    git -C "$tmp" remote add origin "$HARNESS_REPO"
-    git -C "$tmp" fetch -q --depth 1 origin "$HARNESS_COMMIT"
-    git -C "$tmp" checkout -q FETCH_HEAD
-    rm -rf "$tmp/.git" "$tmp/results"
+    log "could not fetch the harness; set QH_MIRROR to a git directory of it"
+    exit 1
   fi
   echo "$HARNESS_COMMIT" >"$tmp/.harness-commit"
   mv "$tmp" "$HARNESS"
