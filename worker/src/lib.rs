@@ -68,8 +68,13 @@ fn boot_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
-/// The queue storage of job type `J`, configured for this worker.
-fn storage<J: Handler>(config: &WorkerConfig, state: &WorkerState) -> queue::QueueStorage<J> {
+/// The queue storage of job type `J`, configured for this worker, for a
+/// worker running `concurrency` of its jobs at once.
+fn storage<J: Job>(
+    config: &WorkerConfig,
+    state: &WorkerState,
+    concurrency: usize,
+) -> queue::QueueStorage<J> {
     let heartbeat = config.heartbeat;
     let missed = config
         .orphan_timeout
@@ -83,7 +88,7 @@ fn storage<J: Handler>(config: &WorkerConfig, state: &WorkerState) -> queue::Que
             .lock_tasks(false)
             .heartbeat_interval(heartbeat)
             .missed_heartbeats(usize::try_from(missed).unwrap_or(usize::MAX).max(1)),
-        J::concurrency(config),
+        concurrency,
         state.wakeups.count(J::QUEUE),
     )
 }
@@ -139,15 +144,40 @@ fn register_queue<J: Handler>(
     config: &WorkerConfig,
     state: &WorkerState,
 ) -> anyhow::Result<Monitor> {
+    register_queue_with::<J, _, _>(
+        monitor,
+        config,
+        state,
+        J::concurrency(config),
+        |job: J, state: Data<WorkerState>, _attempt: usize| job.run(state),
+    )
+}
+
+/// Registers the worker of job type `J`, running `concurrency` jobs at
+/// once, each through `handler` (given the job, the state and its attempt,
+/// from 1); every failed attempt is recorded.
+fn register_queue_with<J, H, F>(
+    monitor: Monitor,
+    config: &WorkerConfig,
+    state: &WorkerState,
+    concurrency: usize,
+    handler: H,
+) -> anyhow::Result<Monitor>
+where
+    J: Job,
+    H: Fn(J, Data<WorkerState>, usize) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<(), BoxDynError>> + Send + 'static,
+{
     let config = config.clone();
     let state = state.clone();
     let policy = retry_policy::<J>()?;
     Ok(monitor.register(move |restarts| {
-        let backend = storage::<J>(&config, &state).poll_with_strategy(
+        let backend = storage::<J>(&config, &state, concurrency).poll_with_strategy(
             Strategy::new()
                 .stream(state.wakeups.stream(J::QUEUE))
                 .interval(config.poll_interval),
         );
+        let handler = handler.clone();
         WorkerBuilder::new(format!(
             "{}@{}#{restarts}.{}",
             J::QUEUE,
@@ -156,21 +186,24 @@ fn register_queue<J: Handler>(
         ))
         .backend(backend)
         .data(state.clone())
-        .concurrency(J::concurrency(&config))
+        .concurrency(concurrency)
         .retry(policy.clone())
         .enable_tracing()
         .catch_panic()
         .build(
-            |job: J,
-             state: Data<WorkerState>,
-             id: TaskId,
-             attempt: Attempt,
-             worker: WorkerContext| async move {
-                let result = job.run(state.clone()).await;
-                if let Err(error) = &result {
-                    record_failure(&state, J::QUEUE, &id, &attempt, &worker, error).await;
+            move |job: J,
+                  state: Data<WorkerState>,
+                  id: TaskId,
+                  attempt: Attempt,
+                  worker: WorkerContext| {
+                let handler = handler.clone();
+                async move {
+                    let result = handler(job, state.clone(), attempt.current()).await;
+                    if let Err(error) = &result {
+                        record_failure(&state, J::QUEUE, &id, &attempt, &worker, error).await;
+                    }
+                    result
                 }
-                result
             },
         )
     }))
@@ -229,6 +262,14 @@ fn register_all(
     Ok((monitor, registered))
 }
 
+/// A monitor that restarts any worker that stops.
+fn monitor() -> Monitor {
+    Monitor::new().should_restart(|worker, error| {
+        tracing::error!(worker = %worker.name(), error = %error, "worker stopped; restarting");
+        true
+    })
+}
+
 /// Runs every queue's worker until `shutdown` resolves, then lets running
 /// jobs finish within the grace period.
 pub async fn run_until(
@@ -238,11 +279,49 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     let state = WorkerState::new(&config, pool)?;
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
-    let monitor = Monitor::new().should_restart(|worker, error| {
-        tracing::error!(worker = %worker.name(), error = %error, "worker stopped; restarting");
-        true
-    });
+    let monitor = monitor();
     let (monitor, _) = register_all(monitor, &config, &state)?;
+    monitor
+        .shutdown_timeout(config.shutdown_grace)
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("kisum-worker stopped");
+    Ok(())
+}
+
+/// Runs the worker of job type `J`'s queue alone, each job through
+/// `handler` (given the job and its attempt, from 1) in place of `J`'s own
+/// handler, until `shutdown` resolves; running jobs then finish within the
+/// grace period. Everything else is as [`run_until`] runs that queue: its
+/// storage (fetch, batched acknowledgement, heartbeats, orphan re-run,
+/// re-enqueue on shutdown), LISTEN wake-ups, retry policy, failure records,
+/// `WORKER_CONCURRENCY` jobs at once, restart of a stopped worker. No cron
+/// schedule and no other queue runs. For benchmarks that give the no-op
+/// queue's jobs work to do or failures to retry.
+pub async fn run_queue_until<J, H, F>(
+    config: WorkerConfig,
+    pool: PgPool,
+    handler: H,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    J: Job,
+    H: Fn(J, usize) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<(), BoxDynError>> + Send + 'static,
+{
+    let state = WorkerState::new(&config, pool)?;
+    tracing::info!(instance = %state.instance, queue = J::QUEUE, "kisum-worker starting one queue");
+    let monitor = monitor();
+    let monitor = register_queue_with::<J, _, _>(
+        monitor,
+        &config,
+        &state,
+        config.concurrency,
+        move |job: J, _state: Data<WorkerState>, attempt: usize| handler(job, attempt),
+    )?;
     monitor
         .shutdown_timeout(config.shutdown_grace)
         .run_with_signal(async move {
