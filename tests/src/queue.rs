@@ -84,6 +84,19 @@ pub async fn count_done_since(pool: &PgPool, since: DateTime<Utc>) -> i64 {
         .unwrap()
 }
 
+/// How many jobs of `queue` are in each apalis status, and, for those not
+/// done, which worker holds them: `(status, holder, count)`.
+pub async fn states_by_holder(pool: &PgPool, queue: &str) -> Vec<(String, Option<String>, i64)> {
+    sqlx::query_as(
+        "SELECT status, CASE WHEN status <> 'Done' THEN lock_by END, count(*)
+           FROM apalis.jobs WHERE job_type = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(queue)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 /// Jobs finished since `since`, by queue: `{queue: count}`.
 pub async fn done_by_queue_since(
     pool: &PgPool,

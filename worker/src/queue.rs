@@ -29,7 +29,7 @@
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -63,7 +63,12 @@ impl<J> QueueStorage<J> {
     /// `concurrency` is how many of its jobs the worker runs at once. Must
     /// be called inside the runtime: it starts the acknowledgement writer.
     pub fn new(pool: &PgPool, config: Config, concurrency: usize, wakeups: Arc<AtomicU64>) -> Self {
-        let acks = Acks::spawn(pool.clone(), config.batch_size.saturating_mul(4).max(64));
+        let held = Arc::new(Mutex::new(HashSet::new()));
+        let acks = Acks::spawn(
+            pool.clone(),
+            config.batch_size.saturating_mul(4).max(64),
+            held.clone(),
+        );
         Self {
             persisted: Persisted::new(QueuePersistence {
                 pool: pool.clone(),
@@ -71,6 +76,8 @@ impl<J> QueueStorage<J> {
                 config,
                 wakeups,
                 acks,
+                held,
+                uncertain: Arc::new(AtomicBool::new(false)),
             }),
             codec: JsonCodec::default(),
             flushing: None,
@@ -158,6 +165,11 @@ struct QueuePersistence {
     fetch_size: Arc<FetchSize>,
     wakeups: Arc<AtomicU64>,
     acks: Acks,
+    /// The jobs this worker claimed whose results are not written yet.
+    held: Arc<Mutex<HashSet<String>>>,
+    /// A claim failed for want of the database: it may have committed
+    /// after all, its answer lost with the connection.
+    uncertain: Arc<AtomicBool>,
 }
 
 impl QueuePersistence {
@@ -173,14 +185,28 @@ impl Persistence for QueuePersistence {
 
     async fn register(&mut self, worker: &WorkerContext) -> Result<(), Error> {
         let queue = self.config.queue.as_ref();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let mut tx = self.pool.begin().await?;
-        queries::reenqueue_orphaned(&mut *tx, queue, self.orphaned_after_secs()).await?;
-        queries::register_worker(&mut *tx, queue, worker, &From::from(now), "PgStorage").await?;
-        tx.commit().await?;
-        Ok(())
+        let mut wait = RETRY_FIRST;
+        loop {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let registered = async {
+                let mut tx = self.pool.begin().await?;
+                queries::reenqueue_orphaned(&mut *tx, queue, self.orphaned_after_secs()).await?;
+                queries::register_worker(&mut *tx, queue, worker, &From::from(now), "PgStorage")
+                    .await?;
+                tx.commit().await.map_err(Error::from)
+            };
+            match registered.await {
+                // Nothing is claimed yet: wait, as for the acknowledgements.
+                Err(error) if unavailable(&error) => {
+                    tracing::warn!(%error, worker = worker.name(), "worker not registered; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn heartbeat(&mut self, worker: &WorkerContext) -> Result<(), Error> {
@@ -207,16 +233,45 @@ impl Persistence for QueuePersistence {
         self.acks.check()?;
         let started = Instant::now();
         let size = self.fetch_size.next(started);
+        if self.uncertain.load(Ordering::Acquire) {
+            let held: Vec<String> = self
+                .held
+                .lock()
+                .map_or_else(|_| Vec::new(), |held| held.iter().cloned().collect());
+            match release_unknown_claims(&self.pool, worker.name(), &held).await {
+                Ok(released) => {
+                    self.uncertain.store(false, Ordering::Release);
+                    if released > 0 {
+                        tracing::info!(
+                            released,
+                            worker = worker.name(),
+                            "claims whose answer was lost are pending again"
+                        );
+                    }
+                }
+                Err(error) if unavailable(&error) => return Ok(Vec::new()),
+                Err(error) => return Err(error),
+            }
+        }
         loop {
             let seen = self.wakeups.load(Ordering::Acquire);
             let tasks = match fetch(&self.pool, &self.config, worker.name(), size).await {
-                // Nothing claimed: the next poll (or wake-up) fetches again.
+                // The next poll (or wake-up) fetches again, first releasing
+                // what this claim took if it committed after all.
                 Err(error) if unavailable(&error) => {
+                    self.uncertain.store(true, Ordering::Release);
                     tracing::warn!(%error, worker = worker.name(), "fetch failed; the database is out of reach");
                     return Ok(Vec::new());
                 }
                 result => result?,
             };
+            if let Ok(mut held) = self.held.lock() {
+                held.extend(
+                    tasks
+                        .iter()
+                        .filter_map(|t| t.task_id().map(ToString::to_string)),
+                );
+            }
             if !tasks.is_empty() || self.wakeups.load(Ordering::Acquire) == seen {
                 self.fetch_size.fetched(started, tasks.len());
                 return Ok(tasks);
@@ -429,7 +484,7 @@ fn ack_failure(message: &str) -> Error {
 impl Acks {
     /// Starts the writer; it ends once every handle is dropped and what was
     /// sent is written.
-    fn spawn(pool: PgPool, max_unacked: usize) -> Self {
+    fn spawn(pool: PgPool, max_unacked: usize, held: Arc<Mutex<HashSet<String>>>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         let acks = Self {
             sender,
@@ -442,6 +497,7 @@ impl Acks {
             receiver,
             acks.room.clone(),
             acks.failure.clone(),
+            held,
         ));
         acks
     }
@@ -489,10 +545,29 @@ fn unavailable(error: &Error) -> bool {
         if shared::error::is_unavailable(e) && !matches!(e, sqlx::Error::PoolClosed))
 }
 
-/// How long the writer waits before writing acknowledgements again after
-/// the database was out of reach: doubling from the first to the last.
-const ACK_RETRY_FIRST: Duration = Duration::from_millis(50);
-const ACK_RETRY_MAX: Duration = Duration::from_secs(1);
+/// How long the writer (and a registration) waits before trying again
+/// after the database was out of reach: doubling from the first to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// Makes the jobs `worker` claimed but does not hold pending again: a
+/// claim whose answer was lost with its connection after it committed.
+/// Their attempts are not counted: they never started.
+async fn release_unknown_claims(
+    pool: &PgPool,
+    worker: &str,
+    held: &[String],
+) -> Result<u64, Error> {
+    let released = sqlx::query!(
+        "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL
+          WHERE lock_by = $1 AND status = 'Queued' AND NOT (id = ANY ($2))",
+        worker,
+        held,
+    )
+    .execute(pool)
+    .await?;
+    Ok(released.rows_affected())
+}
 
 /// Writes everything sent since its last write in one transaction. While
 /// the database is out of reach it tries again, for as long as it takes:
@@ -505,6 +580,7 @@ async fn write_acks(
     mut receiver: mpsc::UnboundedReceiver<AckRequest>,
     room: Arc<Semaphore>,
     failure: Arc<OnceLock<String>>,
+    held: Arc<Mutex<HashSet<String>>>,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut worker = String::new();
@@ -523,12 +599,23 @@ async fn write_acks(
             }
             next = receiver.try_recv().ok();
         }
-        if !events.is_empty()
-            && failure.get().is_none()
-            && let Err(error) = write_events_until_reached(&pool, &worker, &events).await
-        {
-            tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
-            let _ = failure.set(error.to_string());
+        if !events.is_empty() && failure.get().is_none() {
+            match write_events_until_reached(&pool, &worker, &events).await {
+                Ok(()) => {
+                    // Written: the worker no longer holds these.
+                    if let Ok(mut held) = held.lock() {
+                        for event in &events {
+                            if let TaskEvent::Complete(result) = event {
+                                held.remove(&result.task_id.to_string());
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, worker, "could not acknowledge jobs; the worker restarts");
+                    let _ = failure.set(error.to_string());
+                }
+            }
         }
         room.add_permits(permits);
         for done in flushes {
@@ -542,13 +629,13 @@ async fn write_events_until_reached(
     worker: &str,
     events: &[TaskEvent<Value>],
 ) -> Result<(), Error> {
-    let mut wait = ACK_RETRY_FIRST;
+    let mut wait = RETRY_FIRST;
     loop {
         match write_events(pool, worker, events).await {
             Err(error) if unavailable(&error) => {
                 tracing::warn!(%error, worker, "acknowledgements not written; trying again");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(ACK_RETRY_MAX);
+                wait = (wait * 2).min(RETRY_MAX);
             }
             result => return result,
         }
