@@ -523,20 +523,11 @@ impl ReplicaPair {
     /// Pauses the standby's replay and waits until it says it is paused.
     pub async fn pause(&self) {
         self.on_standby("SELECT pg_wal_replay_pause()").await;
-        let url = self.standby_url();
-        crate::eventually(
-            std::time::Duration::from_secs(30),
+        self.until_standby_says(
             "replay paused",
-            || async {
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                    .await
-                    .ok()?;
-                let state: String = sqlx::query_scalar("SELECT pg_get_wal_replay_pause_state()")
-                    .fetch_one(&mut conn)
-                    .await
-                    .ok()?;
-                (state == "paused").then_some(())
-            },
+            30,
+            "SELECT pg_get_wal_replay_pause_state() = 'paused'",
+            None,
         )
         .await;
     }
@@ -551,23 +542,31 @@ impl ReplicaPair {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        let url = self.standby_url();
-        crate::eventually(
-            std::time::Duration::from_secs(600),
+        self.until_standby_says(
             "the standby replays the primary's writes",
-            || async {
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                    .await
-                    .ok()?;
-                let past: bool =
-                    sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn")
-                        .bind(&written)
-                        .fetch_one(&mut conn)
-                        .await
-                        .ok()?;
-                past.then_some(())
-            },
+            600,
+            "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+            Some(&written),
         )
+        .await;
+    }
+
+    /// Polls the standby (reconnecting each time: it may be restarting)
+    /// until `sql` (given `arg` as `$1`, if any) answers true.
+    async fn until_standby_says(&self, what: &str, seconds: u64, sql: &str, arg: Option<&str>) {
+        let url = self.standby_url();
+        crate::eventually(std::time::Duration::from_secs(seconds), what, || async {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .ok()?;
+            let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()));
+            let query = match arg {
+                Some(arg) => query.bind(arg),
+                None => query,
+            };
+            let yes: bool = query.fetch_one(&mut conn).await.ok()?;
+            yes.then_some(())
+        })
         .await;
     }
 

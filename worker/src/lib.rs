@@ -281,15 +281,7 @@ pub async fn run_until(
     tracing::info!(instance = %state.instance, queues = ?shared::jobs::QUEUES, "kisum-worker starting");
     let monitor = monitor();
     let (monitor, _) = register_all(monitor, &config, &state)?;
-    monitor
-        .shutdown_timeout(config.shutdown_grace)
-        .run_with_signal(async move {
-            shutdown.await;
-            Ok(())
-        })
-        .await?;
-    tracing::info!("kisum-worker stopped");
-    Ok(())
+    run_monitor(monitor, config.shutdown_grace, shutdown).await
 }
 
 /// Runs the worker of job type `J`'s queue alone, each job through
@@ -322,8 +314,18 @@ where
         config.concurrency,
         move |job: J, _state: Data<WorkerState>, attempt: usize| handler(job, attempt),
     )?;
+    run_monitor(monitor, config.shutdown_grace, shutdown).await
+}
+
+/// Runs `monitor`'s workers until `shutdown` resolves, then lets running
+/// jobs finish within `grace`.
+async fn run_monitor(
+    monitor: Monitor,
+    grace: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     monitor
-        .shutdown_timeout(config.shutdown_grace)
+        .shutdown_timeout(grace)
         .run_with_signal(async move {
             shutdown.await;
             Ok(())
