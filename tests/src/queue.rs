@@ -368,3 +368,14 @@ pub async fn latencies_ms(pool: &PgPool, queue: &str) -> Vec<(f64, f64)> {
     .await
     .unwrap()
 }
+
+/// Connections of `kisum-worker` processes to this database.
+pub async fn worker_connections(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'kisum'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}

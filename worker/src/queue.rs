@@ -17,6 +17,14 @@
 //! - A fetch that comes back empty while a wake-up for its queue arrived
 //!   fetches again: the job may have committed after the fetch's snapshot,
 //!   and the wake-up that announced it is spent.
+//! - A fetch resumes reading the queue where the worker's previous claim
+//!   ended (less a margin for jobs committed late), and reads from the start
+//!   once a second. Every claimed job leaves an index entry behind until
+//!   vacuum removes it, and while a long transaction holds back the
+//!   cluster's xmin none is removed: a fetch that always started at the
+//!   beginning walked them all, ever more of them, on every claim. Jobs that
+//!   become due behind the resume point (a late commit, an orphan re-run, a
+//!   higher priority) are claimed by the next read from the start.
 //! - A fetch claims about 100 ms of work at the rate the worker got through
 //!   its previous batch: at least the worker's concurrency, at most the
 //!   configured batch size. Fast jobs come in large batches; slow ones are
@@ -73,6 +81,7 @@ impl<J> QueueStorage<J> {
             persisted: Persisted::new(QueuePersistence {
                 pool: pool.clone(),
                 fetch_size: Arc::new(FetchSize::new(concurrency, config.batch_size)),
+                fetch_from: Arc::new(FetchFrom::default()),
                 config,
                 wakeups,
                 acks,
@@ -163,6 +172,7 @@ struct QueuePersistence {
     pool: PgPool,
     config: Config,
     fetch_size: Arc<FetchSize>,
+    fetch_from: Arc<FetchFrom>,
     wakeups: Arc<AtomicU64>,
     acks: Acks,
     /// The jobs this worker claimed whose results are not written yet.
@@ -255,7 +265,9 @@ impl Persistence for QueuePersistence {
         }
         loop {
             let seen = self.wakeups.load(Ordering::Acquire);
-            let tasks = match fetch(&self.pool, &self.config, worker.name(), size).await {
+            let from = self.fetch_from.start(Instant::now());
+            let fetched = fetch(&self.pool, &self.config, worker.name(), size, from).await;
+            let tasks = match fetched {
                 // The next poll (or wake-up) fetches again, first releasing
                 // what this claim took if it committed after all.
                 Err(error) if unavailable(&error) => {
@@ -265,6 +277,8 @@ impl Persistence for QueuePersistence {
                 }
                 result => result?,
             };
+            let (tasks, last) = tasks;
+            self.fetch_from.claimed(last);
             if let Ok(mut held) = self.held.lock() {
                 held.extend(
                     tasks
@@ -361,6 +375,53 @@ impl FetchSize {
     }
 }
 
+/// How often a fetch reads the queue from its start rather than from where
+/// the previous claim ended.
+const FROM_START_EVERY: Duration = Duration::from_secs(1);
+
+/// How far before the last claimed job's `run_at` the next fetch resumes:
+/// `run_at` is when the enqueueing transaction started, so a job committed
+/// up to this much later than one already claimed is still read at once.
+const RESUME_MARGIN_MICROS: i64 = 250_000;
+
+/// A position in claim order: `(-priority, run_at in Unix microseconds)`,
+/// the key of `kisum_jobs_fetch_idx` after the queue's name.
+type Position = (i64, f64);
+
+/// The start of claim order: before every position.
+const QUEUE_START: Position = (i64::MIN, f64::NEG_INFINITY);
+
+/// Where the next fetch starts reading; see the module docs.
+#[derive(Default)]
+struct FetchFrom {
+    /// Where the last claim ended, and when a fetch last read from the start.
+    state: Mutex<(Option<Position>, Option<Instant>)>,
+}
+
+impl FetchFrom {
+    /// The position a fetch starting `now` reads from.
+    fn start(&self, now: Instant) -> Position {
+        let Ok(mut state) = self.state.lock() else {
+            return QUEUE_START;
+        };
+        match *state {
+            (Some(resume), Some(at)) if now.duration_since(at) < FROM_START_EVERY => resume,
+            _ => {
+                state.1 = Some(now);
+                QUEUE_START
+            }
+        }
+    }
+
+    /// A fetch claimed up to `last` (nothing when `None`: the resume point
+    /// stays, as the due jobs ahead of it are all claimed).
+    fn claimed(&self, last: Option<Position>) {
+        if let (Some((key, micros)), Ok(mut state)) = (last, self.state.lock()) {
+            state.0 = Some((key, micros - RESUME_MARGIN_MICROS as f64));
+        }
+    }
+}
+
 /// A job row as fetched; timestamps in Unix seconds, as apalis keeps them.
 struct FetchedJob {
     job: Vec<u8>,
@@ -376,6 +437,9 @@ struct FetchedJob {
     priority: Option<i32>,
     idempotency_key: Option<String>,
     metadata: Option<PgHstore>,
+    /// Its position in claim order.
+    order_key: i64,
+    run_at_micros: f64,
 }
 
 fn seconds(ts: Option<i64>) -> Option<u64> {
@@ -415,7 +479,9 @@ impl TryFrom<FetchedJob> for PgTask {
 }
 
 /// Claims up to a batch of due jobs of the queue, highest priority and
-/// oldest first, exactly as apalis's `get_jobs` does, in one statement.
+/// oldest first, exactly as apalis's `get_jobs` does, in one statement,
+/// reading from position `from` on; returns them and the position of the
+/// last.
 ///
 /// The claim commits without waiting for its WAL flush: a claim lost with
 /// a Postgres crash leaves the job pending, as if never fetched, and any
@@ -426,7 +492,8 @@ async fn fetch(
     config: &Config,
     worker: &str,
     size: usize,
-) -> Result<Vec<PgTask>, Error> {
+    from: Position,
+) -> Result<(Vec<PgTask>, Option<Position>), Error> {
     let limit = i64::try_from(size).unwrap_or(i64::MAX);
     let rows = sqlx::query_as!(
         FetchedJob,
@@ -437,7 +504,9 @@ async fn fetch(
                         SELECT id FROM apalis.jobs
                          WHERE (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))
                            AND run_at < now() AND job_type = $2
-                         ORDER BY priority DESC, run_at ASC
+                           AND (-(coalesce(priority, 0)::bigint), run_at)
+                               >= ($4::bigint, to_timestamp($5::float8 / 1e6))
+                         ORDER BY -(coalesce(priority, 0)::bigint), run_at
                          LIMIT $3
                            FOR UPDATE SKIP LOCKED))
             RETURNING *),
@@ -446,16 +515,25 @@ async fn fetch(
                   floor(extract(epoch FROM run_at))::bigint AS "run_at!",
                   floor(extract(epoch FROM lock_at))::bigint AS lock_at, lock_by,
                   floor(extract(epoch FROM done_at))::bigint AS done_at,
-                  priority, idempotency_key, metadata AS "metadata: PgHstore"
+                  priority, idempotency_key, metadata AS "metadata: PgHstore",
+                  -(coalesce(priority, 0)::bigint) AS "order_key!",
+                  extract(epoch FROM run_at)::float8 * 1e6 AS "run_at_micros!"
              FROM fetched, claim_without_flush
-            ORDER BY priority DESC, run_at ASC"#,
+            ORDER BY -(coalesce(priority, 0)::bigint), run_at"#,
         worker,
         config.queue.as_ref(),
         limit,
+        from.0,
+        from.1,
     )
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(PgTask::try_from).collect()
+    let last = rows.last().map(|row| (row.order_key, row.run_at_micros));
+    let tasks = rows
+        .into_iter()
+        .map(PgTask::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok((tasks, last))
 }
 
 enum AckRequest {

@@ -341,14 +341,7 @@ async fn terminated_backends_leave_no_job_waiting_for_the_orphan_timeout() {
         .unwrap();
         // Let the worker reconnect and take some of the batch first.
         eventually(Duration::from_secs(10), "the worker reconnects", || async {
-            let back: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = current_database() AND application_name = 'kisum'",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            (back > 0).then_some(())
+            (kisum_tests::queue::worker_connections(&pool).await > 0).then_some(())
         })
         .await;
     }
@@ -375,4 +368,105 @@ async fn terminated_backends_leave_no_job_waiting_for_the_orphan_timeout() {
         .map(|w| w.id)
         .collect();
     assert_eq!(noop.len(), 1, "{noop:?}");
+}
+
+/// Index entries the fetches have read from the queue's fetch index, as far
+/// as the statistics of closed connections tell.
+async fn fetch_index_reads(pool: &sqlx::PgPool) -> i64 {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes
+          WHERE schemaname = 'apalis' AND indexrelname = 'kisum_jobs_fetch_idx'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+}
+
+/// A transaction left open (here one holding an xid, as the public queue
+/// benchmark's idle-in-transaction phase does) keeps every row version the
+/// worker's claims leave behind, and their index entries, from being
+/// removed. A fetch that read the queue from its start walked all of them
+/// on every claim, so each fetch cost more than the one before (claim
+/// latency grew for as long as the transaction stayed open). A fetch now
+/// resumes where the previous claim ended: running 5,000 jobs ten at a time
+/// reads a few index entries per job, not hundreds. A job that
+/// becomes due behind the resume point (here one a day old, enqueued after
+/// the worker went past it) is still run, by the next read from the start.
+#[tokio::test]
+async fn a_held_xmin_does_not_make_each_fetch_walk_every_claimed_job() {
+    let db = kisum_tests::TestDb::migrated().await;
+    let pool = db.pool().await;
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT txid_current()")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    // 50 batches of 100, a second apart, all due.
+    let jobs = 5_000;
+    let start = chrono::Utc::now() - chrono::Duration::seconds(120);
+    let mut conn = pool.acquire().await.unwrap();
+    for batch in 0..50_u64 {
+        let noops: Vec<shared::jobs::Noop> = (batch * 100..batch * 100 + 100)
+            .map(|n| shared::jobs::Noop { n })
+            .collect();
+        let run_at = start + chrono::Duration::seconds(i64::try_from(batch).unwrap());
+        shared::jobs::enqueue_many(&mut conn, &noops, Some(run_at))
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let before = fetch_index_reads(&pool).await;
+
+    let mut worker = WorkerProcess::spawn(
+        &db.url,
+        &[("WORKER_CONCURRENCY", "2"), ("WORKER_BUFFER_SIZE", "10")],
+    );
+    let done = |expected: i64| {
+        let pool = pool.clone();
+        async move {
+            let states = kisum_tests::queue::states_by_holder(&pool, "noop").await;
+            (states.len() == 1 && states[0].0 == "Done" && states[0].2 == expected).then_some(())
+        }
+    };
+    eventually(Duration::from_secs(120), "every job runs", || done(jobs)).await;
+    let mut conn = pool.acquire().await.unwrap();
+    shared::jobs::enqueue_many(
+        &mut conn,
+        &[shared::jobs::Noop { n: 5_000 }],
+        Some(start - chrono::Duration::days(1)),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    eventually(
+        Duration::from_secs(20),
+        "the job behind the resume point runs",
+        || done(jobs + 1),
+    )
+    .await;
+
+    // The worker's connections report their statistics as they close.
+    assert!(worker.terminate().await.success());
+    eventually(
+        Duration::from_secs(20),
+        "the worker's connections close",
+        || async { (kisum_tests::queue::worker_connections(&pool).await == 0).then_some(()) },
+    )
+    .await;
+    let reads = fetch_index_reads(&pool).await - before;
+    // About 8 a job here (each fetch of ten passes the claimed jobs of its
+    // batch of 100, and a read from the start each second). Reading from
+    // the start every time, this test read 1.58 million entries of the
+    // queue's indexes, most of them by the fetches.
+    assert!(
+        reads > 0 && reads < 20 * jobs,
+        "{reads} index entries read for {jobs} jobs"
+    );
+    holder.rollback().await.unwrap();
 }

@@ -47,7 +47,7 @@ const SYSTEM: &str = "kisum";
 /// `adapter.json` lists the same.
 const EVENT_TABLES: &[&str] = &["apalis.jobs", "apalis.workers", "public.job_errors"];
 const EVENT_INDEXES: &[&str] = &[
-    "apalis.idx_apalis_jobs_fetch_partial",
+    "apalis.kisum_jobs_fetch_idx",
     "apalis.kisum_jobs_open_idx",
     "apalis.kisum_jobs_done_idx",
 ];
