@@ -267,7 +267,7 @@ impl Persistence for QueuePersistence {
             let seen = self.wakeups.load(Ordering::Acquire);
             let from = self.fetch_from.start(Instant::now());
             let fetched = fetch(&self.pool, &self.config, worker.name(), size, from).await;
-            let tasks = match fetched {
+            let (tasks, last) = match fetched {
                 // The next poll (or wake-up) fetches again, first releasing
                 // what this claim took if it committed after all.
                 Err(error) if unavailable(&error) => {
@@ -277,7 +277,6 @@ impl Persistence for QueuePersistence {
                 }
                 result => result?,
             };
-            let (tasks, last) = tasks;
             self.fetch_from.claimed(last);
             if let Ok(mut held) = self.held.lock() {
                 held.extend(
