@@ -129,6 +129,7 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::imports::router())
         .merge(routes::ownership_admin::router())
         .merge(routes::finance::internal_router())
+        .merge(routes::privacy::router())
         .layer(from_fn_with_state(state.clone(), require_internal_key));
     openapi::internal_guard(routes.get_openapi_mut());
     routes
@@ -384,6 +385,20 @@ pub async fn serve(
         Err(_) => tracing::warn!("marketplace index not built in time; searching Postgres"),
     }
     let follower = tokio::spawn(state.search_index.clone().follow(state.pool.clone()));
+    // Audit chains written before personal values were committed apart.
+    let upgrade = {
+        let (pool, key) = (
+            state.pool.clone(),
+            state.config.contract_signing_key.clone(),
+        );
+        tokio::spawn(async move {
+            match shared::domain::contracts::audit::upgrade_all(&pool, &key).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(contracts = n, "contract audit chains upgraded"),
+                Err(e) => tracing::warn!(error = %e, "upgrading contract audit chains failed"),
+            }
+        })
+    };
     let replica = tokio::spawn(state.reads.clone().monitor());
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
@@ -412,6 +427,7 @@ pub async fn serve(
     probe.abort();
     pruner.abort();
     follower.abort();
+    upgrade.abort();
     replica.abort();
     result
 }

@@ -68,6 +68,10 @@ const TAGS: &[(&str, &str)] = &[
         "Contract templates, booking contracts, signing, audit and verification (SPEC 5.5)",
     ),
     (
+        "privacy",
+        "Personal data: export and erasure of one subject (SPEC 5.12)",
+    ),
+    (
         "touring",
         "Tours, stops, routing, itinerary, day sheets and calendar feeds (SPEC 5.6)",
     ),

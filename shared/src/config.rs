@@ -509,6 +509,14 @@ impl ApiConfig {
 }
 
 /// A comma list of Standard Webhooks secrets, each `whsec_` + base64.
+/// A retention period in whole days, at least one.
+fn retention_days(env: &Env, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match env.parsed(var, default)? {
+        0 => Err(ConfigError::new(var, "must be at least 1 day")),
+        days => Ok(Duration::from_secs(days * 86_400)),
+    }
+}
+
 fn webhook_secrets(env: &Env, var: &'static str) -> Result<Vec<SecretString>, ConfigError> {
     let secrets = env.secret_list(var);
     for secret in &secrets {
@@ -593,6 +601,9 @@ pub struct WorkerConfig {
     pub history_detach_after_months: Option<u32>,
     /// When contract signers are reminded (`CONTRACT_REMINDER_*`).
     pub contract_reminders: ReminderPolicy,
+    /// How long personal data is kept (`SIGNATURE_EVIDENCE_RETENTION_DAYS`,
+    /// `CANCELLED_DEAL_RETENTION_DAYS`; see [`crate::privacy::retention`]).
+    pub retention: crate::privacy::retention::RetentionPolicy,
     pub notifications: NotificationsConfig,
     pub finance: FinanceConfig,
 }
@@ -769,6 +780,10 @@ impl WorkerConfig {
                     every,
                     max: env.parsed("CONTRACT_REMINDER_MAX", 3i32)?.clamp(0, 100),
                 }
+            },
+            retention: crate::privacy::retention::RetentionPolicy {
+                signature_evidence: retention_days(env, "SIGNATURE_EVIDENCE_RETENTION_DAYS", 1095)?,
+                cancelled_deals: retention_days(env, "CANCELLED_DEAL_RETENTION_DAYS", 365)?,
             },
             notifications: NotificationsConfig::from_env(env)?,
             finance: FinanceConfig::from_env(env)?,

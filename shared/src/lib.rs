@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod money;
 pub mod ops;
 pub mod pagination;
+pub mod privacy;
 pub mod rate_limit;
 pub mod reference;
 pub mod replica;

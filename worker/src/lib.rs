@@ -33,6 +33,7 @@ pub struct WorkerState {
     pub job_retention: Duration,
     /// `HISTORY_DETACH_AFTER_MONTHS`: unset, history is never detached.
     pub history_detach_after_months: Option<u32>,
+    pub retention: shared::privacy::retention::RetentionPolicy,
     pub contract_reminders: shared::domain::contracts::reminders::ReminderPolicy,
     pub notifications: shared::config::NotificationsConfig,
     /// Signs outbound notifications.
@@ -344,6 +345,7 @@ impl WorkerState {
             boot: boot_id(),
             job_retention: config.job_retention,
             history_detach_after_months: config.history_detach_after_months,
+            retention: config.retention,
             contract_reminders: config.contract_reminders,
             notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
             notifications: config.notifications.clone(),

@@ -17,6 +17,7 @@ pub mod offers;
 pub mod ownership;
 pub mod ownership_admin;
 pub mod people;
+pub mod privacy;
 pub mod provider_refs;
 pub mod reference;
 pub mod relationships;

@@ -61,7 +61,7 @@ pub(crate) async fn booked(app: &TestApp, name: &str) -> (BookingParties, String
 }
 
 /// The agency's starter template.
-async fn starter_template(app: &TestApp, p: &BookingParties) -> String {
+pub(crate) async fn starter_template(app: &TestApp, p: &BookingParties) -> String {
     let path = format!(
         "/api/v1/artists-companies/{}/contract-templates",
         p.agency_company
@@ -97,7 +97,7 @@ pub(crate) async fn sent_contract(app: &TestApp, p: &BookingParties, booking: &s
     contract
 }
 
-fn signer(contract: &Value, party: &str) -> String {
+pub(crate) fn signer(contract: &Value, party: &str) -> String {
     contract["signers"]
         .as_array()
         .unwrap()
@@ -167,7 +167,7 @@ fn pdf_pages(pdf: &[u8]) -> u32 {
 }
 
 /// Checks an Ed25519 signature with OpenSSL, an implementation of its own.
-fn openssl_verifies(public_key_pem: &str, message: &str, signature_b64: &str) -> bool {
+pub(crate) fn openssl_verifies(public_key_pem: &str, message: &str, signature_b64: &str) -> bool {
     let dir = std::env::temp_dir().join(format!("kisum-seal-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("key.pem"), public_key_pem).unwrap();
@@ -369,6 +369,9 @@ async fn template_to_sealed_contract_promoter_first_then_agency() {
         assert_eq!(m["chain_valid"], true);
         assert_eq!(m["seal_valid"], true);
         assert_eq!(m["signatures"].as_array().unwrap().len(), 2);
+        // What the document shows, not the contract's state since.
+        assert!(m.get("status").is_none(), "{m}");
+        assert!(m.get("current_version").is_none(), "{m}");
     }
     let unknown = app
         .get(&format!(

@@ -1584,6 +1584,22 @@ fn routes(w: &World) -> Routes {
         machine("/internal/ops/finance-endpoint".into(), None),
     );
     add(
+        "GET",
+        "/internal/privacy/subjects",
+        machine(
+            "/internal/privacy/subjects?email=ana@contact.example".into(),
+            None,
+        ),
+    );
+    add(
+        "POST",
+        "/internal/privacy/erasures",
+        machine(
+            "/internal/privacy/erasures".into(),
+            Some(json!({"email": "ana@contact.example", "reason": "request"})),
+        ),
+    );
+    add(
         "POST",
         "/internal/ops/finance-endpoint/enable",
         machine("/internal/ops/finance-endpoint/enable".into(), None),

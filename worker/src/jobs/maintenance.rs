@@ -17,7 +17,8 @@ const STRANDED_BATCH: i64 = 1000;
 /// coming months and, when configured, archive old ones
 /// ([`shared::history`]); prune expired idempotency records, done
 /// jobs past the retention period, expired dashboard sessions, full rate
-/// limit buckets and the rows of worker processes long gone, and
+/// limit buckets, the rows of worker processes long gone and personal
+/// data past its retention ([`shared::privacy::retention`]), and
 /// resume Finance handoffs, trust recomputations and read-model refreshes
 /// no job would move.
 impl Handler for Maintenance {
@@ -52,6 +53,14 @@ impl Handler for Maintenance {
             let mut conn = state.pool.acquire().await?;
             shared::domain::relationships::refresh::resume_stranded(&mut conn).await?
         };
+        let personal_data = {
+            let mut tx = state.pool.begin().await?;
+            let pruned =
+                shared::privacy::retention::prune(&mut tx, state.retention, chrono::Utc::now())
+                    .await?;
+            tx.commit().await?;
+            pruned
+        };
         let rate_limits_pruned = shared::rate_limit::prune(&state.pool).await?;
         let workers_pruned = shared::ops::fleet::prune_workers(&state.pool).await?;
         let read_models_resumed = {
@@ -76,6 +85,9 @@ impl Handler for Maintenance {
             jobs_pruned,
             handoffs_resumed,
             trust_resumed,
+            signature_evidence_pruned = personal_data.signatures,
+            audit_values_pruned = personal_data.audit_values,
+            cancelled_bookings_pruned = personal_data.cancelled_bookings,
             "maintenance done"
         );
         Ok(())

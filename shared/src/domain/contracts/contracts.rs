@@ -608,7 +608,8 @@ pub(super) async fn record(
                 from: from.map(ContractStatus::as_str),
                 to: to.map(ContractStatus::as_str),
                 actor,
-                details: serde_json::json!({"booking_id": contract.booking_id, "audit_seq": entry.seq, "details": details}),
+                // Personal values stay in the audit, where they can be erased.
+                details: serde_json::json!({"booking_id": contract.booking_id, "audit_seq": entry.seq, "details": audit::without_personal(&details)}),
             },
         )
         .await?;

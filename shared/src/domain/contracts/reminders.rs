@@ -137,7 +137,8 @@ pub struct ReminderNotice {
 }
 
 /// The reminder to deliver; `None` when it was delivered already or no
-/// longer applies (signed, declined, void, or a new version since).
+/// longer applies (signed, declined, void, a new version since, or the
+/// signer erased).
 pub async fn pending_notice(
     conn: &mut PgConnection,
     reminder_id: Uuid,
@@ -151,7 +152,9 @@ pub async fn pending_notice(
              JOIN contract_versions v ON v.contract_id = c.id AND v.number = c.current_version
              JOIN contract_signers s ON s.id = r.signer_id
             WHERE r.id = $1 AND r.delivered_at IS NULL AND r.version_number = c.current_version
-              AND s.status = 'pending' AND c.status IN ('out_for_signature', 'partially_signed')"#,
+              AND s.status = 'pending' AND c.status IN ('out_for_signature', 'partially_signed')
+              -- An erased signer's address is no address.
+              AND s.email NOT LIKE 'erased+%@erased.invalid'"#,
         reminder_id
     )
     .fetch_optional(conn)

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::{self, ChainCheck, ContractAuditEntry};
-use super::contracts::{self, ContractStatus, is_sha256};
+use super::contracts::{self, is_sha256};
 use super::document::{self, BlockState, Document, SignatureBlock};
 use super::seal::{Seal, SealKey};
 use crate::DomainError;
@@ -348,9 +348,7 @@ pub struct VerifiedVersion {
     /// What the hash is of: `text` (the version's text), `pdf` or `html`.
     pub matched: String,
     pub version: i32,
-    pub current_version: i32,
     pub content_sha256: String,
-    pub status: ContractStatus,
     /// Who signed this version, and when.
     pub signatures: Vec<VerifiedSignature>,
     /// Every signer signed this version and the platform sealed it.
@@ -376,7 +374,10 @@ pub struct Verification {
 
 /// Which contract versions a SHA-256 is of (their text, or a document we
 /// served of them); 404 when none. Holding a document is what this answers
-/// to, so it shows no more than the document does.
+/// to, so it shows no more than the document does: which contract and
+/// version, who signed it and when, whether the platform sealed that
+/// version and the chain and seal verify; not the contract's state since
+/// (its status, later versions).
 pub async fn verify(
     conn: &mut PgConnection,
     sha256: &str,
@@ -423,10 +424,8 @@ pub async fn verify(
             title: contract.title,
             matched: m.matched,
             version: m.version,
-            current_version: contract.current_version,
             content_sha256: text.content_sha256,
-            status: contract.status,
-            fully_signed: seal.is_some() && contract.status == ContractStatus::Signed,
+            fully_signed: seal.is_some(),
             signatures,
             chain_valid: trail.chain.valid,
             seal,
