@@ -421,6 +421,9 @@ pub struct ApiConfig {
     pub shutdown_grace: Duration,
     /// How long a challenged first hold has to confirm.
     pub hold_challenge_window: Duration,
+    /// How long a calendar subscription token opens its feed
+    /// (`CALENDAR_TOKEN_TTL_DAYS`); a member makes a new one after.
+    pub calendar_token_ttl: Duration,
     /// The platform key that seals signed contracts (`CONTRACT_SIGNING_KEY`).
     pub contract_signing_key: SealKey,
     /// Assumptions behind tour routing's estimated drives.
@@ -430,6 +433,10 @@ pub struct ApiConfig {
     /// route off (503).
     pub finance_events_secrets: Vec<SecretString>,
 }
+
+/// Longest calendar token lifetime accepted: a feed URL is a bearer
+/// credential, so it must not outlive what expiry is there to bound.
+pub const MAX_CALENDAR_TOKEN_TTL_DAYS: u64 = 366;
 
 /// Shortest internal API key accepted, so a key cannot be guessed.
 pub const MIN_INTERNAL_KEY_LEN: usize = 24;
@@ -474,6 +481,13 @@ impl ApiConfig {
                 "is required with AUTH_ACCESS_URL",
             ));
         }
+        let calendar_token_ttl_days = env.parsed("CALENDAR_TOKEN_TTL_DAYS", 180u64)?;
+        if !(1..=MAX_CALENDAR_TOKEN_TTL_DAYS).contains(&calendar_token_ttl_days) {
+            return Err(ConfigError::new(
+                "CALENDAR_TOKEN_TTL_DAYS",
+                format!("must be between 1 and {MAX_CALENDAR_TOKEN_TTL_DAYS} days"),
+            ));
+        }
         let body_limit_bytes = env.parsed("BODY_LIMIT_BYTES", 1024 * 1024usize)?;
         if body_limit_bytes == 0 {
             return Err(ConfigError::new("BODY_LIMIT_BYTES", "must be positive"));
@@ -495,6 +509,7 @@ impl ApiConfig {
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
             hold_challenge_window: env.seconds("HOLD_CHALLENGE_WINDOW_SECONDS", 48 * 3600)?,
+            calendar_token_ttl: Duration::from_secs(calendar_token_ttl_days * 24 * 3600),
             contract_signing_key: SealKey::parse(env.required("CONTRACT_SIGNING_KEY")?)
                 .map_err(|e| ConfigError::new("CONTRACT_SIGNING_KEY", e))?
                 .with_retired(
@@ -820,6 +835,10 @@ mod tests {
         assert_eq!(config.jwt.algorithm, JwtAlgorithm::Hs256);
         assert_eq!(config.body_limit_bytes, 1024 * 1024);
         assert_eq!(config.cors, CorsPolicy::Disabled);
+        assert_eq!(
+            config.calendar_token_ttl,
+            Duration::from_secs(180 * 24 * 3600)
+        );
     }
 
     #[test]
@@ -847,6 +866,12 @@ mod tests {
             api(&[("AUTH_ACCESS_URL", "ftp://x")]).unwrap_err().var,
             "AUTH_ACCESS_URL"
         );
+        for days in ["0", "367", "-1"] {
+            assert_eq!(
+                api(&[("CALENDAR_TOKEN_TTL_DAYS", days)]).unwrap_err().var,
+                "CALENDAR_TOKEN_TTL_DAYS"
+            );
+        }
         assert_eq!(
             api(&[("CORS_ORIGIN", "https://a.test/path")])
                 .unwrap_err()

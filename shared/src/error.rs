@@ -313,10 +313,10 @@ const CONSTRAINTS: &[(&str, ConstraintMeaning)] = {
             Field("territory.market_ids", "names a market that does not exist"),
         ),
         (
-            "tour_calendar_subscriptions_live_uniq",
+            "tour_calendar_subscriptions_live_owner_uniq",
             Conflict(
                 Code::ConcurrentUpdate,
-                "a concurrent request subscribed this org to the tour; read it again",
+                "a concurrent request of yours subscribed to the tour; read it again",
             ),
         ),
     ]

@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
+use shared::DomainError;
 use shared::auth::Permission;
 use shared::domain::touring::calendar;
 use shared::domain::touring::day_sheet::{self, DaySheet, DaySheetFormat};
@@ -38,6 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             create_calendar_subscription,
             delete_calendar_subscription
         ))
+        .routes(routes!(list_calendar_subscriptions))
+        .routes(routes!(revoke_calendar_subscription))
 }
 
 /// Public routes: the subscription feed, opened by its secret token.
@@ -217,8 +220,9 @@ async fn tour_calendar(
     Ok(found)
 }
 
-/// The org's live calendar subscription to the tour (its token is never
-/// shown again); 404 when there is none.
+/// The caller's own live calendar subscription to the tour (its token is
+/// never shown again); 404 when there is none, or it expired. Other
+/// members' tokens are theirs.
 #[utoipa::path(get, path = "/api/v1/tours/{id}/calendar-subscription", tag = "touring",
     security(("bearer" = [], "org" = [])),
     responses((status = 200, body = CalendarSubscription), (status = 404, body = Problem)))]
@@ -230,31 +234,36 @@ async fn get_calendar_subscription(
     caller.require(Permission::TouringRead)?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(
-        subscriptions::get(&mut conn, caller.org_id(), tour_id).await?,
+        subscriptions::get(&mut conn, caller.org_id(), caller.user_id(), tour_id).await?,
     ))
 }
 
-/// A new secret feed URL for the org (artist side or promoter), showing the
-/// tour as the org sees it. The org's previous token stops working. The
-/// token is in this answer only.
+/// A new secret feed URL for the caller (artist side or promoter), showing
+/// the tour as the caller's org sees it, until `expires_at`
+/// (`CALENDAR_TOKEN_TTL_DAYS`). The caller's previous token for the tour
+/// stops working; other members' tokens do not change. The token is in
+/// this answer only. In remote access mode the feed also stops once Auth
+/// no longer lists the caller in the org.
 #[utoipa::path(post, path = "/api/v1/tours/{id}/calendar-subscription", tag = "touring",
     security(("bearer" = [], "org" = [])),
     responses((status = 201, body = CalendarSubscriptionCreated), (status = 404, body = Problem),
-        (status = 409, description = "A concurrent request subscribed at the same time", body = Problem)))]
+        (status = 409, description = "A concurrent request of the caller subscribed at the same time", body = Problem)))]
 async fn create_calendar_subscription(
     State(state): State<AppState>,
     caller: Caller,
     Path(tour_id): Path<Uuid>,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require(Permission::TouringWrite)?;
+    let ttl = state.config.calendar_token_ttl;
     let mut tx = state.pool.begin().await?;
     let created =
-        subscriptions::create(&mut tx, caller.org_id(), caller.user_id(), tour_id).await?;
+        subscriptions::create(&mut tx, caller.org_id(), caller.user_id(), tour_id, ttl).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// Revokes the org's subscription: its feed URL answers 404 from now on.
+/// Revokes the caller's own subscription to the tour: its feed URL answers
+/// 404 from now on.
 #[utoipa::path(delete, path = "/api/v1/tours/{id}/calendar-subscription", tag = "touring",
     security(("bearer" = [], "org" = [])),
     responses((status = 204, description = "Revoked"), (status = 404, body = Problem)))]
@@ -265,26 +274,69 @@ async fn delete_calendar_subscription(
 ) -> Result<StatusCode, AppError> {
     caller.require(Permission::TouringWrite)?;
     let mut tx = state.pool.begin().await?;
-    subscriptions::revoke(&mut tx, caller.org_id(), tour_id).await?;
+    subscriptions::revoke(&mut tx, caller.org_id(), caller.user_id(), tour_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's own live calendar subscriptions in the org, every tour, by
+/// id (tokens are never shown again). Other members' are not listed.
+#[utoipa::path(get, path = "/api/v1/calendar-subscriptions", tag = "touring",
+    security(("bearer" = [], "org" = [])), params(PageParams),
+    responses((status = 200, body = Page<CalendarSubscription>)))]
+async fn list_calendar_subscriptions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<PageParams>,
+) -> Result<Json<Page<CalendarSubscription>>, AppError> {
+    caller.require(Permission::TouringRead)?;
+    let page = params.request()?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(
+        subscriptions::list_own(&mut conn, caller.org_id(), caller.user_id(), &page).await?,
+    ))
+}
+
+/// Revokes one of the caller's own subscriptions: its feed URL answers 404
+/// from now on. Another member's subscription is 404.
+#[utoipa::path(delete, path = "/api/v1/calendar-subscriptions/{id}", tag = "touring",
+    security(("bearer" = [], "org" = [])),
+    responses((status = 204, description = "Revoked"), (status = 404, body = Problem)))]
+async fn revoke_calendar_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    caller.require(Permission::TouringWrite)?;
+    let mut tx = state.pool.begin().await?;
+    subscriptions::revoke_own(&mut tx, caller.org_id(), caller.user_id(), id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The feed of a calendar subscription, for calendar apps: no bearer, no
 /// `x-org`; the secret token is the credential. It shows the tour as the
-/// subscribing org sees it now. An unknown or revoked token, or an org that
-/// lost its access to the tour, is 404.
+/// subscribing org sees it now. An unknown, revoked or expired token, an
+/// org that lost its access to the tour, or (in remote access mode) an
+/// owner Auth no longer lists in the org, is 404.
 #[utoipa::path(get, path = "/api/v1/tour-feeds/{token}/itinerary.ics", tag = "touring",
     params(("Consistency-Token" = Option<String>, Header, description = "A write's token: the read sees that write"), ("token" = String, Path, description = "The subscription's secret token")),
     responses((status = 200, description = "The calendar", content((String = "text/calendar"))),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem),
+        (status = 503, description = "Auth cannot say whether the token's owner is still a member; retry shortly", body = Problem)))]
 async fn tour_feed(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Consistency(consistency): Consistency,
 ) -> Result<impl IntoResponse, AppError> {
+    let live = replica_read!(state.reads, consistency, |conn| {
+        subscriptions::live_token(&mut *conn, &token).await
+    })?;
+    if !subscriptions::owner_still_reads(&state.access, &live).await? {
+        return Err(DomainError::NotFound.into());
+    }
     let found = replica_read!(state.reads, consistency, |conn| {
-        Ok(ics(subscriptions::feed_by_token(&mut *conn, &token).await?))
+        Ok(ics(subscriptions::feed(&mut *conn, &live).await?))
     })?;
     Ok(found)
 }

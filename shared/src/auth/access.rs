@@ -144,6 +144,21 @@ impl AccessResolver {
             Self::Remote(remote) => remote.resolve(&claims.sub, org_id).await,
         }
     }
+
+    /// The access of a user who is not the caller, for a credential that
+    /// acts for its owner (a calendar feed token). Only Auth can say, so
+    /// this is `None` in claims mode, where a membership is known only from
+    /// the member's own token. Answers are cached like the caller's.
+    pub async fn resolve_user(
+        &self,
+        user_id: &str,
+        org_id: Uuid,
+    ) -> Option<Result<OrgAccess, AccessError>> {
+        match self {
+            Self::Claims => None,
+            Self::Remote(remote) => Some(remote.resolve(user_id, org_id).await),
+        }
+    }
 }
 
 fn from_claims(claims: &Claims, org_id: Uuid) -> Result<OrgAccess, AccessError> {

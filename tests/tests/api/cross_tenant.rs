@@ -1477,6 +1477,21 @@ fn routes(w: &World) -> Routes {
         "/api/v1/tours/{id}/calendar-subscription",
         private_to(Agency, subscription, None),
     );
+    // A member's own tokens: listed to them only, revoked by them only.
+    add(
+        "GET",
+        "/api/v1/calendar-subscriptions",
+        reads("/api/v1/calendar-subscriptions".into()),
+    );
+    add(
+        "DELETE",
+        "/api/v1/calendar-subscriptions/{id}",
+        private_to(
+            Agency,
+            format!("/api/v1/calendar-subscriptions/{}", id("tour_subscription")),
+            None,
+        ),
+    );
 
     // Relationship memory: network-wide companies, private notes and
     // flags, ratings of the parties' booking.

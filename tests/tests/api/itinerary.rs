@@ -3,12 +3,14 @@
 //! side everything, a promoter the shared items of its show days, anyone
 //! else nothing), day sheets as JSON and HTML, and the RFC 5545 feed read
 //! back by an independent parser (Python's `icalendar`), also through
-//! secret-URL subscriptions.
+//! secret-URL subscriptions: one per member, expiring, and closed to a
+//! member who left the org.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use kisum_tests::{BookingParties, Org, TestApp, problem};
+use kisum_tests::fakes::FakeAuth;
+use kisum_tests::{BookingParties, Org, TestApp, TestDb, Token, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -942,4 +944,281 @@ async fn subscriptions_open_only_their_tour_as_their_org_sees_it() {
         "not_found",
     )
     .await;
+}
+
+/// Another member of `org`, with a token of their own.
+fn member_of(org: &Org, sub: &str, role: &str) -> Org {
+    Org {
+        id: org.id,
+        token: Token::user(sub).org(org.id, role).hs256(),
+    }
+}
+
+/// Makes the member's token for the tour: its answer and its feed path.
+async fn subscribe(app: &TestApp, member: &Org, tour: &str) -> (Value, String) {
+    let path = format!("/api/v1/tours/{tour}/calendar-subscription");
+    let (status, created) = member.send(app, Method::POST, &path, None).await;
+    assert_eq!(status, 201, "{created}");
+    let feed_path = created["feed_path"].as_str().unwrap().to_owned();
+    (created, feed_path)
+}
+
+async fn feed_status(app: &TestApp, feed_path: &str) -> u16 {
+    let response = app.get(feed_path).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    if status == 200 {
+        assert!(body.starts_with("BEGIN:VCALENDAR"), "{body}");
+    }
+    status
+}
+
+fn at(v: &Value, field: &str) -> chrono::DateTime<chrono::Utc> {
+    v[field].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn each_member_has_their_own_expiring_feed_token() {
+    let app = TestApp::builder()
+        .env("CALENDAR_TOKEN_TTL_DAYS", "7")
+        .spawn()
+        .await;
+    let (p, _, tour) = touring(&app).await;
+    let alice = &p.agency;
+    let bob = member_of(alice, "bob", "member");
+    let subscription = format!("/api/v1/tours/{tour}/calendar-subscription");
+
+    let (mine, my_feed) = subscribe(&app, alice, &tour).await;
+    let (theirs, their_feed) = subscribe(&app, &bob, &tour).await;
+    assert_eq!(mine["tour_id"], tour.as_str());
+    assert_eq!(
+        at(&mine, "expires_at") - at(&mine, "created_at"),
+        chrono::Duration::days(7),
+        "{mine}"
+    );
+    assert_eq!(feed_status(&app, &my_feed).await, 200);
+    assert_eq!(feed_status(&app, &their_feed).await, 200);
+    let (status, seen) = bob.get(&app, &subscription).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["id"], theirs["id"], "a member sees their own token");
+    assert_eq!(seen["expires_at"], theirs["expires_at"]);
+
+    // Rotating replaces the rotating member's token only.
+    let (rotated, rotated_feed) = subscribe(&app, alice, &tour).await;
+    assert_eq!(feed_status(&app, &my_feed).await, 404);
+    assert_eq!(feed_status(&app, &rotated_feed).await, 200);
+    assert_eq!(
+        feed_status(&app, &their_feed).await,
+        200,
+        "bob is not cut off"
+    );
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tour_calendar_subscriptions WHERE revoked_at IS NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 2);
+
+    // Each member lists their own tokens, and revokes only those.
+    let (status, page) = alice.get(&app, "/api/v1/calendar-subscriptions").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), vec![id(&rotated).to_owned()]);
+    assert!(page["items"][0].get("token").is_none(), "{page}");
+    let (_, page) = bob.get(&app, "/api/v1/calendar-subscriptions").await;
+    assert_eq!(ids(&page), vec![id(&theirs).to_owned()]);
+    let revoke = |member: &Org, subscription: &Value| {
+        member
+            .req(
+                &app,
+                Method::DELETE,
+                &format!("/api/v1/calendar-subscriptions/{}", id(subscription)),
+            )
+            .send()
+    };
+    problem(revoke(&bob, &rotated).await.unwrap(), 404, "not_found").await;
+    let outsider = Org::new();
+    problem(revoke(&outsider, &rotated).await.unwrap(), 404, "not_found").await;
+    assert_eq!(feed_status(&app, &rotated_feed).await, 200);
+    assert_eq!(revoke(alice, &rotated).await.unwrap().status(), 204);
+    assert_eq!(feed_status(&app, &rotated_feed).await, 404);
+    problem(revoke(alice, &rotated).await.unwrap(), 404, "not_found").await;
+    let (status, _) = alice.get(&app, &subscription).await;
+    assert_eq!(status, 404);
+    // Revoking by tour takes the caller's own token too, never another's.
+    let response = alice
+        .req(&app, Method::DELETE, &subscription)
+        .send()
+        .await
+        .unwrap();
+    problem(response, 404, "not_found").await;
+    assert_eq!(feed_status(&app, &their_feed).await, 200);
+
+    // An expired token answers like a revoked one, and leaves the lists.
+    sqlx::query(
+        "UPDATE tour_calendar_subscriptions
+            SET created_at = now() - interval '8 days', expires_at = now() - interval '1 second'
+          WHERE id = $1",
+    )
+    .bind(id(&theirs).parse::<uuid::Uuid>().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    problem(app.get(&their_feed).send().await.unwrap(), 404, "not_found").await;
+    let (status, _) = bob.get(&app, &subscription).await;
+    assert_eq!(status, 404);
+    let (_, page) = bob.get(&app, "/api/v1/calendar-subscriptions").await;
+    assert!(ids(&page).is_empty(), "{page}");
+    problem(revoke(&bob, &theirs).await.unwrap(), 404, "not_found").await;
+    let (_, renewed) = subscribe(&app, &bob, &tour).await;
+    assert_eq!(feed_status(&app, &renewed).await, 200);
+}
+
+/// In remote access mode the feed asks Auth, at each read, whether the
+/// token's owner is still a member of the org (the cache is off here, so
+/// every read asks).
+#[tokio::test]
+async fn a_member_who_left_the_org_loses_their_feed_on_its_next_read() {
+    // The parties are arranged in claims mode; a second API on the same
+    // database asks Auth for every membership.
+    let setup = TestApp::spawn().await;
+    let (p, _, tour) = touring(&setup).await;
+    let (auth, url) = FakeAuth::start().await;
+    let app = TestApp::builder()
+        .database(TestDb::existing(&setup.db.url))
+        .env("AUTH_ACCESS_URL", url)
+        .env("AUTH_API_KEY", "auth-side-key-0123456789")
+        .env("AUTH_ACCESS_CACHE_SECONDS", "0")
+        .spawn()
+        .await;
+    let org = p.agency.id;
+    let alice = Org {
+        id: org,
+        token: Token::user("alice").hs256(),
+    };
+    let bob = Org {
+        id: org,
+        token: Token::user("bob").hs256(),
+    };
+    auth.grant("alice", org, "member", None);
+    auth.grant("bob", org, "member", None);
+    let (_, alice_feed) = subscribe(&app, &alice, &tour).await;
+    let (_, bob_feed) = subscribe(&app, &bob, &tour).await;
+    assert_eq!(feed_status(&app, &alice_feed).await, 200);
+    assert_eq!(feed_status(&app, &bob_feed).await, 200);
+
+    auth.revoke("alice", org);
+    problem(app.get(&alice_feed).send().await.unwrap(), 404, "not_found").await;
+    assert_eq!(
+        feed_status(&app, &bob_feed).await,
+        200,
+        "bob is still a member"
+    );
+    // A member left without touring access reads no feed either.
+    auth.grant("alice", org, "member", Some(&["artist.booking.read"]));
+    assert_eq!(feed_status(&app, &alice_feed).await, 404);
+    // Nothing was revoked on file: a member added back reads again.
+    auth.grant("alice", org, "member", None);
+    assert_eq!(feed_status(&app, &alice_feed).await, 200);
+
+    // Auth not answering is 503: never a feed served on a guess.
+    auth.fail_with(Some(500));
+    problem(
+        app.get(&bob_feed).send().await.unwrap(),
+        503,
+        "access_unavailable",
+    )
+    .await;
+    auth.fail_with(None);
+    assert_eq!(feed_status(&app, &bob_feed).await, 200);
+}
+
+/// Tokens made before they were per member keep working: each belongs to
+/// the member who made it, and expires 180 days after it was made, but not
+/// within 30 days of the migration.
+#[tokio::test]
+async fn the_migration_gives_existing_tokens_an_owner_and_an_expiry() {
+    const PER_MEMBER: i64 = 20261206002200;
+    let db = TestDb::empty().await;
+    let pool = db.pool().await;
+    shared::jobs::queue::migrator().run(&pool).await.unwrap();
+    shared::db::MIGRATOR
+        .run_to(PER_MEMBER - 1, &pool)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    // Only the subscriptions matter here: no tours behind the rows.
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (tour, org) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let rows = [
+        ("recent", "10 days", None),
+        ("old", "400 days", None),
+        ("revoked", "20 days", Some("5 days")),
+    ];
+    for (name, age, revoked) in rows {
+        sqlx::query(
+            "INSERT INTO tour_calendar_subscriptions
+                    (id, tour_id, org_id, token_sha256, created_by, created_at, revoked_at)
+             VALUES ($1, $2, $3, encode(sha256(convert_to($4, 'UTF8')), 'hex'), $4,
+                     now() - $5::interval, now() - $6::interval)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(tour)
+        .bind(if name == "old" {
+            uuid::Uuid::now_v7()
+        } else {
+            org
+        })
+        .bind(name)
+        .bind(age)
+        .bind(revoked)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    shared::db::MIGRATOR.run(&pool).await.unwrap();
+
+    let days_left = |name: &'static str| {
+        sqlx::query_scalar::<_, f64>(
+            "SELECT extract(epoch FROM expires_at - now())::float8 / 86400
+               FROM tour_calendar_subscriptions WHERE created_by = $1",
+        )
+        .bind(name)
+        .fetch_one(&pool)
+    };
+    let recent = days_left("recent").await.unwrap();
+    assert!((169.9..170.1).contains(&recent), "{recent}");
+    let old = days_left("old").await.unwrap();
+    assert!((29.9..30.1).contains(&old), "{old}");
+    let live: Vec<String> = sqlx::query_scalar(
+        "SELECT created_by FROM tour_calendar_subscriptions
+          WHERE revoked_at IS NULL AND expires_at > now() ORDER BY created_by",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(live, ["old", "recent"]);
+    // A second member of the org may now hold a live token beside the first.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO tour_calendar_subscriptions
+                (id, tour_id, org_id, token_sha256, created_by, expires_at)
+         VALUES ($1, $2, $3, repeat('a', 64), 'second', now() + interval '1 day')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tour)
+    .bind(org)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
