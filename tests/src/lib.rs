@@ -221,6 +221,7 @@ pub fn base_env(database_url: &str) -> HashMap<String, String> {
             &format!("{INTERNAL_KEY},{INTERNAL_KEY_OLD}"),
         ),
         ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("PUBLIC_RATE_LIMIT_PER_MINUTE", "0"),
         ("CONTRACT_SIGNING_KEY", SEAL_KEY),
     ]
     .into_iter()

@@ -31,6 +31,7 @@ mod ops;
 mod ops_browser;
 mod ownership;
 mod plans;
+mod public_routes;
 mod queue;
 mod read_models;
 mod reference_data;
