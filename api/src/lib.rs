@@ -7,6 +7,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod page_headers;
 pub mod problem;
 pub mod routes;
 
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(from_fn(problem::problem_fallback))
+        .layer(from_fn(page_headers::page_headers))
         .layer(cors_layer(&config.cors))
         .layer(from_fn(credentials_only_with_origin))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -748,6 +748,45 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> se
     body
 }
 
+/// The security headers every HTML page carries (`api/src/page_headers.rs`),
+/// with every inline `<style>` of `body` allowed by its hash; returns the
+/// `Content-Security-Policy`.
+pub fn assert_secure_page(headers: &reqwest::header::HeaderMap, body: &str) -> String {
+    use base64::Engine;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("the page has no {name} header: {headers:?}"))
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action ",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("x-frame-options"), "DENY");
+    for style in body.split("<style>").skip(1) {
+        let style = &style[..style.find("</style>").expect("a closed <style>")];
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style));
+        assert!(
+            csp.contains(&format!("'sha256-{hash}'")),
+            "the page's inline style (sha256-{hash}) is allowed by {csp}"
+        );
+    }
+    csp
+}
+
 /// Node.js and the npm packages `what` drives are installed in `dir`, or
 /// the test fails saying how to get them (`hint`); it never skips.
 pub fn require_node_packages(what: &str, dir: &std::path::Path, packages: &[&str], hint: &str) {

@@ -348,7 +348,9 @@ async fn template_to_sealed_contract_promoter_first_then_agency() {
             .unwrap()
             .starts_with("text/html")
     );
+    let headers = html.headers().clone();
     let html = html.text().await.unwrap();
+    kisum_tests::assert_secure_page(&headers, &html);
     assert!(
         html.contains(hash) && !html.contains("<b>and</b>"),
         "{html}"

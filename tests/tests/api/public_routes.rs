@@ -1,12 +1,12 @@
 //! SPEC 5.12: the unauthenticated routes are limited per client address,
 //! across replicas; `X-Forwarded-For` is believed only through
-//! `TRUSTED_PROXIES`.
+//! `TRUSTED_PROXIES`; and every HTML page carries the security headers.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
 use kisum_tests::processes::ApiProcess;
-use kisum_tests::{TestApp, problem};
+use kisum_tests::{TestApp, assert_secure_page, problem};
 
 const PUBLIC: &str = "/api/v1/contract-signing-keys";
 
@@ -166,4 +166,57 @@ async fn through_a_trusted_proxy_the_forwarded_client_is_counted() {
         via(&app, "203.0.113.9, 10.0.0.1").await.unwrap().status(),
         200
     );
+}
+
+#[tokio::test]
+async fn html_pages_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for (path, directives) in [
+        (
+            "/ops",
+            &[
+                "script-src 'self'",
+                "form-action 'self'",
+                "connect-src 'self'",
+            ][..],
+        ),
+        (
+            "/api/v1/docs/",
+            &[
+                "script-src 'self'",
+                "style-src 'self'",
+                "connect-src 'self'",
+            ][..],
+        ),
+    ] {
+        let response = app.get(path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let csp = assert_secure_page(&headers, &response.text().await.unwrap());
+        for directive in directives {
+            assert!(csp.contains(directive), "{path}: {directive} in {csp}");
+        }
+    }
+    // A wrong key answers the sign-in form again, with the same headers.
+    let response = app
+        .post("/ops/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("key=not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let headers = response.headers().clone();
+    assert_secure_page(&headers, &response.text().await.unwrap());
+    // Other answers are not pages, but are never sniffed either.
+    let response = app.get("/api/v1/openapi.json").send().await.unwrap();
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.headers().get("content-security-policy").is_none());
 }
