@@ -7,6 +7,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod page_headers;
 pub mod problem;
 pub mod routes;
 
@@ -23,6 +24,7 @@ use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
 use shared::config::{ApiConfig, CorsPolicy};
 use shared::db::DbHealth;
 use shared::domain::read_models::search::index::SearchIndex;
+use shared::rate_limit::RateLimit;
 use shared::replica::Reads;
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -35,6 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::extract::auth::require_org;
+use crate::extract::client::limit_public;
 use crate::extract::idempotency::idempotency;
 use crate::extract::internal::require_internal_key;
 
@@ -47,7 +50,10 @@ pub struct AppState {
     pub access: AccessResolver,
     pub internal_keys: InternalKeys,
     /// The per-org rate limit, shared by every replica.
-    pub rate_limit: Arc<shared::rate_limit::OrgRateLimit>,
+    pub rate_limit: Arc<RateLimit>,
+    /// The per-client-address limit of the unauthenticated routes, shared
+    /// by every replica.
+    pub public_rate_limit: Arc<RateLimit>,
     /// Whether the database answers; see [`shared::db::DbHealth`].
     pub db_health: DbHealth,
     /// This process's marketplace index, following `artist_search`.
@@ -79,9 +85,8 @@ impl AppState {
             pool,
             reads,
             internal_keys: InternalKeys::new(&config.internal_api_keys),
-            rate_limit: Arc::new(shared::rate_limit::OrgRateLimit::per_minute(
-                config.rate_limit_per_minute,
-            )),
+            rate_limit: Arc::new(RateLimit::per_minute(config.rate_limit_per_minute)),
+            public_rate_limit: Arc::new(RateLimit::per_minute(config.public_rate_limit_per_minute)),
             verifier,
             access,
             config: Arc::new(config),
@@ -89,6 +94,16 @@ impl AppState {
             search_index: Arc::new(SearchIndex::new()),
         })
     }
+}
+
+/// Unauthenticated routes, limited per client address.
+fn public_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let mut routes = OpenApiRouter::new()
+        .merge(routes::contracts::public_router())
+        .merge(routes::itinerary::public_router())
+        .layer(from_fn_with_state(state.clone(), limit_public));
+    openapi::public_guard(routes.get_openapi_mut());
+    routes
 }
 
 /// Tenant routes: bearer token + `x-org`, idempotent creates.
@@ -140,8 +155,7 @@ fn internal_routes(state: &AppState) -> OpenApiRouter<AppState> {
 pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let mut routes = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
-        .merge(routes::contracts::public_router())
-        .merge(routes::itinerary::public_router())
+        .merge(public_routes(state))
         .merge(tenant_routes(state))
         .merge(internal_routes(state));
     openapi::finish(routes.get_openapi_mut());
@@ -158,10 +172,14 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api_routes(&state).split_for_parts();
     let config = state.config.clone();
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(routes)
+    // The API documents and the ops pages answer without credentials too.
+    let pages = Router::new()
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi))
         .merge(ops::router())
+        .layer(from_fn_with_state(state.clone(), limit_public));
+    Router::new()
+        .merge(routes)
+        .merge(pages)
         .layer(from_fn_with_state(
             state.clone(),
             extract::consistency::token_after_write,
@@ -178,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(from_fn(problem::problem_fallback))
+        .layer(from_fn(page_headers::page_headers))
         .layer(cors_layer(&config.cors))
         .layer(from_fn(credentials_only_with_origin))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -364,12 +383,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let limiter = state.rate_limit.clone();
+    let limiters = [state.rate_limit.clone(), state.public_rate_limit.clone()];
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.prune_local();
+            for limiter in &limiters {
+                limiter.prune_local();
+            }
         }
     });
     let probe = tokio::spawn(state.db_health.clone().probe(

@@ -285,6 +285,13 @@ const PROBLEMS: &[(&str, &str, &str)] = &[
         "The org's rate limit is spent; retry after `Retry-After` seconds.",
     ),
     (
+        "ClientTooManyRequests",
+        "429",
+        "This client address has sent `PUBLIC_RATE_LIMIT_PER_MINUTE` requests to the \
+         unauthenticated routes within the last minute (`client_rate_limited`); retry after \
+         `Retry-After` seconds.",
+    ),
+    (
         "ServiceUnavailable",
         "503",
         "The database is unavailable (`database_unavailable`, with `Retry-After`), Auth \
@@ -321,7 +328,10 @@ fn problem_headers(status: &str, response: &mut Response) {
             "WWW-Authenticate",
             "`Bearer` on /api/v1; `ApiKey` on /internal.",
         ),
-        "429" => ("Retry-After", "Seconds until the org may call again."),
+        "429" => (
+            "Retry-After",
+            "Seconds until the limit lets a request through again.",
+        ),
         "503" => (
             "Retry-After",
             "Seconds to wait before retrying; sent with `database_unavailable`.",
@@ -485,6 +495,17 @@ pub fn tenant_guard(doc: &mut OpenApi) {
                 "`true` when this is the replayed first answer to the `Idempotency-Key`.",
             );
         }
+    }
+}
+
+/// What `limit_public` answers, on every operation of the public
+/// (unauthenticated) router.
+pub fn public_guard(doc: &mut OpenApi) {
+    for (_, _, op) in operations(doc) {
+        op.responses
+            .responses
+            .entry("429".to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("ClientTooManyRequests")));
     }
 }
 

@@ -93,6 +93,18 @@ impl AppError {
         }
     }
 
+    /// 429 with `Retry-After`: `wait`, in whole seconds rounded up, at
+    /// least one.
+    pub fn rate_limited(code: Code, wait: std::time::Duration, who: &str) -> Self {
+        let seconds = u64::try_from(wait.as_millis().div_ceil(1000).max(1)).unwrap_or(u64::MAX);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            format!("too many requests {who}; retry in {seconds} s"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+    }
+
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
         self

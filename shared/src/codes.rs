@@ -116,6 +116,7 @@ codes! {
     ShortlistFull => "shortlist_full", 409, "a shortlist holds at most 500 artists";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
+    ClientRateLimited => "client_rate_limited", 429, "the client address sent more than `PUBLIC_RATE_LIMIT_PER_MINUTE` to the unauthenticated routes; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";
     AuthUnavailable => "auth_unavailable", 503, "the token's keys (JWKS) cannot be fetched";
     AccessUnavailable => "access_unavailable", 503, "Auth cannot answer for the caller's effective access";

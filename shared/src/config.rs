@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::client_addr::TrustedProxies;
 use crate::domain::contracts::reminders::ReminderPolicy;
 use crate::domain::contracts::seal::SealKey;
 use crate::domain::touring::routing::RoutingPolicy;
@@ -417,6 +418,11 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
     pub rate_limit_per_minute: u32,
+    /// Requests a minute one client address may send to the
+    /// unauthenticated routes, across replicas; 0 turns the limit off.
+    pub public_rate_limit_per_minute: u32,
+    /// Whose `X-Forwarded-For` hop to believe ([`crate::client_addr`]).
+    pub trusted_proxies: TrustedProxies,
     pub run_migrations_on_start: bool,
     pub shutdown_grace: Duration,
     /// How long a challenged first hold has to confirm.
@@ -506,6 +512,8 @@ impl ApiConfig {
             request_timeout,
             body_limit_bytes,
             rate_limit_per_minute: env.parsed("RATE_LIMIT_PER_MINUTE", 1200u32)?,
+            public_rate_limit_per_minute: env.parsed("PUBLIC_RATE_LIMIT_PER_MINUTE", 120u32)?,
+            trusted_proxies: env.parsed("TRUSTED_PROXIES", TrustedProxies::default())?,
             run_migrations_on_start: env.bool("RUN_MIGRATIONS_ON_START", false)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", 20)?,
             hold_challenge_window: env.seconds("HOLD_CHALLENGE_WINDOW_SECONDS", 48 * 3600)?,
@@ -838,6 +846,27 @@ mod tests {
         assert_eq!(
             config.calendar_token_ttl,
             Duration::from_secs(180 * 24 * 3600)
+        );
+        assert_eq!(config.public_rate_limit_per_minute, 120);
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks() {
+        let config = api(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert!(config.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert!(config.trusted_proxies.trusts("127.0.0.1".parse().unwrap()));
+        assert!(!config.trusted_proxies.trusts("127.0.0.2".parse().unwrap()));
+        for bad in ["10.0.0.0/40", "10.0.0.0/8;10.1.0.0/16", "proxy.internal"] {
+            let err = api(&[("TRUSTED_PROXIES", bad)]).unwrap_err();
+            assert_eq!(err.var, "TRUSTED_PROXIES", "{bad}");
+            assert!(err.to_string().contains("not a CIDR block"), "{err}");
+        }
+        assert_eq!(
+            api(&[("PUBLIC_RATE_LIMIT_PER_MINUTE", "-1")])
+                .unwrap_err()
+                .var,
+            "PUBLIC_RATE_LIMIT_PER_MINUTE"
         );
     }
 

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod client_addr;
 pub mod codes;
 pub mod config;
 pub mod db;

@@ -1,6 +1,10 @@
-//! The per-org request rate limit, shared by every API replica through
-//! Postgres (`rate_limit_lease`, a generic cell rate algorithm over one
-//! timestamp per org): N replicas allow the limit once, not N times.
+//! Request rate limits shared by every API replica through Postgres
+//! (`rate_limit_lease_bucket`, a generic cell rate algorithm over one
+//! timestamp per bucket): N replicas allow the limit once, not N times.
+//! Two limits use it, each with its own quota: the per-org limit of the
+//! tenant routes ([`Bucket::Org`], `RATE_LIMIT_PER_MINUTE`) and the
+//! per-address limit of the unauthenticated routes ([`Bucket::Client`],
+//! `PUBLIC_RATE_LIMIT_PER_MINUTE`). "Org" below stands for either bucket.
 //!
 //! A bucket holds `per_minute` requests and refills one every
 //! `60 s / per_minute`, so an idle org may burst its whole minute at once
@@ -12,7 +16,7 @@
 //! more, and the org's row is written once per batch. The batch grows
 //! (doubling) while the org uses it up within [`LEASE_TTL`] and shrinks
 //! (halving) when it lapses unused; it is at most a second's worth of the
-//! quota ([`OrgRateLimit::max_batch`]) and at least one request.
+//! quota ([`RateLimit::max_batch`]) and at least one request.
 //!
 //! Tolerance, across any number of replicas: an org is never let through
 //! more than its quota, because every request let through was first taken
@@ -37,17 +41,43 @@ use sqlx::postgres::types::PgInterval;
 use uuid::Uuid;
 
 use crate::DomainError;
+use crate::client_addr::ClientKey;
 
 /// How long leased requests stay usable on the replica that leased them.
 pub const LEASE_TTL: Duration = Duration::from_secs(1);
 
-pub struct OrgRateLimit {
+/// Whose requests one shared bucket counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    /// A tenant's requests on the tenant routes.
+    Org(Uuid),
+    /// One client address's requests on the unauthenticated routes.
+    Client(ClientKey),
+}
+
+impl Bucket {
+    /// The bucket's row key, unique across kinds.
+    fn key(&self) -> String {
+        match self {
+            Self::Org(id) => format!("org:{id}"),
+            Self::Client(client) => format!("client:{client}"),
+        }
+    }
+}
+
+impl From<Uuid> for Bucket {
+    fn from(org_id: Uuid) -> Self {
+        Self::Org(org_id)
+    }
+}
+
+pub struct RateLimit {
     /// Refill period of one request; `None` when the limit is off.
     interval: Option<Duration>,
     burst: Duration,
     max_batch: u32,
-    /// This replica's lease per org.
-    leases: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<Lease>>>>,
+    /// This replica's lease per bucket.
+    leases: Mutex<HashMap<Bucket, Arc<tokio::sync::Mutex<Lease>>>>,
     round_trips: AtomicU64,
 }
 
@@ -119,7 +149,7 @@ impl Lease {
     }
 }
 
-impl OrgRateLimit {
+impl RateLimit {
     /// `per_minute = 0` turns the limit off.
     pub fn per_minute(per_minute: u32) -> Self {
         let (interval, burst, max_batch) = match NonZeroU32::new(per_minute) {
@@ -155,17 +185,22 @@ impl OrgRateLimit {
         self.round_trips.load(Ordering::Relaxed)
     }
 
-    /// Takes one request for the org: `None` when it may go ahead, else
-    /// how long until it may.
-    pub async fn take(&self, pool: &PgPool, org_id: Uuid) -> Result<Option<Duration>, DomainError> {
+    /// Takes one request from the bucket: `None` when it may go ahead,
+    /// else how long until it may.
+    pub async fn take(
+        &self,
+        pool: &PgPool,
+        bucket: impl Into<Bucket>,
+    ) -> Result<Option<Duration>, DomainError> {
         let Some(interval) = self.interval else {
             return Ok(None);
         };
+        let bucket = bucket.into();
         let lease = self
             .leases
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(org_id)
+            .entry(bucket)
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Lease::new(Instant::now()))))
             .clone();
         // Held across the round trip: the org's other requests on this
@@ -178,8 +213,8 @@ impl OrgRateLimit {
         }
         let want = lease.next_batch(Instant::now(), self.max_batch);
         let row = sqlx::query!(
-            r#"SELECT granted AS "granted!", wait AS "wait!" FROM rate_limit_lease($1, $2, $3, $4)"#,
-            org_id,
+            r#"SELECT granted AS "granted!", wait AS "wait!" FROM rate_limit_lease_bucket($1, $2, $3, $4)"#,
+            bucket.key(),
             interval_of(interval),
             interval_of(self.burst),
             i32::try_from(want).unwrap_or(i32::MAX),
@@ -219,15 +254,21 @@ fn duration_of(i: &PgInterval) -> Duration {
     Duration::from_micros(micros.max(0).unsigned_abs())
 }
 
-/// Drops the rows of orgs whose bucket is full again (they would start
-/// full anyway), so idle orgs cost nothing. Run by the maintenance job.
+/// Drops the rows of buckets that are full again (they would start full
+/// anyway), so idle orgs and clients cost nothing. Run by the maintenance
+/// job. `rate_limits` is the per-org table of the previous release, kept
+/// while its replicas may still run.
 pub async fn prune(pool: &PgPool) -> Result<u64, DomainError> {
-    Ok(
-        sqlx::query!("DELETE FROM rate_limits WHERE tat < now() - interval '1 minute'")
+    let buckets =
+        sqlx::query!("DELETE FROM rate_limit_buckets WHERE tat < now() - interval '1 minute'")
             .execute(pool)
             .await?
-            .rows_affected(),
-    )
+            .rows_affected();
+    let previous = sqlx::query!("DELETE FROM rate_limits WHERE tat < now() - interval '1 minute'")
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(buckets + previous)
 }
 
 #[cfg(test)]
@@ -236,17 +277,28 @@ mod tests {
 
     #[test]
     fn the_bucket_holds_a_minute_and_refills_evenly() {
-        let limit = OrgRateLimit::per_minute(1200);
+        let limit = RateLimit::per_minute(1200);
         assert_eq!(limit.interval, Some(Duration::from_millis(50)));
         assert_eq!(limit.burst, Duration::from_secs(60));
         assert_eq!(limit.max_batch(), 20);
-        assert_eq!(OrgRateLimit::per_minute(20).max_batch(), 1);
+        assert_eq!(RateLimit::per_minute(20).max_batch(), 1);
         // Never a zero interval, which the bucket would divide by.
         assert_eq!(
-            OrgRateLimit::per_minute(100_000_000).interval,
+            RateLimit::per_minute(100_000_000).interval,
             Some(Duration::from_micros(1))
         );
-        assert!(!OrgRateLimit::per_minute(0).enabled());
+        assert!(!RateLimit::per_minute(0).enabled());
+    }
+
+    #[test]
+    fn bucket_keys_never_collide_across_kinds() {
+        let org = Uuid::nil();
+        let client = ClientKey::from(std::net::IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(
+            Bucket::Org(org).key(),
+            "org:00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(Bucket::Client(client).key(), "client:192.0.2.1");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 // The ops dashboard in a real browser (Debian's Chromium, headless, driven
 // by playwright-core): sign in with the key through the form, find the dead
 // canary job, open it, retry it, and watch it finish; then enable the
-// Finance endpoint, which the test disabled as a 410 from Finance would.
+// Finance endpoint, which the test disabled as a 410 from Finance would;
+// last, open the API docs (Swagger UI) and see its operations listed. Both
+// pages run under their Content-Security-Policy (checked present), and any
+// violation it reports fails the run.
 //
 // Run by tests/tests/api/ops_browser.rs, which starts the API and the worker
 // and makes the dead job first. Environment:
@@ -39,6 +42,7 @@ const executablePath = env("CHROMIUM", "/usr/bin/chromium");
 
 const consoleErrors = [];
 const pageErrors = [];
+const cspViolations = [];
 const started = Date.now();
 const log = (message) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
 
@@ -69,6 +73,7 @@ async function run(page, context) {
   });
   const response = await page.goto(`${base}/ops`);
   if (!response || response.status() !== 200) throw new Error(`GET /ops answered ${response && response.status()}`);
+  requirePolicy("/ops", response);
   log("sign-in form loaded");
   await page.locator('input[name="key"]').fill(key);
   const [login] = await Promise.all([
@@ -162,7 +167,38 @@ async function run(page, context) {
   if (!enabled.startsWith("enabled")) throw new Error(`Enable was refused: ${enabled}`);
   await until("#fe-state to be enabled", () => text(page.locator("#fe-state")), (v) => v === "enabled");
   log(`#finance: ${enabled}`);
+
+  // Swagger UI, in a second tab, renders the operations under its policy.
+  const docsPage = watch(await context.newPage());
+  const docs = await docsPage.goto(`${base}/api/v1/docs/`);
+  if (!docs || docs.status() !== 200) throw new Error(`GET /api/v1/docs/ answered ${docs && docs.status()}`);
+  requirePolicy("/api/v1/docs/", docs);
+  const operations = await until("operations listed in Swagger UI", () => docsPage.locator(".opblock").count(), (n) => n >= 10);
+  await docsPage.locator(".opblock-summary-path").first().waitFor();
+  log(`/api/v1/docs: ${operations} operations listed`);
+
+  if (cspViolations.length) throw new Error(`Content-Security-Policy violations:\n  ${cspViolations.join("\n  ")}`);
   if (pageErrors.length) throw new Error(`errors in the page:\n  ${pageErrors.join("\n  ")}`);
+}
+
+// Collects the page's console errors, uncaught errors and policy violations.
+function watch(page) {
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url || "page"})`);
+    if (message.text().includes("Content Security Policy")) cspViolations.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => pageErrors.push(`uncaught: ${error.message}`));
+  return page;
+}
+
+// The page came with a restrictive Content-Security-Policy.
+function requirePolicy(path, response) {
+  const csp = response.headers()["content-security-policy"] ?? "";
+  for (const directive of ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
+    if (!csp.includes(directive)) throw new Error(`${path}: no ${directive} in its Content-Security-Policy: ${JSON.stringify(csp)}`);
+  }
+  if (csp.includes("unsafe-")) throw new Error(`${path}: the policy allows unsafe sources: ${csp}`);
 }
 
 async function main() {
@@ -190,12 +226,16 @@ async function main() {
   }
   log(`started ${executablePath} ${browser.version()}`);
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT);
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`${message.text()} (${message.location().url || "page"})`);
+  // Every violation the policy reports, on every page the run opens.
+  await context.exposeBinding("reportCspViolation", (_source, violation) => cspViolations.push(violation));
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.reportCspViolation(
+        `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} on ${e.documentURI} (${e.sourceFile || "?"}:${e.lineNumber})`,
+      );
+    });
   });
-  page.on("pageerror", (error) => pageErrors.push(`uncaught: ${error.message}`));
+  const page = watch(await context.newPage());
   mkdirSync(dirname(screenshot), { recursive: true });
 
   let failure = null;

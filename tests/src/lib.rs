@@ -221,6 +221,7 @@ pub fn base_env(database_url: &str) -> HashMap<String, String> {
             &format!("{INTERNAL_KEY},{INTERNAL_KEY_OLD}"),
         ),
         ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("PUBLIC_RATE_LIMIT_PER_MINUTE", "0"),
         ("CONTRACT_SIGNING_KEY", SEAL_KEY),
     ]
     .into_iter()
@@ -745,6 +746,45 @@ pub async fn problem(response: reqwest::Response, status: u16, code: &str) -> se
         "request_id in {body}"
     );
     body
+}
+
+/// The security headers every HTML page carries (`api/src/page_headers.rs`),
+/// with every inline `<style>` of `body` allowed by its hash; returns the
+/// `Content-Security-Policy`.
+pub fn assert_secure_page(headers: &reqwest::header::HeaderMap, body: &str) -> String {
+    use base64::Engine;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("the page has no {name} header: {headers:?}"))
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action ",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("x-frame-options"), "DENY");
+    for style in body.split("<style>").skip(1) {
+        let style = &style[..style.find("</style>").expect("a closed <style>")];
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style));
+        assert!(
+            csp.contains(&format!("'sha256-{hash}'")),
+            "the page's inline style (sha256-{hash}) is allowed by {csp}"
+        );
+    }
+    csp
 }
 
 /// Node.js and the npm packages `what` drives are installed in `dir`, or

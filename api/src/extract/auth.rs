@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use shared::auth::{OrgAccess, Permission};
@@ -122,16 +122,12 @@ pub async fn require_org(
 /// Answers 429 with `Retry-After` when the org's bucket is empty (see
 /// [`shared::rate_limit`]).
 async fn check_rate(state: &AppState, org_id: Uuid) -> Result<(), AppError> {
-    let Some(wait) = state.rate_limit.take(&state.pool, org_id).await? else {
-        return Ok(());
-    };
-    // Whole seconds, rounded up, at least one.
-    let seconds = wait.as_millis().div_ceil(1000).max(1);
-    let seconds = u64::try_from(seconds).unwrap_or(u64::MAX);
-    Err(AppError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        Code::RateLimited,
-        format!("too many requests for this org; retry in {seconds} s"),
-    )
-    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)))
+    match state.rate_limit.take(&state.pool, org_id).await? {
+        None => Ok(()),
+        Some(wait) => Err(AppError::rate_limited(
+            Code::RateLimited,
+            wait,
+            "for this org",
+        )),
+    }
 }

@@ -1,7 +1,9 @@
-//! Extractors and middleware: authentication, tenancy, idempotency, and
-//! rejection-to-problem wrappers around axum's own extractors.
+//! Extractors and middleware: authentication, tenancy, idempotency, the
+//! client address and its limit, and rejection-to-problem wrappers around
+//! axum's own extractors.
 
 pub mod auth;
+pub mod client;
 pub mod conditional;
 pub mod consistency;
 pub mod idempotency;

@@ -1,9 +1,7 @@
 //! Contracts (SPEC 5.5): template libraries, booking-linked contracts,
 //! versions, signers, signatures, the audit trail and documents.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -28,6 +26,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::extract::auth::Caller;
+use crate::extract::client::ClientAddr;
 use crate::extract::consistency::{Consistency, replica_read};
 use crate::extract::pagination::PageParams;
 use crate::extract::{IfMatch, Json, OptionalJson, Path, Query, etag};
@@ -433,36 +432,24 @@ async fn void_contract(
     Ok((etag(contract.version), Json(contract)))
 }
 
-/// Where a request came from: the first `X-Forwarded-For` hop when a proxy
-/// set one, else the peer address; and its `User-Agent`.
+/// Where a request came from: the client address (the peer, or what
+/// trusted proxies forwarded for; [`ClientAddr`]), and its `User-Agent`.
 struct ClientInfo {
     ip: Option<String>,
     user_agent: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        let header = |headers: &HeaderMap, name: header::HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let forwarded = header(
-            &parts.headers,
-            header::HeaderName::from_static("x-forwarded-for"),
-        )
-        .and_then(|v| v.split(',').next().map(|ip| ip.trim().to_owned()))
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Ok(ClientAddr(ip)) = ClientAddr::from_request_parts(parts, state).await;
         Ok(Self {
-            ip: forwarded.or(peer),
-            user_agent: header(&parts.headers, header::USER_AGENT)
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
                 .map(|ua| ua.chars().take(1000).collect()),
         })
     }

@@ -20,6 +20,8 @@ pub enum Category {
     GuestList,
     /// Text people typed, which may name anyone.
     FreeText,
+    /// The network address a request came from, tied to no one here.
+    ClientAddress,
 }
 
 /// One place personal data is kept.
@@ -223,6 +225,15 @@ pub const PERSONAL_DATA: &[Location] = &[
         category: Category::Contact,
         retention: "24 hours",
         erasure: "a stored response holding the subject's email, phone or name is deleted",
+    },
+    Location {
+        area: "platform",
+        table: "rate_limit_buckets",
+        column: "bucket",
+        fields: Some("client:<address or IPv6 /64> of the unauthenticated routes' limit"),
+        category: Category::ClientAddress,
+        retention: "until the bucket is full again (about a minute), then pruned by the maintenance job",
+        erasure: "not searched: an address names no subject here, and it is gone within minutes",
     },
     free_text!("directory", "companies", "description"),
     free_text!("availability", "availabilities", "notes"),

@@ -46,6 +46,20 @@ fn missing_and_malformed_variables_are_named() {
     assert_eq!(code, Some(78));
     assert!(stderr.contains("PORT"), "{stderr}");
 
+    let mut bad_proxies = base.to_vec();
+    bad_proxies.extend([
+        ("DATABASE_URL", "postgres://localhost/x"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, 10.300.0.0/16"),
+    ]);
+    let (code, stderr) = run(&api, &bad_proxies);
+    assert_eq!(code, Some(78));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("TRUSTED_PROXIES")
+            && stderr.contains("\"10.300.0.0/16\" is not a CIDR block"),
+        "{stderr}"
+    );
+
     let (code, stderr) = run(&worker_binary(), &[("DATABASE_URL", "mysql://x")]);
     assert_eq!(code, Some(78));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

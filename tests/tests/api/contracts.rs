@@ -348,7 +348,9 @@ async fn template_to_sealed_contract_promoter_first_then_agency() {
             .unwrap()
             .starts_with("text/html")
     );
+    let headers = html.headers().clone();
     let html = html.text().await.unwrap();
+    kisum_tests::assert_secure_page(&headers, &html);
     assert!(
         html.contains(hash) && !html.contains("<b>and</b>"),
         "{html}"
@@ -1168,4 +1170,80 @@ async fn cancelling_the_booking_voids_its_open_contract() {
         })
         .collect();
     assert_eq!(tail, ["contract:voided", "booking:cancelled"]);
+}
+
+/// The IP recorded with a signature is the client address: from an
+/// untrusted peer a spoofed `X-Forwarded-For` is ignored; through a
+/// trusted proxy (loopback here) the hop it forwarded for is recorded,
+/// and the walk stops at the first untrusted hop from the right.
+#[tokio::test]
+async fn a_signature_records_the_client_address_not_a_spoofed_hop() {
+    async fn signed_ip(app: &TestApp, contract: &Value, party: &str) -> Option<String> {
+        sqlx::query_scalar(
+            "SELECT s.ip FROM contract_signatures s JOIN contract_signers r ON r.id = s.signer_id
+             WHERE s.contract_id = $1::uuid AND r.party = $2",
+        )
+        .bind(contract["id"].as_str().unwrap())
+        .bind(party)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    }
+    async fn sign_via(app: &TestApp, org: &Org, contract: &Value, party: &str, xff: &str) {
+        let path = format!(
+            "/api/v1/contracts/{}/signers/{}/sign",
+            contract["id"].as_str().unwrap(),
+            signer(contract, party)
+        );
+        let response = org
+            .req(app, Method::POST, &path)
+            .header("x-forwarded-for", xff)
+            .header("user-agent", "signing-test/1.0")
+            .json(&sign_body(contract, party))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    let app = TestApp::spawn().await;
+    let (p, booking) = booked(&app, "Unproxied").await;
+    let contract = sent_contract(&app, &p, &booking).await;
+    sign_via(&app, &p.promoter, &contract, "promoter", "198.51.100.23").await;
+    assert_eq!(
+        signed_ip(&app, &contract, "promoter").await.as_deref(),
+        Some("127.0.0.1")
+    );
+    let user_agent: Option<String> = sqlx::query_scalar(
+        "SELECT user_agent FROM contract_signatures WHERE contract_id = $1::uuid",
+    )
+    .bind(contract["id"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(user_agent.as_deref(), Some("signing-test/1.0"));
+
+    let app = TestApp::builder()
+        .env("TRUSTED_PROXIES", "127.0.0.0/8")
+        .spawn()
+        .await;
+    let (p, booking) = booked(&app, "Proxied").await;
+    let contract = sent_contract(&app, &p, &booking).await;
+    sign_via(&app, &p.promoter, &contract, "promoter", "198.51.100.23").await;
+    assert_eq!(
+        signed_ip(&app, &contract, "promoter").await.as_deref(),
+        Some("198.51.100.23")
+    );
+    sign_via(
+        &app,
+        &p.agency,
+        &contract,
+        "agency",
+        "198.51.100.23, 203.0.113.5",
+    )
+    .await;
+    assert_eq!(
+        signed_ip(&app, &contract, "agency").await.as_deref(),
+        Some("203.0.113.5")
+    );
 }

@@ -568,7 +568,9 @@ async fn promoters_see_shared_items_of_their_show_days_and_others_nothing() {
         response.headers()["content-type"],
         "text/html; charset=utf-8"
     );
+    let headers = response.headers().clone();
     let html = response.text().await.unwrap();
+    kisum_tests::assert_secure_page(&headers, &html);
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{html}"

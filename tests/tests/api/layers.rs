@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &[
         "codes",
+        "client_addr",
         "text",
         "serde_util",
         "telemetry",

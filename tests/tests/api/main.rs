@@ -32,6 +32,7 @@ mod ops_browser;
 mod ownership;
 mod plans;
 mod privacy;
+mod public_routes;
 mod queue;
 mod read_models;
 mod reference_data;

@@ -230,7 +230,10 @@ async fn the_dashboard_signs_in_with_the_key_into_a_strict_session() {
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
     let body = page.text().await.unwrap();
     assert!(
         body.contains(r#"name="key""#) && !body.contains("data-testid=\"queues\""),

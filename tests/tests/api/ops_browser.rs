@@ -1,8 +1,11 @@
 //! The ops dashboard in a real browser: Debian's Chromium, driven by
 //! `tests/browser/ops-dashboard.mjs` (playwright-core), signs in with the
 //! key, retries a dead job and watches it finish, and enables the Finance
-//! endpoint a 410 disabled, against the real API and the real worker. `./deploy/dev.sh test` installs Chromium and the script's
-//! packages; without them this test fails rather than passing unseen.
+//! endpoint a 410 disabled, against the real API and the real worker; then
+//! opens the API docs and sees Swagger UI list the operations. Both pages
+//! must carry their Content-Security-Policy and report no violation of it.
+//! `./deploy/dev.sh test` installs Chromium and the script's packages;
+//! without them this test fails rather than passing unseen.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

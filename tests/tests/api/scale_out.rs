@@ -407,8 +407,8 @@ async fn racing_leases_never_exceed_the_quota() {
     let app = TestApp::spawn().await;
     // 600 a minute: a bucket of 600, leases of up to 10.
     let replicas = Arc::new([
-        shared::rate_limit::OrgRateLimit::per_minute(600),
-        shared::rate_limit::OrgRateLimit::per_minute(600),
+        shared::rate_limit::RateLimit::per_minute(600),
+        shared::rate_limit::RateLimit::per_minute(600),
     ]);
     let org = uuid::Uuid::now_v7();
     let started = Instant::now();

@@ -215,7 +215,9 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2rem;color:#111}\
+/// The page's one style sheet, inline so a saved copy is complete; the
+/// API allows it in its `Content-Security-Policy` by hash.
+pub const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2rem;color:#111}\
 h1{font-size:1.5rem;margin:0}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}\
 .sub{color:#555;margin:.25rem 0 1rem}table{border-collapse:collapse;width:100%}\
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\

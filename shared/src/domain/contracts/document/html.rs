@@ -6,7 +6,9 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, Tag, TagEnd};
 
 use super::{Document, ordered, parser, state_line};
 
-const STYLE: &str = "\
+/// The page's one style sheet, inline so a saved copy is complete; the
+/// API allows it in its `Content-Security-Policy` by hash.
+pub const STYLE: &str = "\
 @page{size:A4;margin:20mm 18mm 22mm}\
 *{box-sizing:border-box}\
 body{font-family:\"DejaVu Serif\",Georgia,serif;font-size:11pt;line-height:1.45;color:#111;\

@@ -20,7 +20,7 @@ mod tests;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use html::html;
+pub use html::{STYLE as HTML_STYLE, html};
 pub use pdf::pdf;
 
 /// What a document shows: one version of a contract and where its signers stand.
