@@ -19,6 +19,8 @@
 #   ./deploy/bench.sh queue       100,000 no-op jobs: enqueue, jobs/s with 1 and 2 worker processes,
 #                                 enqueue-to-start latency, kill -9 recovery; then the graphile-worker
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
+#   ./deploy/bench.sh privacy     200,000 contact cards and 100,000 notes: one subject's export and erasure
+#                                 over HTTP (p50/p95), beside one Postgres pass over every searched column
 #   ./deploy/bench.sh retention   1,000,000 done jobs: the queue table's size never pruned, after pruning to
 #                                 JOB_RETENTION_HOURS (rows/s, batches) and after a second round (space reused)
 #   ./deploy/bench.sh load        the release API process (and a worker) on 20,000 artists: bookings list,
@@ -38,6 +40,7 @@ case "${1:-}" in
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_booking ;;
   lists) exec cargo run --release -q -p kisum-tests --bin bench_lists ;;
+  privacy) exec cargo run --release -q -p kisum-tests --bin bench_privacy ;;
   contracts) exec cargo run --release -q -p kisum-tests --bin bench_contracts ;;
   touring) exec cargo run --release -q -p kisum-tests --bin bench_touring ;;
   handoff)

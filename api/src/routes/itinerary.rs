@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use shared::DomainError;
-use shared::auth::Permission;
+use shared::auth::{AccessError, AccessResolver, Permission};
 use shared::domain::touring::calendar;
 use shared::domain::touring::day_sheet::{self, DaySheet, DaySheetFormat};
 use shared::domain::touring::itinerary::{
     self, ItemKey, ItineraryItem, ItineraryItemIn, ItineraryItemPatch,
 };
 use shared::domain::touring::subscriptions::{
-    self, CalendarSubscription, CalendarSubscriptionCreated,
+    self, CalendarSubscription, CalendarSubscriptionCreated, LiveToken,
 };
 use shared::pagination::Page;
 use utoipa::IntoParams;
@@ -332,11 +332,27 @@ async fn tour_feed(
     let live = replica_read!(state.reads, consistency, |conn| {
         subscriptions::live_token(&mut *conn, &token).await
     })?;
-    if !subscriptions::owner_still_reads(&state.access, &live).await? {
+    if !owner_still_reads(&state.access, &live).await? {
         return Err(DomainError::NotFound.into());
     }
     let found = replica_read!(state.reads, consistency, |conn| {
         Ok(ics(subscriptions::feed(&mut *conn, &live).await?))
     })?;
     Ok(found)
+}
+
+/// Whether the token's owner may still read the org's tours: in remote
+/// mode, Auth's answer now (a member with `artist.touring.read`); in claims
+/// mode always, since only the owner's own bearer token could tell (see
+/// [`subscriptions`]). An error means Auth could not answer.
+async fn owner_still_reads(
+    access: &AccessResolver,
+    token: &LiveToken,
+) -> Result<bool, AccessError> {
+    match access.resolve_user(&token.owner, token.org_id).await {
+        None => Ok(true),
+        Some(Ok(access)) => Ok(access.can(Permission::TouringRead)),
+        Some(Err(AccessError::NotMember)) => Ok(false),
+        Some(Err(unavailable)) => Err(unavailable),
+    }
 }

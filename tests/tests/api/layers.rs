@@ -42,6 +42,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain::read_models"],
     &["domain::shortlists"],
     &["domain::consequences"],
+    &["privacy"],
     &[
         "config",
         "webhooks",

@@ -44,7 +44,6 @@ use uuid::Uuid;
 use super::calendar;
 use crate::DomainError;
 use crate::access;
-use crate::auth::{AccessError, AccessResolver, Permission};
 use crate::pagination::{Page, PageRequest};
 
 /// A live subscription, as its owner sees it later (without the token).
@@ -201,6 +200,8 @@ pub async fn list_own(
     owner: &str,
     page: &PageRequest<Uuid>,
 ) -> Result<Page<CalendarSubscription>, DomainError> {
+    // Generic plan: a member's own live tokens are a handful, found by
+    // org and owner; the cursor filters them, it needs no index.
     let rows = sqlx::query_as!(
         CalendarSubscription,
         "SELECT id, tour_id, created_at, expires_at FROM tour_calendar_subscriptions
@@ -256,24 +257,9 @@ pub async fn live_token(conn: &mut PgConnection, token: &str) -> Result<LiveToke
     .ok_or(DomainError::NotFound)
 }
 
-/// Whether the token's owner may still read the org's tours: in remote
-/// mode, Auth's answer now (a member with `artist.touring.read`); in claims
-/// mode always, since only the owner's own bearer token could tell (see the
-/// module doc). An error means Auth could not answer.
-pub async fn owner_still_reads(
-    access: &AccessResolver,
-    token: &LiveToken,
-) -> Result<bool, AccessError> {
-    match access.resolve_user(&token.owner, token.org_id).await {
-        None => Ok(true),
-        Some(Ok(access)) => Ok(access.can(Permission::TouringRead)),
-        Some(Err(AccessError::NotMember)) => Ok(false),
-        Some(Err(unavailable)) => Err(unavailable),
-    }
-}
-
 /// The feed a live token opens, as its org sees the tour now; 404 when the
-/// org has lost the tour. Call [`owner_still_reads`] first.
+/// org has lost the tour. The API asks Auth first whether the token's owner
+/// is still a member (see the module doc).
 pub async fn feed(conn: &mut PgConnection, token: &LiveToken) -> Result<String, DomainError> {
     calendar::feed(conn, token.org_id, token.tour_id).await
 }
