@@ -4,7 +4,9 @@
 //! the real API and worker (`node --test`, written with the client as a
 //! frontend would). Its packages are pinned in its package-lock.json;
 //! `./deploy/dev.sh test` installs them (`npm ci`). Without them these
-//! tests fail rather than passing unseen.
+//! tests fail rather than passing unseen. `node --test` runs every file of
+//! `clients/typescript/test`: the main path, and the layer against a
+//! scripted `fetch`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -180,7 +182,7 @@ async fn typescript_package_walks_the_main_path_against_the_api_and_worker() {
         &[
             "--test".as_ref(),
             "--test-reporter=spec".as_ref(),
-            "test/main-path.test.mjs".as_ref(),
+            "test/".as_ref(),
         ],
         &env,
     )
