@@ -274,9 +274,11 @@ npm_ci_when_changed() {
   fi
 }
 
-# openapi-typescript and typescript, pinned, for the TypeScript client check.
+# openapi-typescript and typescript (pinned) for the TypeScript client check,
+# and the client package's own (clients/typescript, with openapi-fetch).
 install_typescript_test_deps() {
   npm_ci_when_changed "$ROOT/tests/typescript" "the TypeScript client check"
+  npm_ci_when_changed "$ROOT/clients/typescript" "the TypeScript client package"
 }
 
 # The schemathesis guard's tool, pinned in tests/schemathesis/requirements.txt,

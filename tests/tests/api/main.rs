@@ -45,3 +45,4 @@ mod schemathesis;
 mod shortlists;
 mod touring;
 mod typescript_client;
+mod typescript_package;
