@@ -94,14 +94,6 @@ impl Hub {
         })
     }
 
-    /// Streams open in this process.
-    pub fn open_streams(&self) -> usize {
-        self.streams
-            .lock()
-            .map(|s| s.values().sum())
-            .unwrap_or_default()
-    }
-
     /// Reads new events on each notification and every
     /// [`POLL_INTERVAL`], and hands them to the streams. Runs until
     /// dropped.
