@@ -21,6 +21,9 @@
 #                                 peer (../shared/tools/queue_peer.sh, when present) on the same Postgres
 #   ./deploy/bench.sh privacy     200,000 contact cards and 100,000 notes: one subject's export and erasure
 #                                 over HTTP (p50/p95), beside one Postgres pass over every searched column
+#   ./deploy/bench.sh events      the change-feed stream on the release API process: 10 and 1,000 streams of
+#                                 one org at RATE events/s: commit-to-delivery p50/p99, RSS per stream,
+#                                 Postgres transactions/s besides the writer (not growing with streams)
 #   ./deploy/bench.sh retention   1,000,000 done jobs: the queue table's size never pruned, after pruning to
 #                                 JOB_RETENTION_HOURS (rows/s, batches) and after a second round (space reused)
 #   ./deploy/bench.sh load        the release API process (and a worker) on 20,000 artists: bookings list,
@@ -53,6 +56,9 @@ case "${1:-}" in
   queue)
     cargo build --release -q -p kisum-worker
     exec cargo run --release -q -p kisum-tests --bin bench_queue ;;
+  events)
+    cargo build --release -q -p kisum-api -p kisum-worker
+    exec cargo run --release -q -p kisum-tests --bin bench_events ;;
   retention) exec cargo run --release -q -p kisum-tests --bin bench_retention ;;
   load)
     # The API and the worker run as their release binaries.
@@ -61,5 +67,5 @@ case "${1:-}" in
   load-replica)
     cargo build --release -q -p kisum-api -p kisum-worker
     REPLICA=1 exec cargo run --release -q -p kisum-tests --bin bench_load ;;
-  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|retention|load|load-replica" >&2; exit 2 ;;
+  *) echo "usage: $0 directory|booking|lists|contracts|touring|handoff|trust|marketplace|queue|events|retention|load|load-replica" >&2; exit 2 ;;
 esac

@@ -23,6 +23,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use shared::auth::{AccessResolver, InternalKeys, JwtVerifier};
 use shared::config::{ApiConfig, CorsPolicy};
 use shared::db::DbHealth;
+use shared::domain::events::hub::Hub;
 use shared::domain::read_models::search::index::SearchIndex;
 use shared::rate_limit::RateLimit;
 use shared::replica::Reads;
@@ -61,6 +62,8 @@ pub struct AppState {
     /// Where reads that tolerate lag go: the replica when it can answer,
     /// else the primary ([`shared::replica`]).
     pub reads: Reads,
+    /// This process's follower of the change feed, shared by its streams.
+    pub events: Arc<Hub>,
 }
 
 impl AppState {
@@ -89,6 +92,7 @@ impl AppState {
             public_rate_limit: Arc::new(RateLimit::per_minute(config.public_rate_limit_per_minute)),
             verifier,
             access,
+            events: Arc::new(Hub::new(config.event_streams_per_org)),
             config: Arc::new(config),
             db_health: DbHealth::new(),
             search_index: Arc::new(SearchIndex::new()),
@@ -130,6 +134,7 @@ fn tenant_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(routes::finance::router())
         .merge(routes::relationships::router())
         .merge(routes::dashboards::router())
+        .merge(routes::events::router())
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), require_org));
     openapi::tenant_guard(routes.get_openapi_mut());
@@ -312,6 +317,8 @@ fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
             HeaderName::from_static("x-org"),
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("last-event-id"),
+            header::CACHE_CONTROL,
         ])
         .expose_headers([
             header::ETAG,
@@ -421,6 +428,7 @@ pub async fn serve(
         })
     };
     let replica = tokio::spawn(state.reads.clone().monitor());
+    let events = tokio::spawn(state.events.clone().follow(state.pool.clone()));
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
     let server = axum::serve(
@@ -450,6 +458,7 @@ pub async fn serve(
     follower.abort();
     upgrade.abort();
     replica.abort();
+    events.abort();
     result
 }
 

@@ -97,6 +97,10 @@ const TAGS: &[(&str, &str)] = &[
         "dashboards",
         "Dashboards and the marketplace, read from worker-kept read models (SPEC 5.8)",
     ),
+    (
+        "events",
+        "The change feed of the records an org is a party to, paged or streamed (SPEC 5.10)",
+    ),
 ];
 
 pub fn base() -> OpenApi {

@@ -186,6 +186,7 @@ impl From<DomainError> for AppError {
             DomainError::Unprocessable { code, detail } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
             }
+            DomainError::Gone { code, detail } => Self::new(StatusCode::GONE, code, detail),
             DomainError::Unavailable(reason) => Self {
                 // Logged with the request id, like any failure of ours.
                 source: Some(anyhow::anyhow!("database unavailable: {reason}")),

@@ -115,6 +115,8 @@ codes! {
     AlreadyShortlisted => "already_shortlisted", 409, "the artist is already on this shortlist";
     ShortlistFull => "shortlist_full", 409, "a shortlist holds at most 500 artists";
     PlannedFailure => "planned_failure", 422, "a queue canary failing on purpose: seen among job errors on the ops page, never in an HTTP answer";
+    EventsExpired => "events_expired", 410, "`after` or `Last-Event-ID` names an event older than the change feed keeps (`EVENT_RETENTION_DAYS`): reload the state and follow the feed from its head";
+    TooManyStreams => "too_many_streams", 429, "the org has `EVENT_STREAMS_PER_ORG` change-feed streams open on this API process already; close one or wait `Retry-After` seconds";
     RateLimited => "rate_limited", 429, "the org sent more than `RATE_LIMIT_PER_MINUTE`; wait `Retry-After` seconds";
     ClientRateLimited => "client_rate_limited", 429, "the client address sent more than `PUBLIC_RATE_LIMIT_PER_MINUTE` to the unauthenticated routes; wait `Retry-After` seconds";
     InternalError => "internal_error", 500, "the request failed on our side; it is logged with the request id";

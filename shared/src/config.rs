@@ -438,6 +438,12 @@ pub struct ApiConfig {
     /// events with (several while one rotates); empty turns the inbound
     /// route off (503).
     pub finance_events_secrets: Vec<SecretString>,
+    /// Change-feed streams one org may have open on one API process
+    /// (`EVENT_STREAMS_PER_ORG`).
+    pub event_streams_per_org: usize,
+    /// Time between heartbeats of a change-feed stream
+    /// (`EVENT_HEARTBEAT_SECONDS`).
+    pub event_heartbeat: Duration,
 }
 
 /// Longest calendar token lifetime accepted: a feed URL is a bearer
@@ -498,6 +504,20 @@ impl ApiConfig {
         if body_limit_bytes == 0 {
             return Err(ConfigError::new("BODY_LIMIT_BYTES", "must be positive"));
         }
+        let event_streams_per_org = env.parsed("EVENT_STREAMS_PER_ORG", 20usize)?;
+        if event_streams_per_org == 0 {
+            return Err(ConfigError::new(
+                "EVENT_STREAMS_PER_ORG",
+                "must be positive",
+            ));
+        }
+        let event_heartbeat = env.seconds("EVENT_HEARTBEAT_SECONDS", 15)?;
+        if !(1..=300).contains(&event_heartbeat.as_secs()) {
+            return Err(ConfigError::new(
+                "EVENT_HEARTBEAT_SECONDS",
+                "must be between 1 and 300",
+            ));
+        }
         Ok(Self {
             database: DatabaseConfig::from_env(env)?,
             host: env.parsed("HOST", IpAddr::from([0, 0, 0, 0]))?,
@@ -527,6 +547,8 @@ impl ApiConfig {
                 .map_err(|e| ConfigError::new("CONTRACT_SIGNING_RETIRED_KEYS", e))?,
             routing: routing_policy(env)?,
             finance_events_secrets: webhook_secrets(env, "FINANCE_EVENTS_SECRET")?,
+            event_streams_per_org,
+            event_heartbeat,
         })
     }
 }
@@ -627,6 +649,9 @@ pub struct WorkerConfig {
     /// How long personal data is kept (`SIGNATURE_EVIDENCE_RETENTION_DAYS`,
     /// `CANCELLED_DEAL_RETENTION_DAYS`; see [`crate::privacy::retention`]).
     pub retention: crate::privacy::retention::RetentionPolicy,
+    /// How long change-feed events are kept (`EVENT_RETENTION_DAYS`; see
+    /// [`crate::domain::events`]).
+    pub event_retention: Duration,
     pub notifications: NotificationsConfig,
     pub finance: FinanceConfig,
 }
@@ -808,6 +833,7 @@ impl WorkerConfig {
                 signature_evidence: retention_days(env, "SIGNATURE_EVIDENCE_RETENTION_DAYS", 1095)?,
                 cancelled_deals: retention_days(env, "CANCELLED_DEAL_RETENTION_DAYS", 365)?,
             },
+            event_retention: retention_days(env, "EVENT_RETENTION_DAYS", 30)?,
             notifications: NotificationsConfig::from_env(env)?,
             finance: FinanceConfig::from_env(env)?,
         })

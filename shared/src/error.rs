@@ -41,6 +41,9 @@ pub enum DomainError {
     Validation(Vec<FieldError>),
     #[error("unprocessable ({code}): {detail}")]
     Unprocessable { code: Code, detail: String },
+    /// What the caller asks for is no longer kept (410).
+    #[error("gone ({code}): {detail}")]
+    Gone { code: Code, detail: String },
     /// The database cannot be reached (down, restarting, out of
     /// connections): nothing was written, and the caller may retry.
     #[error("database unavailable: {0}")]

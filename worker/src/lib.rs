@@ -34,6 +34,8 @@ pub struct WorkerState {
     /// `HISTORY_DETACH_AFTER_MONTHS`: unset, history is never detached.
     pub history_detach_after_months: Option<u32>,
     pub retention: shared::privacy::retention::RetentionPolicy,
+    /// How long change-feed events are kept.
+    pub event_retention: Duration,
     pub contract_reminders: shared::domain::contracts::reminders::ReminderPolicy,
     pub notifications: shared::config::NotificationsConfig,
     /// Signs outbound notifications.
@@ -346,6 +348,7 @@ impl WorkerState {
             job_retention: config.job_retention,
             history_detach_after_months: config.history_detach_after_months,
             retention: config.retention,
+            event_retention: config.event_retention,
             contract_reminders: config.contract_reminders,
             notifier: shared::webhooks::Signer::new(&config.notifications.secrets)?,
             notifications: config.notifications.clone(),

@@ -4,6 +4,12 @@
 //! `x-org` (400), then effective access (403 not a member, 503 when Auth
 //! cannot answer), then the per-org rate limit (429). Handlers read the
 //! outcome with the [`Caller`] extractor and check one permission key.
+//!
+//! One route takes its credentials from the query too: the change-feed
+//! stream ([`STREAM_PATH`]), which a browser's `EventSource` opens without
+//! headers. There, and only there, `access_token` and `org` stand for the
+//! `Authorization` and `x-org` headers when those are absent (the logs keep
+//! paths, never queries; docs/http-api.md says what a browser should do).
 
 use shared::Code;
 use std::sync::Arc;
@@ -97,19 +103,47 @@ pub fn org_header(headers: &HeaderMap) -> Result<Option<Uuid>, AppError> {
         .ok_or_else(|| AppError::bad_request(Code::InvalidOrgHeader, "x-org must be an org UUID"))
 }
 
+/// The route whose credentials may come in the query (see the module docs).
+pub const STREAM_PATH: &str = "/api/v1/events/stream";
+
+/// `access_token` and `org` of the stream route's query, standing for the
+/// absent headers.
+fn query_credentials(request: &Request) -> (Option<String>, Option<String>) {
+    if request.uri().path() != STREAM_PATH {
+        return (None, None);
+    }
+    #[derive(serde::Deserialize)]
+    struct Credentials {
+        access_token: Option<String>,
+        org: Option<String>,
+    }
+    axum::extract::Query::<Credentials>::try_from_uri(request.uri())
+        .map(|q| (q.0.access_token, q.0.org))
+        .unwrap_or_default()
+}
+
 /// Middleware for tenant routes; see the module docs for the order of checks.
 pub async fn require_org(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let claims = state
-        .verifier
-        .verify(bearer_token(request.headers())?)
-        .await?;
-    let org_id = org_header(request.headers())?.ok_or_else(|| {
-        AppError::bad_request(Code::MissingOrgHeader, "the x-org header is required")
-    })?;
+    let (query_token, query_org) = query_credentials(&request);
+    let headers = request.headers();
+    let token = match query_token {
+        Some(token) if !headers.contains_key(header::AUTHORIZATION) && !token.is_empty() => token,
+        _ => bearer_token(headers)?.to_owned(),
+    };
+    let claims = state.verifier.verify(&token).await?;
+    let org_id = match query_org {
+        Some(org) if !headers.contains_key("x-org") => {
+            Some(Uuid::parse_str(org.trim()).map_err(|_| {
+                AppError::bad_request(Code::InvalidOrgHeader, "org must be an org UUID")
+            })?)
+        }
+        _ => org_header(headers)?,
+    }
+    .ok_or_else(|| AppError::bad_request(Code::MissingOrgHeader, "the x-org header is required"))?;
     let access = state.access.resolve(&claims, org_id).await?;
     check_rate(&state, org_id).await?;
     request.extensions_mut().insert(Caller {

@@ -6,6 +6,7 @@ pub mod bookings;
 pub mod companies;
 pub mod contracts;
 pub mod dashboards;
+pub mod events;
 pub mod finance;
 pub mod health;
 pub mod holds;

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod consequences;
 pub mod contracts;
 pub mod directory;
+pub mod events;
 pub mod finance;
 pub mod logistics;
 pub mod machine;

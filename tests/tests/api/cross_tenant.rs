@@ -1241,6 +1241,7 @@ fn routes(w: &World) -> Routes {
         "/api/v1/contracts",
         "/api/v1/dashboards/agency",
         "/api/v1/dashboards/promoter",
+        "/api/v1/events",
         "/api/v1/marketplace/artists",
         "/api/v1/genres",
         "/api/v1/geo/cities",
@@ -1260,6 +1261,12 @@ fn routes(w: &World) -> Routes {
     ] {
         add("GET", path, reads(path.to_owned()));
     }
+    // The change feed as a stream, from its start, bounded to a second.
+    add(
+        "GET",
+        "/api/v1/events/stream",
+        reads("/api/v1/events/stream?after=0-0&max_wait=1".to_owned()),
+    );
     // The same lists with the filters that name the parties' records.
     let filtered = [
         "/api/v1/booking-requests?role=incoming".to_owned(),

@@ -28,7 +28,12 @@ const LAYERS: &[&[&str]] = &[
     &["reference"],
     &["jobs"],
     &["access"],
-    &["domain", "domain::machine", "domain::changes"],
+    &[
+        "domain",
+        "domain::machine",
+        "domain::changes",
+        "domain::events",
+    ],
     &["domain::directory"],
     &["domain::claims"],
     &["domain::booking"],

@@ -16,6 +16,7 @@ mod demo;
 mod deploy_manifests;
 mod directory;
 mod docs;
+mod events;
 mod finance;
 mod finance_handoff;
 mod health;

@@ -18,7 +18,8 @@ const STRANDED_BATCH: i64 = 1000;
 /// ([`shared::history`]); prune expired idempotency records, done
 /// jobs past the retention period, expired dashboard sessions, full rate
 /// limit buckets, the rows of worker processes long gone and personal
-/// data past its retention ([`shared::privacy::retention`]), and
+/// data past its retention ([`shared::privacy::retention`]) and change-feed
+/// events past theirs ([`shared::domain::events`]), and
 /// resume Finance handoffs, trust recomputations and read-model refreshes
 /// no job would move.
 impl Handler for Maintenance {
@@ -61,6 +62,11 @@ impl Handler for Maintenance {
             tx.commit().await?;
             pruned
         };
+        let events_pruned = {
+            let mut conn = state.pool.acquire().await?;
+            shared::domain::events::prune(&mut conn, state.event_retention, chrono::Utc::now())
+                .await?
+        };
         let rate_limits_pruned = shared::rate_limit::prune(&state.pool).await?;
         let workers_pruned = shared::ops::fleet::prune_workers(&state.pool).await?;
         let read_models_resumed = {
@@ -79,6 +85,7 @@ impl Handler for Maintenance {
             partitions_archived,
             read_models_resumed,
             rate_limits_pruned,
+            events_pruned,
             workers_pruned,
             tick = self.tick,
             pruned,

@@ -1,6 +1,7 @@
 //! The booking activity trail: append-only (a trigger refuses updates and
 //! deletes), one row per state change, with actor and time. Stored in
-//! monthly partitions of `at` ([`crate::history`]).
+//! monthly partitions of `at` ([`crate::history`]). A trigger makes each
+//! entry an event of the change feed ([`crate::domain::events`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
