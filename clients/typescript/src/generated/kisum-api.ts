@@ -1169,6 +1169,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The changes of the records my org is a party to, oldest first. */
+        get: operations["list_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same changes as server-sent events: `id:` the event id, `event:`
+         *     its type, `data:` the event as JSON; a comment line every
+         *     `EVENT_HEARTBEAT_SECONDS`.
+         */
+        get: operations["stream_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/genres": {
         parameters: {
             query?: never;
@@ -3904,6 +3942,40 @@ export interface components {
         DocumentFormat: "pdf" | "html";
         /** @enum {string} */
         EntityType: "artist" | "company" | "person";
+        /** @description One change, as clients see it. */
+        Event: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description `{"from": status, "to": status}`, either null when the change has
+             *     none (a hold promoted in the queue, the logistics sheet edited).
+             */
+            data: Record<string, never>;
+            /**
+             * @description Opaque and stable; pass it back as `after` or `Last-Event-ID`.
+             * @example 7423-118
+             */
+            id: string;
+            /** Format: uuid */
+            subject_id: string;
+            /**
+             * @description `request`, `offer`, `hold`, `booking`, `contract`,
+             *     `logistics_proposal` or `finance` (whose id is the booking's).
+             */
+            subject_type: string;
+            /**
+             * @description `<subject>.<action>`, e.g. `offer.countered`, `hold.placed`,
+             *     `booking.confirmed`, `contract.signed`,
+             *     `logistics_proposal.approved`, `finance.deposit_paid`.
+             */
+            type: string;
+            /**
+             * Format: int32
+             * @description The subject's version after the change (its `ETag`); none for
+             *     Finance's reports.
+             */
+            version?: number | null;
+        };
         /** @description A facet value and how many results have it. */
         FacetCount: {
             /** Format: int64 */
@@ -11065,6 +11137,135 @@ export interface operations {
             };
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    list_events: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The id of the last event seen; omitted, the feed starts at the
+                 *     oldest event kept.
+                 */
+                after?: string;
+                /** @description Page size: default 100, at most 500. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Events after `after` are past their retention (`events_expired`): reload, then follow from the head */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid: wrong field types, unknown enum values, field validation (`errors`), or an `Idempotency-Key` reused with another body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stream_events: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to resume when there is no `Last-Event-ID`; both omitted, the
+                 *     stream starts with the next change.
+                 */
+                after?: string;
+                /**
+                 * @description Ends the stream after this many seconds (a bounded answer, for
+                 *     tools that read the whole body); omitted, it lasts until the client
+                 *     or the server closes it.
+                 */
+                max_wait?: number;
+                /**
+                 * @description For a browser's `EventSource`, which cannot send headers: the bearer
+                 *     token, used only when `Authorization` is absent.
+                 */
+                access_token?: string;
+                /**
+                 * @description For a browser's `EventSource`: the org, used only when `x-org` is
+                 *     absent.
+                 */
+                org?: string;
+            };
+            header?: {
+                /** @description The id of the last event received; the stream resumes after it (before `after`) */
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Events after the cursor are past their retention (`events_expired`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid: wrong field types, unknown enum values, field validation (`errors`), or an `Idempotency-Key` reused with another body. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: the org's rate limit (`rate_limited`), or `EVENT_STREAMS_PER_ORG` streams of the org already open on this process (`too_many_streams`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
