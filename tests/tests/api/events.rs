@@ -467,3 +467,19 @@ async fn a_silent_stream_sends_heartbeats() {
     assert!(body.contains(": heartbeat\n"), "{body:?}");
     assert!(!body.contains("event:"), "{body:?}");
 }
+
+/// A process shutting down ends its streams at once (clients resume on
+/// another replica) rather than holding the drain for the grace period.
+#[tokio::test]
+async fn shutting_down_ends_open_streams() {
+    let db = kisum_tests::TestDb::migrated().await;
+    let api = ApiProcess::spawn(&db.url, &[("SHUTDOWN_GRACE_SECONDS", "30")]).await;
+    let org = Org::new();
+    let mut events =
+        SseReader::new(stream(&api.http, api.url("/api/v1/events/stream"), &org, None).await);
+    api.sigterm();
+    let ended = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the stream ends well before the grace period");
+    assert!(ended.is_none());
+}
