@@ -431,12 +431,15 @@ pub async fn serve(
     let events = tokio::spawn(state.events.clone().follow(state.pool.clone()));
     let grace = state.config.shutdown_grace;
     let (draining_tx, mut draining) = tokio::sync::watch::channel(false);
+    let hub = state.events.clone();
     let server = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
+        // Open change-feed streams would hold the drain for the whole grace.
+        hub.close();
         let _ = draining_tx.send(true);
     });
     let deadline = async move {

@@ -151,7 +151,8 @@ async fn stream_events(
     );
     let events = batches
         .flat_map(futures::stream::iter)
-        .map(|event| Ok::<_, Infallible>(sse(&event)));
+        .map(|event| Ok::<_, Infallible>(sse(&event)))
+        .take_until(state.events.closed());
     let events = match params.max_wait {
         Some(seconds) => events
             .take_until(tokio::time::sleep(Duration::from_secs(seconds)))

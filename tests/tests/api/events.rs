@@ -401,3 +401,85 @@ async fn an_event_source_may_send_its_credentials_in_the_query_of_the_stream_onl
     let answer = app.http.get(&listed).send().await.unwrap();
     kisum_tests::problem(answer, 401, "missing_token").await;
 }
+
+/// Events past the retention are pruned (as the maintenance job does); a
+/// cursor older than what is kept answers 410, and a later one is served.
+#[tokio::test]
+async fn a_cursor_older_than_the_retention_answers_410() {
+    let app = TestApp::spawn().await;
+    let p = kisum_tests::booking_parties(&app, "Old Agency", "Old Artist", &[]).await;
+    let offer = sent_offer(&app, &p, 64).await;
+    counter(&app, &p.agency, &offer, 700_000).await;
+    let before = feed_of(&app, &p.agency, 2).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let pruned = shared::domain::events::prune(
+        &mut conn,
+        Duration::from_secs(86_400),
+        Utc::now() + chrono::Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert!(pruned >= 2, "{pruned}");
+    counter(&app, &p.promoter, &offer, 600_000).await;
+    let after = feed_of(&app, &p.agency, 1).await;
+    assert_eq!(types(&after), ["offer.countered"]);
+
+    let old = before[0]["id"].as_str().unwrap();
+    let answer = p
+        .agency
+        .req(&app, Method::GET, &format!("/api/v1/events?after={old}"))
+        .send()
+        .await
+        .unwrap();
+    kisum_tests::problem(answer, 410, "events_expired").await;
+    let stream = app
+        .http
+        .get(app.url(&format!("/api/v1/events/stream?after={old}")))
+        .bearer_auth(&p.agency.token)
+        .header("x-org", p.agency.id.to_string())
+        .send()
+        .await
+        .unwrap();
+    kisum_tests::problem(stream, 410, "events_expired").await;
+    // The newest pruned event is a cursor that missed nothing.
+    let newest = before[1]["id"].as_str().unwrap();
+    let (status, page) = p
+        .agency
+        .get(&app, &format!("/api/v1/events?after={newest}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(page.as_array().unwrap()), ids(&after));
+}
+
+#[tokio::test]
+async fn a_silent_stream_sends_heartbeats() {
+    let app = TestApp::builder()
+        .env("EVENT_HEARTBEAT_SECONDS", "1")
+        .spawn()
+        .await;
+    let org = Org::new();
+    let url = format!("{}?max_wait=3", app.url("/api/v1/events/stream"));
+    let body = stream(&app.http, url, &org, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(": heartbeat\n"), "{body:?}");
+    assert!(!body.contains("event:"), "{body:?}");
+}
+
+/// A process shutting down ends its streams at once (clients resume on
+/// another replica) rather than holding the drain for the grace period.
+#[tokio::test]
+async fn shutting_down_ends_open_streams() {
+    let db = kisum_tests::TestDb::migrated().await;
+    let api = ApiProcess::spawn(&db.url, &[("SHUTDOWN_GRACE_SECONDS", "30")]).await;
+    let org = Org::new();
+    let mut events =
+        SseReader::new(stream(&api.http, api.url("/api/v1/events/stream"), &org, None).await);
+    api.sigterm();
+    let ended = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the stream ends well before the grace period");
+    assert!(ended.is_none());
+}

@@ -45,6 +45,7 @@ type Batch = Arc<Vec<Stored>>;
 pub struct Hub {
     sender: broadcast::Sender<Batch>,
     ready: watch::Sender<bool>,
+    closing: watch::Sender<bool>,
     streams: Mutex<HashMap<Uuid, usize>>,
     per_org: usize,
 }
@@ -74,6 +75,7 @@ impl Hub {
         Self {
             sender: broadcast::channel(BACKLOG).0,
             ready: watch::channel(false).0,
+            closing: watch::channel(false).0,
             streams: Mutex::new(HashMap::new()),
             per_org,
         }
@@ -92,6 +94,20 @@ impl Hub {
             hub: self.clone(),
             org_id,
         })
+    }
+
+    /// Ends every stream of the process (it is shutting down); clients
+    /// reconnect to another replica with `Last-Event-ID`.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Hub::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|c| *c).await;
+        }
     }
 
     /// Reads new events on each notification and every

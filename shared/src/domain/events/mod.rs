@@ -204,8 +204,10 @@ pub async fn page(
     after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<Event>, DomainError> {
+    if let Some(after) = after {
+        require_retained(&mut *conn, after).await?;
+    }
     let after = after.unwrap_or_default();
-    require_retained(&mut *conn, after).await?;
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT e.xid::text AS "xid!", e.seq, e.at, e.type AS kind, e.subject_type, e.subject_id,
