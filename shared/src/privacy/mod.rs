@@ -323,7 +323,8 @@ pub struct Identifiers {
     pub person_ids: Vec<Uuid>,
 }
 
-/// A key expression and a column of a table holding free text.
+/// The SQL that names a row of `table` in the export (`a/b` for a
+/// two-part key).
 fn key_expr(table: &str) -> &'static str {
     match table {
         "shortlist_items" => "shortlist_id::text || '/' || artist_id::text",
